@@ -1,0 +1,31 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { Database } from '../schema.js';
+
+export interface PostgresConnection {
+  readonly db: Kysely<Database>;
+  readonly pool: pg.Pool;
+}
+
+const INT8_OID = 20;
+const NUMERIC_OID = 1700;
+
+/**
+ * Our BIGINT columns hold ids and epoch milliseconds, all far below 2^53, so
+ * they are parsed as numbers rather than pg's default strings. The parser is
+ * set on this pool only, never globally.
+ */
+const typeParsers = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8_OID || oid === NUMERIC_OID) return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format);
+  },
+};
+
+export function connectPostgres(url: string, poolSize = 10): PostgresConnection {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, types: typeParsers });
+  // An idle client losing its connection (a Postgres restart) must not crash the process.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db, pool };
+}

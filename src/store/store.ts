@@ -1,0 +1,55 @@
+import { ApplicationStore } from './applications.js';
+import type { Backend } from './backend.js';
+import { migrateToLatest, migrationsAreCurrent } from './migrate.js';
+import { connectPostgres } from './postgres/connect.js';
+import { connectSqlite } from './sqlite/connect.js';
+
+export interface StoreOptions {
+  /** Postgres pool size per process. */
+  readonly poolSize?: number;
+}
+
+/**
+ * The one storage interface of journeyd. Each area of the domain has its own
+ * store object; all of them share one backend (SQLite or Postgres).
+ */
+export class Store {
+  readonly applications: ApplicationStore;
+
+  private constructor(readonly backend: Backend) {
+    this.applications = new ApplicationStore(backend);
+  }
+
+  get dialect(): Backend['dialect'] {
+    return this.backend.dialect;
+  }
+
+  /** Opens `sqlite:<path>` or `postgres://…` without migrating. */
+  static open(databaseUrl: string, options: StoreOptions = {}): Store {
+    return new Store(openBackend(databaseUrl, options));
+  }
+
+  migrate(): Promise<string[]> {
+    return migrateToLatest(this.backend);
+  }
+
+  migrationsAreCurrent(): Promise<boolean> {
+    return migrationsAreCurrent(this.backend);
+  }
+
+  async close(): Promise<void> {
+    await this.backend.db.destroy();
+  }
+}
+
+function openBackend(databaseUrl: string, options: StoreOptions): Backend {
+  if (databaseUrl.startsWith('sqlite:')) {
+    const path = databaseUrl.slice('sqlite:'.length);
+    if (path === '') throw new Error('JOURNEYD_DATABASE_URL "sqlite:" needs a file path, e.g. sqlite:./data/journeyd.db');
+    return { dialect: 'sqlite', ...connectSqlite(path) };
+  }
+  if (databaseUrl.startsWith('postgres://') || databaseUrl.startsWith('postgresql://')) {
+    return { dialect: 'postgres', ...connectPostgres(databaseUrl, options.poolSize) };
+  }
+  throw new Error(`JOURNEYD_DATABASE_URL must start with sqlite: or postgres://, got "${databaseUrl}"`);
+}
