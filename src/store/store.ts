@@ -1,4 +1,5 @@
 import { ApplicationStore } from './applications.js';
+import { JourneyStore } from './journeys.js';
 import type { Backend } from './backend.js';
 import { migrateToLatest, migrationsAreCurrent } from './migrate.js';
 import { connectPostgres } from './postgres/connect.js';
@@ -15,9 +16,11 @@ export interface StoreOptions {
  */
 export class Store {
   readonly applications: ApplicationStore;
+  readonly journeys: JourneyStore;
 
   private constructor(readonly backend: Backend) {
     this.applications = new ApplicationStore(backend);
+    this.journeys = new JourneyStore(backend);
   }
 
   get dialect(): Backend['dialect'] {
