@@ -150,13 +150,78 @@ export function decodeTagValue(type: TagType, rows: readonly EncodedTagValue[]):
   }
 }
 
+/** Thrown by the store when a request's tag name or value is invalid; the message names the tag. */
+export class InvalidTagError extends Error {
+  constructor(
+    readonly tagName: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'InvalidTagError';
+  }
+}
+
+export const MAX_TAG_NAME_LENGTH = 128;
+
+/** A tag name is 1–128 characters without control characters; returns the problem, if any. */
+export function tagNameProblem(name: string): string | undefined {
+  if (name.trim() === '') return 'tag names must not be empty';
+  if (name.length > MAX_TAG_NAME_LENGTH) return `tag name "${name.slice(0, 32)}…" is longer than ${MAX_TAG_NAME_LENGTH} characters`;
+  if (/[\u0000-\u001f\u007f]/.test(name)) return `tag name ${JSON.stringify(name)} contains control characters`;
+  return undefined;
+}
+
+/**
+ * Pushwoosh's in-place edit of a List tag: `{"operation": "append" | "remove", "value": [...]}`
+ * adds or removes elements without rewriting the others.
+ */
+export interface ListOperation {
+  readonly operation: unknown;
+  readonly value?: unknown;
+}
+
+export function isListOperation(raw: unknown): raw is ListOperation {
+  return typeof raw === 'object' && raw !== null && !Array.isArray(raw) && 'operation' in raw;
+}
+
+/**
+ * What one entry of a request's `tags` object does to a device's rows for that tag.
+ * `replace` deletes every row of the tag and inserts `values` (none: the tag is removed);
+ * `append` and `remove` touch only the List elements named.
+ */
+export type TagChange =
+  | { readonly kind: 'replace'; readonly values: readonly EncodedTagValue[] }
+  | { readonly kind: 'append'; readonly values: readonly EncodedTagValue[] }
+  | { readonly kind: 'remove'; readonly values: readonly EncodedTagValue[] };
+
+export type TagChangePlan = { ok: true; change: TagChange } | { ok: false; error: string };
+
+/** Validates one `tags` entry against the tag's declared type: null removes the tag, a ListOperation edits a List. */
+export function planTagChange(tagName: string, type: TagType, raw: unknown): TagChangePlan {
+  if (raw === null) return { ok: true, change: { kind: 'replace', values: [] } };
+  if (!isListOperation(raw)) {
+    const encoded = encodeTagValue(tagName, type, raw);
+    return encoded.ok ? { ok: true, change: { kind: 'replace', values: encoded.values } } : encoded;
+  }
+  if (type !== TagType.List) {
+    return { ok: false, error: `tag "${tagName}" is ${TAG_TYPE_NAMES[type]}; list operations apply only to List tags` };
+  }
+  const { operation, value } = raw;
+  if (operation !== 'append' && operation !== 'remove') {
+    return { ok: false, error: `tag "${tagName}": operation must be "append" or "remove", got ${describe(operation)}` };
+  }
+  const encoded = encodeTagValue(tagName, TagType.List, value);
+  return encoded.ok ? { ok: true, change: { kind: operation, values: encoded.values } } : encoded;
+}
+
 /**
  * The type a first value declares for an undeclared tag: booleans → Boolean,
- * integers → Integer, other numbers → Decimal, arrays → List, everything else
+ * integers → Integer, other numbers → Decimal, arrays and list operations → List, everything else
  * String. Dates and versions are never inferred from a string: "1.2" stays a String
  * unless the tag is declared a Version with addTag.
  */
 export function inferTagType(raw: unknown): TagType {
+  if (isListOperation(raw)) return TagType.List;
   if (typeof raw === 'boolean') return TagType.Boolean;
   if (typeof raw === 'number') return Number.isInteger(raw) ? TagType.Integer : TagType.Decimal;
   if (Array.isArray(raw)) return TagType.List;

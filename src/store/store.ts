@@ -1,4 +1,7 @@
 import { ApplicationStore } from './applications.js';
+import { DeviceStore } from './devices.js';
+import { EventStore } from './events.js';
+import { TagStore } from './tags.js';
 import { JourneyStore } from './journeys.js';
 import type { Backend } from './backend.js';
 import { migrateToLatest, migrationsAreCurrent } from './migrate.js';
@@ -17,10 +20,16 @@ export interface StoreOptions {
 export class Store {
   readonly applications: ApplicationStore;
   readonly journeys: JourneyStore;
+  readonly tags: TagStore;
+  readonly devices: DeviceStore;
+  readonly events: EventStore;
 
   private constructor(readonly backend: Backend) {
     this.applications = new ApplicationStore(backend);
     this.journeys = new JourneyStore(backend);
+    this.tags = new TagStore(backend);
+    this.devices = new DeviceStore(backend, this.tags);
+    this.events = new EventStore(backend, this.devices);
   }
 
   get dialect(): Backend['dialect'] {
