@@ -1,16 +1,21 @@
-import { Migrator, type MigrationResultSet } from 'kysely';
+import { Migrator, sql, type MigrationResultSet } from 'kysely';
 import type { Backend } from './backend.js';
 import { migrations as postgresMigrations } from './postgres/migrations/index.js';
 import { migrations as sqliteMigrations } from './sqlite/migrations/index.js';
 
-function migratorFor(backend: Backend): Migrator {
+async function migratorFor(backend: Backend): Promise<Migrator> {
   const migrations = backend.dialect === 'sqlite' ? sqliteMigrations : postgresMigrations;
-  return new Migrator({ db: backend.db, provider: { getMigrations: async () => migrations } });
+  const provider = { getMigrations: async () => migrations };
+  if (backend.dialect === 'sqlite') return new Migrator({ db: backend.db, provider });
+  // Unless told the schema, Kysely takes its bookkeeping tables in ANY schema of the
+  // database for ours, so another journeyd schema (e.g. a concurrent test's) breaks migration.
+  const { rows } = await sql<{ schema: string }>`SELECT current_schema() AS schema`.execute(backend.db);
+  return new Migrator({ db: backend.db, provider, migrationTableSchema: rows[0]?.schema ?? 'public' });
 }
 
 /** Applies every pending migration; throws with the failing migration's name. */
 export async function migrateToLatest(backend: Backend): Promise<string[]> {
-  const result: MigrationResultSet = await migratorFor(backend).migrateToLatest();
+  const result: MigrationResultSet = await (await migratorFor(backend)).migrateToLatest();
   const failed = result.results?.find((r) => r.status === 'Error');
   if (result.error || failed) {
     const cause = result.error instanceof Error ? result.error.message : String(result.error);
@@ -21,6 +26,6 @@ export async function migrateToLatest(backend: Backend): Promise<string[]> {
 
 /** True when every known migration has been applied (used by readiness checks). */
 export async function migrationsAreCurrent(backend: Backend): Promise<boolean> {
-  const known = await migratorFor(backend).getMigrations();
+  const known = await (await migratorFor(backend)).getMigrations();
   return known.every((m) => m.executedAt !== undefined);
 }
