@@ -3,6 +3,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyBaseLogge
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/store.js';
+import { deviceApiRoutes } from './device-api/index.js';
 import { HttpError } from './errors.js';
 import { healthRoutes } from './routes/health.js';
 
@@ -52,5 +53,6 @@ export function buildServer(deps: AppDeps): App {
   );
 
   app.register(healthRoutes, deps);
+  app.register(deviceApiRoutes, deps);
   return app;
 }

@@ -1,0 +1,36 @@
+import { Type } from '@sinclair/typebox';
+import { HttpError } from '../errors.js';
+import type { App, AppDeps } from '../server.js';
+import { registerDevice, registerUser, unregisterDevice } from './devices.js';
+import { replyWithErrorEnvelope } from './envelope.js';
+import { postEvent } from './events.js';
+import { DEVICE_API_PREFIX, type DeviceApiRoute } from './method.js';
+import { addTag, getTags, listTags, setTags } from './tags.js';
+
+export { deviceApiMethod, DEVICE_API_PREFIX, type DeviceApiCall, type DeviceApiRoute } from './method.js';
+export { ARGUMENT_ERROR, okEnvelope } from './envelope.js';
+
+/** Every Device API method; a new method is one `deviceApiMethod(...)` added here (see docs/device-api.md). */
+const METHODS: readonly DeviceApiRoute[] = [
+  registerDevice,
+  unregisterDevice,
+  registerUser,
+  setTags,
+  getTags,
+  addTag,
+  listTags,
+  postEvent,
+];
+
+/** `POST /json/1.3/<method>` (CONTRACT §3). */
+export async function deviceApiRoutes(app: App, deps: AppDeps): Promise<void> {
+  for (const register of METHODS) register(app, deps);
+  // Static method routes win over this parametric one, whichever plugin registered them.
+  app.post(
+    `${DEVICE_API_PREFIX}/:method`,
+    { schema: { params: Type.Object({ method: Type.String() }) }, errorHandler: replyWithErrorEnvelope },
+    async (request) => {
+      throw new HttpError(404, `unknown Device API method "${request.params.method}"`);
+    },
+  );
+}
