@@ -1,4 +1,5 @@
 import { ApplicationStore } from './applications.js';
+import { AudienceStore } from './audience.js';
 import { DeviceStore } from './devices.js';
 import { EventStore } from './events.js';
 import { TagStore } from './tags.js';
@@ -23,6 +24,7 @@ export class Store {
   readonly tags: TagStore;
   readonly devices: DeviceStore;
   readonly events: EventStore;
+  readonly audience: AudienceStore;
 
   private constructor(readonly backend: Backend) {
     this.applications = new ApplicationStore(backend);
@@ -30,6 +32,7 @@ export class Store {
     this.tags = new TagStore(backend);
     this.devices = new DeviceStore(backend, this.tags);
     this.events = new EventStore(backend, this.devices);
+    this.audience = new AudienceStore(backend);
   }
 
   get dialect(): Backend['dialect'] {
