@@ -178,11 +178,18 @@ export class DeviceStore {
    */
   async setTags(applicationId: number, target: DeviceTarget, tags: Readonly<Record<string, unknown>>): Promise<boolean> {
     return this.backend.db.transaction().execute(async (trx) => {
-      const devices = await this.targetDevices(applicationId, target, trx);
-      if (devices.length === 0) return false;
-      await this.tags.apply(applicationId, devices.map((d) => d.id), tags, trx);
-      const now = Date.now();
-      await trx.updateTable('devices').set({ updated_at: now }).where('id', 'in', devices.map((d) => d.id)).execute();
+      // Touching the devices first locks their rows (Postgres) before any device_tags row, the
+      // order register() takes too: concurrent writes to one device then queue instead of
+      // deadlocking or both inserting after both deleted.
+      const touched = await trx
+        .updateTable('devices')
+        .set({ updated_at: Date.now() })
+        .where('application_id', '=', applicationId)
+        .where((eb) => ('hwid' in target ? eb('hwid', '=', target.hwid) : eb('user_id', '=', target.userId)))
+        .returning('id')
+        .execute();
+      if (touched.length === 0) return false;
+      await this.tags.apply(applicationId, touched.map((d) => d.id), tags, trx);
       return true;
     });
   }

@@ -82,7 +82,9 @@ export class TagStore {
       if (problem) throw new InvalidTagError(name, problem);
     }
     const definitions = await this.find(applicationId, samples.keys(), db);
-    const missing = [...samples].filter(([name]) => !definitions.has(name));
+    // Sorted, so that concurrent transactions declaring overlapping tags insert them in one
+    // order and wait for each other instead of deadlocking (Postgres).
+    const missing = [...samples].filter(([name]) => !definitions.has(name)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     if (missing.length === 0) return definitions;
     const now = Date.now();
     for (const chunk of chunks(missing, ROWS_PER_INSERT)) {

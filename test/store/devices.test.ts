@@ -160,6 +160,34 @@ describeEachBackend('devices, users, tags and events', (dialect) => {
     assert.equal(await store.devices.getTags(appId, { userId: 'nobody' }), undefined);
   });
 
+  it('keeps one value per scalar tag when writes to one device race', async () => {
+    await store.devices.register(appId, { hwid: 'race-1', deviceType: 1, userId: 'racer', tags: { Counter: 0, Picks: ['none'] } });
+    const writes = Array.from({ length: 24 }, (_, i) =>
+      i % 3 === 0
+        ? store.devices.register(appId, { hwid: 'race-1', deviceType: 1, tags: { Counter: i, Picks: [`p${i}`] } })
+        : i % 3 === 1
+          ? store.devices.setTags(appId, { hwid: 'race-1' }, { Counter: i, Picks: [`p${i}`] })
+          : store.devices.setTags(appId, { userId: 'racer' }, { Counter: i, Picks: [`p${i}`] }),
+    );
+    await Promise.all(writes);
+    const counter = await tagRows('race-1', 'Counter');
+    const picks = await tagRows('race-1', 'Picks');
+    assert.equal(counter.length, 1, `one Counter row, got ${JSON.stringify(counter)}`);
+    assert.equal(picks.length, 1, `one Picks element, got ${JSON.stringify(picks)}`);
+    assert.equal(picks[0]?.text_value, `p${counter[0]?.int_value}`, 'both tags come from the same, last, write');
+  });
+
+  it('declares the same new tags once when concurrent requests introduce them', async () => {
+    const names = Array.from({ length: 50 }, (_, i) => `Fresh${i}`);
+    const writes = Array.from({ length: 12 }, (_, i) => {
+      const order = i % 2 === 0 ? names : [...names].reverse();
+      return store.devices.register(appId, { hwid: `fresh-${i}`, deviceType: 1, tags: Object.fromEntries(order.map((n) => [n, i])) });
+    });
+    await Promise.all(writes);
+    assert.equal((await store.tags.find(appId, names)).size, names.length);
+    assert.deepEqual(await store.devices.getTags(appId, { hwid: 'fresh-5' }), Object.fromEntries(names.map((n) => [n, 5])));
+  });
+
   it('resolves a batch of tag names, declaring only the missing ones with inferred types', async () => {
     const existing = await store.tags.declare(appId, 'Shared', TagType.String);
     const samples = new Map<string, unknown>([
