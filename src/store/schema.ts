@@ -15,6 +15,11 @@ export interface Database {
   events: EventsTable;
   filters: FiltersTable;
   journeys: JourneysTable;
+  entry_rate_limits: EntryRateLimitsTable;
+  entry_requests: EntryRequestsTable;
+  entry_audience: EntryAudienceTable;
+  runs: RunsTable;
+  journey_point_counters: JourneyPointCountersTable;
 }
 
 export interface ApplicationsTable {
@@ -116,4 +121,82 @@ export interface JourneysTable {
   points: string;
   created_at: number;
   updated_at: number;
+}
+
+/** The last accepted Start-by-API request per entry point: the one-per-minute gate. */
+export interface EntryRateLimitsTable {
+  journey_id: number;
+  point_uuid: string;
+  last_accepted_at: number;
+}
+
+export type EntrySelectorKind = 'users' | 'hwids' | 'filter';
+export type EntryRequestStatus = 'queued' | 'processing' | 'done' | 'failed';
+
+/** An accepted Start-by-API request; the entry worker claims it under a lease. */
+export interface EntryRequestsTable {
+  id: Generated<number>;
+  uuid: string;
+  journey_id: number;
+  application_id: number;
+  point_uuid: string;
+  selector_kind: EntrySelectorKind;
+  /** JSON array of the de-duplicated ids, or the filter's text. */
+  selector: string;
+  /** JSON object: the request's attribute values merged over the point's defaults. */
+  attributes: string;
+  status: EntryRequestStatus;
+  /** Set once the audience is staged in entry_audience (0/1 on SQLite, boolean on Postgres). */
+  audience_resolved: number | boolean;
+  selected: number;
+  entered: number;
+  skipped_unknown: number;
+  skipped_already: number;
+  attempts: number;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  error: string | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+/** A request's resolved, de-duplicated audience; a row leaves when its user has been entered (or skipped). */
+export interface EntryAudienceTable {
+  request_id: number;
+  user_id: string;
+}
+
+export type RunState = 'active' | 'exited' | 'dropped';
+
+/** One user's pass through a journey: where it is now and when that point is due. */
+export interface RunsTable {
+  id: Generated<number>;
+  journey_id: number;
+  application_id: number;
+  user_id: string;
+  /** The point the run is at (or ended at). */
+  point_uuid: string;
+  state: RunState;
+  /** When the current point is due to execute, epoch ms. */
+  due_at: number;
+  /** JSON object of the entry's attribute values. */
+  attributes: string;
+  /** The Start-by-API request that entered it; null for other entries. */
+  entry_request_id: number | null;
+  entered_at: number;
+  updated_at: number;
+  /** Lease of the engine worker that has claimed the run's batch; null when unclaimed. */
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+}
+
+/** Per-point counters the engine increments as runs enter, pass and send at a point. */
+export interface JourneyPointCountersTable {
+  journey_id: number;
+  point_uuid: string;
+  entered: number;
+  passed: number;
+  sent: number;
+  failed: number;
 }

@@ -1,4 +1,6 @@
 import { ApplicationStore } from './applications.js';
+import { EntryStore } from './entry.js';
+import { StatisticsStore } from './statistics.js';
 import { AudienceStore } from './audience.js';
 import { DeviceStore } from './devices.js';
 import { EventStore } from './events.js';
@@ -21,6 +23,8 @@ export interface StoreOptions {
 export class Store {
   readonly applications: ApplicationStore;
   readonly journeys: JourneyStore;
+  readonly entry: EntryStore;
+  readonly statistics: StatisticsStore;
   readonly tags: TagStore;
   readonly devices: DeviceStore;
   readonly events: EventStore;
@@ -29,6 +33,8 @@ export class Store {
   private constructor(readonly backend: Backend) {
     this.applications = new ApplicationStore(backend);
     this.journeys = new JourneyStore(backend);
+    this.entry = new EntryStore(backend);
+    this.statistics = new StatisticsStore(backend);
     this.tags = new TagStore(backend);
     this.devices = new DeviceStore(backend, this.tags);
     this.events = new EventStore(backend, this.devices);

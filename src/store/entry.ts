@@ -1,0 +1,217 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { RawBuilder } from 'kysely';
+import type { Backend } from './backend.js';
+import { PostgresEntryStatements } from './postgres/entry-statements.js';
+import type { EntryRequestStatus, EntrySelectorKind, JourneyStatus } from './schema.js';
+import { SqliteEntryStatements } from './sqlite/entry-statements.js';
+
+/**
+ * Start-by-API entry: accepting requests behind the one-per-minute gate,
+ * and the steps the entry worker takes to turn one request into runs. Each
+ * step is one transaction; every step after the claim is fenced by the
+ * worker's lease, so a worker that lost its lease writes nothing.
+ */
+
+/** One accepted request per entry point per this window (CONTRACT §5 check 10). */
+export const RATE_LIMIT_WINDOW_MS = 60_000;
+
+export type StoredSelector =
+  | { readonly kind: 'users' | 'hwids'; readonly ids: readonly string[] }
+  | { readonly kind: 'filter'; readonly filter: string };
+
+export interface EntryRequestInput {
+  readonly journeyId: number;
+  readonly applicationId: number;
+  readonly pointUuid: string;
+  readonly selector: StoredSelector;
+  /** The attribute values every run of this request starts with (defaults already merged). */
+  readonly attributes: Readonly<Record<string, string>>;
+}
+
+export type AcceptOutcome =
+  | { readonly accepted: true; readonly requestUuid: string }
+  | { readonly accepted: false; readonly retryAfterMs: number };
+
+/** What the status endpoint shows. */
+export interface EntryRequestView {
+  readonly uuid: string;
+  readonly status: EntryRequestStatus;
+  readonly selected: number;
+  readonly entered: number;
+  readonly skippedUnknown: number;
+  readonly skippedAlready: number;
+  readonly createdAt: number;
+  readonly finishedAt: number | null;
+  readonly error: string | null;
+}
+
+/** A request a worker holds under a lease. */
+export interface ClaimedEntryRequest {
+  readonly id: number;
+  readonly uuid: string;
+  readonly journeyId: number;
+  readonly journeyUuid: string;
+  readonly applicationId: number;
+  readonly pointUuid: string;
+  readonly selectorKind: EntrySelectorKind;
+  /** The filter text for a filter selector; ids stay in the database. */
+  readonly filter: string | null;
+  /** JSON object every run starts with. */
+  readonly attributes: string;
+  readonly audienceResolved: boolean;
+  /** Claims so far, this one included. */
+  readonly attempts: number;
+  readonly owner: string;
+}
+
+/** How to find the request's audience: stored ids, or the compiled filter's device-id subquery. */
+export type AudienceQuery =
+  | { readonly kind: 'users' | 'hwids' }
+  | { readonly kind: 'filter'; readonly deviceIds: RawBuilder<unknown> };
+
+export interface LeaseTerms {
+  readonly now: number;
+  readonly leaseMs: number;
+}
+
+export interface BatchTerms extends LeaseTerms {
+  readonly batchSize: number;
+  /** The journey's `allow_reenter`: when false, users with an active run are skipped. */
+  readonly allowReenter: boolean;
+}
+
+export type LeaseLost = { readonly kind: 'lease-lost' };
+
+export type ResolveOutcome = { readonly kind: 'resolved'; readonly selected: number } | LeaseLost;
+
+export type BatchOutcome =
+  | { readonly kind: 'entered'; readonly taken: number; readonly entered: number; readonly remaining: boolean }
+  | { readonly kind: 'journey-not-running'; readonly status: JourneyStatus }
+  | LeaseLost;
+
+/** The per-dialect statements behind EntryStore. */
+export interface EntryStatements {
+  accept(uuid: string, input: EntryRequestInput, now: number): Promise<AcceptOutcome>;
+  claimNext(owner: string, terms: LeaseTerms): Promise<ClaimedEntryRequest | undefined>;
+  resolveAudience(request: ClaimedEntryRequest, audience: AudienceQuery, terms: LeaseTerms): Promise<ResolveOutcome>;
+  enterBatch(request: ClaimedEntryRequest, terms: BatchTerms): Promise<BatchOutcome>;
+  finish(request: ClaimedEntryRequest, now: number): Promise<boolean>;
+  fail(request: ClaimedEntryRequest, error: string, now: number): Promise<boolean>;
+  release(request: ClaimedEntryRequest): Promise<void>;
+  /** Postgres: calls `onWake` on every acceptance by any process; resolves to a closer. */
+  listen?(onWake: () => void, onError: (error: Error) => void): Promise<() => Promise<void>>;
+}
+
+export class EntryStore {
+  private readonly statements: EntryStatements;
+  private readonly acceptances = new EventEmitter();
+
+  constructor(private readonly backend: Backend) {
+    this.statements =
+      backend.dialect === 'sqlite' ? new SqliteEntryStatements(backend) : new PostgresEntryStatements(backend);
+  }
+
+  /**
+   * The rate-limit gate and the durable insert, atomically: the request is
+   * stored only if no request for this entry point was accepted in the last
+   * minute, and when this resolves `accepted` it is committed.
+   */
+  async accept(input: EntryRequestInput, now = Date.now()): Promise<AcceptOutcome> {
+    const outcome = await this.statements.accept(randomUUID(), input, now);
+    if (outcome.accepted) this.acceptances.emit('accepted');
+    return outcome;
+  }
+
+  async findRequest(journeyId: number, uuid: string): Promise<EntryRequestView | undefined> {
+    const row = await this.backend.db
+      .selectFrom('entry_requests')
+      .select([
+        'uuid',
+        'status',
+        'selected',
+        'entered',
+        'skipped_unknown',
+        'skipped_already',
+        'created_at',
+        'finished_at',
+        'error',
+      ])
+      .where('journey_id', '=', journeyId)
+      .where('uuid', '=', uuid)
+      .executeTakeFirst();
+    return (
+      row && {
+        uuid: row.uuid,
+        status: row.status,
+        selected: Number(row.selected),
+        entered: Number(row.entered),
+        skippedUnknown: Number(row.skipped_unknown),
+        skippedAlready: Number(row.skipped_already),
+        createdAt: Number(row.created_at),
+        finishedAt: row.finished_at === null ? null : Number(row.finished_at),
+        error: row.error,
+      }
+    );
+  }
+
+  /**
+   * Takes the oldest request that is queued, or processing under an expired
+   * lease, of a journey that is not paused or in draft (those wait until it
+   * runs again). Returns undefined when there is none.
+   */
+  claimNext(owner: string, terms: LeaseTerms): Promise<ClaimedEntryRequest | undefined> {
+    return this.statements.claimNext(owner, terms);
+  }
+
+  /** Stages the de-duplicated users of the request's audience and sets `selected` and `skipped.unknown`. */
+  resolveAudience(request: ClaimedEntryRequest, audience: AudienceQuery, terms: LeaseTerms): Promise<ResolveOutcome> {
+    return this.statements.resolveAudience(request, audience, terms);
+  }
+
+  /**
+   * Enters the next `batchSize` staged users (by user id) at the entry point in
+   * one transaction: inserts their runs, removes them from the stage, adds to
+   * the request's and the point's counters and renews the lease. A user leaves
+   * the stage in the same transaction that enters (or skips) them, so a retried
+   * request enters each user once.
+   */
+  enterBatch(request: ClaimedEntryRequest, terms: BatchTerms): Promise<BatchOutcome> {
+    return this.statements.enterBatch(request, terms);
+  }
+
+  /** Marks the request done; false when the lease was lost. */
+  finish(request: ClaimedEntryRequest, now = Date.now()): Promise<boolean> {
+    return this.statements.finish(request, now);
+  }
+
+  /** Marks the request failed with a reason and drops what is left of its stage; false when the lease was lost. */
+  fail(request: ClaimedEntryRequest, error: string, now = Date.now()): Promise<boolean> {
+    return this.statements.fail(request, error, now);
+  }
+
+  /** Gives the request back to the queue at once, keeping its progress (worker stopping, journey paused). */
+  release(request: ClaimedEntryRequest): Promise<void> {
+    return this.statements.release(request);
+  }
+
+  /**
+   * Calls `onWake` whenever a request is accepted: by this process directly,
+   * and on Postgres by any process through LISTEN/NOTIFY. Resolves to a
+   * function that stops listening.
+   */
+  async watchAcceptances(onWake: () => void, onError: (error: Error) => void): Promise<() => Promise<void>> {
+    this.acceptances.on('accepted', onWake);
+    let unlisten: () => Promise<void> = async () => {};
+    try {
+      if (this.statements.listen) unlisten = await this.statements.listen(onWake, onError);
+    } catch (error) {
+      this.acceptances.off('accepted', onWake);
+      throw error;
+    }
+    return async () => {
+      this.acceptances.off('accepted', onWake);
+      await unlisten();
+    };
+  }
+}

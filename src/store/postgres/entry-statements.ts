@@ -1,0 +1,290 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Backend } from '../backend.js';
+import {
+  RATE_LIMIT_WINDOW_MS,
+  type AcceptOutcome,
+  type AudienceQuery,
+  type BatchOutcome,
+  type BatchTerms,
+  type ClaimedEntryRequest,
+  type EntryRequestInput,
+  type EntryStatements,
+  type LeaseTerms,
+  type ResolveOutcome,
+} from '../entry.js';
+import type { Database, EntrySelectorKind, JourneyStatus } from '../schema.js';
+
+type PostgresBackend = Extract<Backend, { dialect: 'postgres' }>;
+
+/** Every acceptance notifies this channel (on commit); idle entry workers LISTEN on it. */
+export const ENTRY_CHANNEL = 'journeyd_entry_requests';
+
+/**
+ * Entry on Postgres, where many API and worker processes share the database:
+ * - the rate-limit gate and the request insert are ONE statement: the upsert
+ *   on entry_rate_limits only updates when the last acceptance is a window
+ *   old, concurrent upserts of one key serialize on its row lock and
+ *   re-check that condition against the winner's row, and the request insert
+ *   reads the upsert's RETURNING, so it happens exactly when the gate opened;
+ * - claims use FOR UPDATE SKIP LOCKED, so workers never wait on each other;
+ * - each batch locks its journey row FOR NO KEY UPDATE, which serializes entry
+ *   into one journey (the active-run check cannot race) and holds off a
+ *   concurrent pause/finish until the batch commits, without blocking the
+ *   foreign-key checks of new requests.
+ */
+export class PostgresEntryStatements implements EntryStatements {
+  private readonly db: Kysely<Database>;
+
+  constructor(private readonly backend: PostgresBackend) {
+    this.db = backend.db;
+  }
+
+  async accept(uuid: string, input: EntryRequestInput, now: number): Promise<AcceptOutcome> {
+    const selector = input.selector.kind === 'filter' ? input.selector.filter : JSON.stringify(input.selector.ids);
+    const { rows } = await sql<{ uuid: string }>`
+      WITH gate AS (
+        INSERT INTO entry_rate_limits AS l (journey_id, point_uuid, last_accepted_at)
+        VALUES (${input.journeyId}, ${input.pointUuid}, ${now})
+        ON CONFLICT (journey_id, point_uuid) DO UPDATE SET last_accepted_at = EXCLUDED.last_accepted_at
+        WHERE l.last_accepted_at <= EXCLUDED.last_accepted_at - ${sql.lit(RATE_LIMIT_WINDOW_MS)}
+        RETURNING 1
+      ), request AS (
+        INSERT INTO entry_requests
+          (uuid, journey_id, application_id, point_uuid, selector_kind, selector, attributes, status, created_at)
+        SELECT ${uuid}, ${input.journeyId}, ${input.applicationId}, ${input.pointUuid}, ${input.selector.kind},
+               ${selector}, ${JSON.stringify(input.attributes)}, 'queued', ${now}
+        FROM gate
+        RETURNING uuid
+      )
+      SELECT uuid, pg_notify(${ENTRY_CHANNEL}, '') FROM request`.execute(this.db);
+    if (rows.length > 0) return { accepted: true, requestUuid: uuid };
+    const last = await this.db
+      .selectFrom('entry_rate_limits')
+      .select('last_accepted_at')
+      .where('journey_id', '=', input.journeyId)
+      .where('point_uuid', '=', input.pointUuid)
+      .executeTakeFirstOrThrow();
+    return { accepted: false, retryAfterMs: Number(last.last_accepted_at) + RATE_LIMIT_WINDOW_MS - now };
+  }
+
+  async claimNext(owner: string, { now, leaseMs }: LeaseTerms): Promise<ClaimedEntryRequest | undefined> {
+    const { rows } = await sql<ClaimRow>`
+      UPDATE entry_requests r
+      SET status = 'processing', lease_owner = ${owner}, lease_expires_at = ${now + leaseMs},
+          attempts = r.attempts + 1, started_at = COALESCE(r.started_at, ${now})
+      FROM journeys j
+      WHERE j.id = r.journey_id AND r.id = (
+        SELECT p.id FROM entry_requests p JOIN journeys pj ON pj.id = p.journey_id
+        WHERE p.status IN ('queued', 'processing')
+          AND (p.status = 'queued' OR p.lease_expires_at < ${now})
+          AND pj.status NOT IN ('STATUS_PAUSED', 'STATUS_DRAFT')
+        ORDER BY p.id LIMIT 1
+        FOR UPDATE OF p SKIP LOCKED)
+      RETURNING r.id, r.uuid, r.journey_id, j.uuid AS journey_uuid, r.application_id, r.point_uuid,
+                r.selector_kind, CASE WHEN r.selector_kind = 'filter' THEN r.selector END AS filter,
+                r.attributes, r.audience_resolved, r.attempts`.execute(this.db);
+    const row = rows[0];
+    return row && toClaimed(row, owner);
+  }
+
+  resolveAudience(request: ClaimedEntryRequest, audience: AudienceQuery, { now, leaseMs }: LeaseTerms) {
+    return this.db.transaction().execute(async (trx): Promise<ResolveOutcome> => {
+      const lease = await this.holdLease(trx, request);
+      if (!lease) return { kind: 'lease-lost' };
+      if (lease.audience_resolved) return { kind: 'resolved', selected: Number(lease.selected) };
+      let staged: number;
+      let unknown = 0;
+      if (audience.kind === 'filter') {
+        const result = await sql`
+          INSERT INTO entry_audience (request_id, user_id)
+          SELECT DISTINCT ${request.id}::bigint, d.user_id FROM devices d
+          WHERE d.application_id = ${request.applicationId} AND d.id IN (${audience.deviceIds})
+          ON CONFLICT DO NOTHING`.execute(trx);
+        staged = Number(result.numAffectedRows ?? 0);
+      } else {
+        const column = sql.ref(`d.${audience.kind === 'users' ? 'user_id' : 'hwid'}`);
+        const { rows } = await sql<{ staged: number; known: number; requested: number }>`
+          WITH requested AS (
+            SELECT jsonb_array_elements_text(selector::jsonb) AS id FROM entry_requests WHERE id = ${request.id}
+          ), known AS (
+            SELECT d.user_id FROM devices d
+            WHERE d.application_id = ${request.applicationId} AND ${column} IN (SELECT id FROM requested)
+          ), staged AS (
+            INSERT INTO entry_audience (request_id, user_id)
+            SELECT DISTINCT ${request.id}::bigint, user_id FROM known
+            ON CONFLICT DO NOTHING
+            RETURNING 1
+          )
+          SELECT (SELECT count(*) FROM staged) AS staged, (SELECT count(*) FROM known) AS known,
+                 (SELECT count(*) FROM requested) AS requested`.execute(trx);
+        const counts = rows[0] as { staged: number; known: number; requested: number };
+        staged = Number(counts.staged);
+        // For users a known id is a staged user; several hwids of one user stage that user once.
+        unknown = Number(counts.requested) - (audience.kind === 'users' ? staged : Number(counts.known));
+      }
+      const selected = staged + unknown;
+      await trx
+        .updateTable('entry_requests')
+        .set({ audience_resolved: true, selected, skipped_unknown: unknown, lease_expires_at: now + leaseMs })
+        .where('id', '=', request.id)
+        .execute();
+      return { kind: 'resolved', selected };
+    });
+  }
+
+  enterBatch(request: ClaimedEntryRequest, terms: BatchTerms) {
+    return this.db.transaction().execute(async (trx): Promise<BatchOutcome> => {
+      if (!(await this.holdLease(trx, request))) return { kind: 'lease-lost' };
+      const journey = await sql<{ status: JourneyStatus }>`
+        SELECT status FROM journeys WHERE id = ${request.journeyId} FOR NO KEY UPDATE`.execute(trx);
+      const status = journey.rows[0]?.status ?? 'STATUS_ARCHIVED';
+      if (status !== 'STATUS_RUNNING') return { kind: 'journey-not-running', status };
+
+      const notAlreadyActive = terms.allowReenter
+        ? sql``
+        : sql`WHERE NOT EXISTS (
+            SELECT 1 FROM runs r
+            WHERE r.journey_id = ${request.journeyId} AND r.user_id = b.user_id AND r.state = 'active')`;
+      const { rows } = await sql<{ taken: number; entered: number }>`
+        WITH batch AS (
+          DELETE FROM entry_audience
+          WHERE request_id = ${request.id} AND user_id IN (
+            SELECT user_id FROM entry_audience WHERE request_id = ${request.id}
+            ORDER BY user_id LIMIT ${terms.batchSize})
+          RETURNING user_id
+        ), entered AS (
+          INSERT INTO runs (journey_id, application_id, user_id, point_uuid, state, due_at, attributes,
+                            entry_request_id, entered_at, updated_at)
+          SELECT ${request.journeyId}, ${request.applicationId}, b.user_id, ${request.pointUuid}, 'active',
+                 ${terms.now}, ${request.attributes}, ${request.id}, ${terms.now}, ${terms.now}
+          FROM batch b
+          ${notAlreadyActive}
+          RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM batch) AS taken, (SELECT count(*) FROM entered) AS entered`.execute(trx);
+      const counts = rows[0] as { taken: number; entered: number };
+      const taken = Number(counts.taken);
+      const entered = Number(counts.entered);
+      await trx
+        .updateTable('entry_requests')
+        .set((eb) => ({
+          entered: eb('entered', '+', entered),
+          skipped_already: eb('skipped_already', '+', taken - entered),
+          lease_expires_at: terms.now + terms.leaseMs,
+        }))
+        .where('id', '=', request.id)
+        .execute();
+      if (entered > 0) {
+        await sql`
+          INSERT INTO journey_point_counters AS c (journey_id, point_uuid, entered)
+          VALUES (${request.journeyId}, ${request.pointUuid}, ${entered})
+          ON CONFLICT (journey_id, point_uuid) DO UPDATE SET entered = c.entered + EXCLUDED.entered`.execute(trx);
+      }
+      // A full batch may have left nothing behind; the next call then takes 0 and ends the request.
+      return { kind: 'entered', taken, entered, remaining: taken === terms.batchSize };
+    });
+  }
+
+  async finish(request: ClaimedEntryRequest, now: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('entry_requests')
+      .set({ status: 'done', finished_at: now, lease_owner: null, lease_expires_at: null })
+      .where('id', '=', request.id)
+      .where('status', '=', 'processing')
+      .where('lease_owner', '=', request.owner)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  fail(request: ClaimedEntryRequest, error: string, now: number): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      if (!(await this.holdLease(trx, request))) return false;
+      await trx.deleteFrom('entry_audience').where('request_id', '=', request.id).execute();
+      await trx
+        .updateTable('entry_requests')
+        .set({ status: 'failed', error, finished_at: now, lease_owner: null, lease_expires_at: null })
+        .where('id', '=', request.id)
+        .execute();
+      return true;
+    });
+  }
+
+  async release(request: ClaimedEntryRequest): Promise<void> {
+    await this.db
+      .updateTable('entry_requests')
+      .set({ status: 'queued', lease_owner: null, lease_expires_at: null })
+      .where('id', '=', request.id)
+      .where('status', '=', 'processing')
+      .where('lease_owner', '=', request.owner)
+      .execute();
+  }
+
+  async listen(onWake: () => void, onError: (error: Error) => void): Promise<() => Promise<void>> {
+    const client = await this.backend.pool.connect();
+    const onNotification = (message: { channel: string }) => {
+      if (message.channel === ENTRY_CHANNEL) onWake();
+    };
+    let broken = false;
+    const onClientError = (error: Error) => {
+      broken = true;
+      onError(error);
+    };
+    client.on('notification', onNotification);
+    client.on('error', onClientError);
+    try {
+      await client.query(`LISTEN ${ENTRY_CHANNEL}`);
+    } catch (error) {
+      client.release(true);
+      throw error;
+    }
+    return async () => {
+      client.off('notification', onNotification);
+      if (!broken) await client.query(`UNLISTEN ${ENTRY_CHANNEL}`).catch(() => (broken = true));
+      client.off('error', onClientError);
+      client.release(broken);
+    };
+  }
+
+  /** Locks the request row while `request.owner` holds its lease; undefined when it does not. */
+  private async holdLease(trx: Transaction<Database>, request: ClaimedEntryRequest) {
+    return trx
+      .selectFrom('entry_requests')
+      .select(['audience_resolved', 'selected'])
+      .where('id', '=', request.id)
+      .where('status', '=', 'processing')
+      .where('lease_owner', '=', request.owner)
+      .forUpdate()
+      .executeTakeFirst();
+  }
+}
+
+interface ClaimRow {
+  id: number;
+  uuid: string;
+  journey_id: number;
+  journey_uuid: string;
+  application_id: number;
+  point_uuid: string;
+  selector_kind: EntrySelectorKind;
+  filter: string | null;
+  attributes: string;
+  audience_resolved: boolean;
+  attempts: number;
+}
+
+function toClaimed(row: ClaimRow, owner: string): ClaimedEntryRequest {
+  return {
+    id: Number(row.id),
+    uuid: row.uuid,
+    journeyId: Number(row.journey_id),
+    journeyUuid: row.journey_uuid,
+    applicationId: Number(row.application_id),
+    pointUuid: row.point_uuid,
+    selectorKind: row.selector_kind,
+    filter: row.filter,
+    attributes: row.attributes,
+    audienceResolved: row.audience_resolved,
+    attempts: row.attempts,
+    owner,
+  };
+}

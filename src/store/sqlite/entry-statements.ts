@@ -1,0 +1,304 @@
+import type BetterSqlite3 from 'better-sqlite3';
+import { sql } from 'kysely';
+import type { Backend } from '../backend.js';
+import {
+  RATE_LIMIT_WINDOW_MS,
+  type AcceptOutcome,
+  type AudienceQuery,
+  type BatchOutcome,
+  type BatchTerms,
+  type ClaimedEntryRequest,
+  type EntryRequestInput,
+  type EntryStatements,
+  type LeaseTerms,
+  type ResolveOutcome,
+} from '../entry.js';
+import type { EntrySelectorKind, JourneyStatus } from '../schema.js';
+
+type SqliteBackend = Extract<Backend, { dialect: 'sqlite' }>;
+
+/**
+ * Entry on SQLite: each step is one synchronous IMMEDIATE transaction on the
+ * raw handle with cached prepared statements. It runs while holding Kysely's
+ * connection, so no Kysely transaction can be open on the shared connection
+ * at the same time. One writer at a time makes the rate-limit gate and the
+ * active-run check race-free, within a process and across processes.
+ */
+export class SqliteEntryStatements implements EntryStatements {
+  private readonly prepared = new Map<string, BetterSqlite3.Statement>();
+
+  constructor(private readonly backend: SqliteBackend) {}
+
+  accept(uuid: string, input: EntryRequestInput, now: number): Promise<AcceptOutcome> {
+    return this.transaction((): AcceptOutcome => {
+      const gate = this.statement(
+        `INSERT INTO entry_rate_limits (journey_id, point_uuid, last_accepted_at) VALUES (?, ?, ?)
+         ON CONFLICT (journey_id, point_uuid) DO UPDATE SET last_accepted_at = excluded.last_accepted_at
+         WHERE entry_rate_limits.last_accepted_at <= excluded.last_accepted_at - ${RATE_LIMIT_WINDOW_MS}`,
+      ).run(input.journeyId, input.pointUuid, now);
+      if (gate.changes === 0) {
+        const last = this.statement(
+          `SELECT last_accepted_at FROM entry_rate_limits WHERE journey_id = ? AND point_uuid = ?`,
+        ).get(input.journeyId, input.pointUuid) as { last_accepted_at: number };
+        return { accepted: false, retryAfterMs: last.last_accepted_at + RATE_LIMIT_WINDOW_MS - now };
+      }
+      const selector = input.selector.kind === 'filter' ? input.selector.filter : JSON.stringify(input.selector.ids);
+      this.statement(
+        `INSERT INTO entry_requests
+           (uuid, journey_id, application_id, point_uuid, selector_kind, selector, attributes, status, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?)`,
+      ).run(
+        uuid,
+        input.journeyId,
+        input.applicationId,
+        input.pointUuid,
+        input.selector.kind,
+        selector,
+        JSON.stringify(input.attributes),
+        now,
+      );
+      return { accepted: true, requestUuid: uuid };
+    });
+  }
+
+  claimNext(owner: string, { now, leaseMs }: LeaseTerms): Promise<ClaimedEntryRequest | undefined> {
+    return this.transaction(() => {
+      const row = this.statement(
+        `SELECT r.id, r.uuid, r.journey_id, j.uuid AS journey_uuid, r.application_id, r.point_uuid, r.selector_kind,
+                CASE WHEN r.selector_kind = 'filter' THEN r.selector END AS filter,
+                r.attributes, r.audience_resolved, r.attempts
+         FROM entry_requests r JOIN journeys j ON j.id = r.journey_id
+         WHERE r.status IN ('queued', 'processing')
+           AND (r.status = 'queued' OR r.lease_expires_at < ?)
+           AND j.status NOT IN ('STATUS_PAUSED', 'STATUS_DRAFT')
+         ORDER BY r.id LIMIT 1`,
+      ).get(now) as ClaimRow | undefined;
+      if (!row) return undefined;
+      this.statement(
+        `UPDATE entry_requests
+         SET status = 'processing', lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1,
+             started_at = COALESCE(started_at, ?)
+         WHERE id = ?`,
+      ).run(owner, now + leaseMs, now, row.id);
+      return toClaimed(row, owner);
+    });
+  }
+
+  async resolveAudience(
+    request: ClaimedEntryRequest,
+    audience: AudienceQuery,
+    { now, leaseMs }: LeaseTerms,
+  ): Promise<ResolveOutcome> {
+    // The filter's subquery is compiled once per request, outside the transaction.
+    const filterInsert =
+      audience.kind === 'filter'
+        ? sql`INSERT OR IGNORE INTO entry_audience (request_id, user_id)
+              SELECT ${request.id}, d.user_id FROM devices d
+              WHERE d.application_id = ${request.applicationId} AND d.id IN (${audience.deviceIds})`.compile(
+            this.backend.db,
+          )
+        : undefined;
+    return this.transaction((): ResolveOutcome => {
+      const lease = this.holdsLease(request);
+      if (!lease) return { kind: 'lease-lost' };
+      if (lease.audience_resolved) return { kind: 'resolved', selected: lease.selected };
+      let staged: number;
+      let unknown = 0;
+      if (filterInsert) {
+        staged = this.backend.raw.prepare(filterInsert.sql).run(...(filterInsert.parameters as unknown[])).changes;
+      } else {
+        const column = request.selectorKind === 'users' ? 'user_id' : 'hwid';
+        const ids = `SELECT j.value FROM entry_requests r, json_each(r.selector) j WHERE r.id = ?`;
+        staged = this.statement(
+          `INSERT OR IGNORE INTO entry_audience (request_id, user_id)
+           SELECT ?, d.user_id FROM devices d WHERE d.application_id = ? AND d.${column} IN (${ids})`,
+        ).run(request.id, request.applicationId, request.id).changes;
+        const requested = this.statement(
+          `SELECT json_array_length(selector) AS n FROM entry_requests WHERE id = ?`,
+        ).get(request.id) as { n: number };
+        // A user id is known when the user has a device; an hwid when its device exists. Several
+        // hwids of one user enter that user once, so the users staged undercount known hwids.
+        const known =
+          request.selectorKind === 'users'
+            ? staged
+            : (
+                this.statement(
+                  `SELECT COUNT(*) AS n FROM devices d WHERE d.application_id = ? AND d.hwid IN (${ids})`,
+                ).get(request.applicationId, request.id) as { n: number }
+              ).n;
+        unknown = requested.n - known;
+      }
+      const selected = staged + unknown;
+      this.statement(
+        `UPDATE entry_requests
+         SET audience_resolved = 1, selected = ?, skipped_unknown = ?, lease_expires_at = ?
+         WHERE id = ?`,
+      ).run(selected, unknown, now + leaseMs, request.id);
+      return { kind: 'resolved', selected };
+    });
+  }
+
+  enterBatch(request: ClaimedEntryRequest, terms: BatchTerms): Promise<BatchOutcome> {
+    return this.transaction((): BatchOutcome => {
+      if (!this.holdsLease(request)) return { kind: 'lease-lost' };
+      const journey = this.statement(`SELECT status FROM journeys WHERE id = ?`).get(request.journeyId) as {
+        status: JourneyStatus;
+      };
+      if (journey.status !== 'STATUS_RUNNING') return { kind: 'journey-not-running', status: journey.status };
+
+      const last = this.lastUserOfNextBatch(request.id, terms.batchSize);
+      if (last === undefined) {
+        this.renewLease(request, terms, 0, 0);
+        return { kind: 'entered', taken: 0, entered: 0, remaining: false };
+      }
+      const entered = this.statement(
+        `INSERT INTO runs (journey_id, application_id, user_id, point_uuid, state, due_at, attributes,
+                           entry_request_id, entered_at, updated_at)
+         SELECT ?, ?, a.user_id, ?, 'active', ?, ?, ?, ?, ?
+         FROM entry_audience a
+         WHERE a.request_id = ? AND a.user_id <= ?
+         ${terms.allowReenter ? '' : NOT_ALREADY_ACTIVE}`,
+      ).run(
+        request.journeyId,
+        request.applicationId,
+        request.pointUuid,
+        terms.now,
+        request.attributes,
+        request.id,
+        terms.now,
+        terms.now,
+        request.id,
+        last,
+        ...(terms.allowReenter ? [] : [request.journeyId]),
+      ).changes;
+      const taken = this.statement(`DELETE FROM entry_audience WHERE request_id = ? AND user_id <= ?`).run(
+        request.id,
+        last,
+      ).changes;
+      this.renewLease(request, terms, entered, taken - entered);
+      if (entered > 0) {
+        this.statement(
+          `INSERT INTO journey_point_counters (journey_id, point_uuid, entered) VALUES (?, ?, ?)
+           ON CONFLICT (journey_id, point_uuid) DO UPDATE SET entered = entered + excluded.entered`,
+        ).run(request.journeyId, request.pointUuid, entered);
+      }
+      const remaining = this.statement(`SELECT 1 FROM entry_audience WHERE request_id = ? LIMIT 1`).get(request.id);
+      return { kind: 'entered', taken, entered, remaining: remaining !== undefined };
+    });
+  }
+
+  finish(request: ClaimedEntryRequest, now: number): Promise<boolean> {
+    return this.transaction(() => {
+      if (!this.holdsLease(request)) return false;
+      this.statement(
+        `UPDATE entry_requests SET status = 'done', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL
+         WHERE id = ?`,
+      ).run(now, request.id);
+      return true;
+    });
+  }
+
+  fail(request: ClaimedEntryRequest, error: string, now: number): Promise<boolean> {
+    return this.transaction(() => {
+      if (!this.holdsLease(request)) return false;
+      this.statement(`DELETE FROM entry_audience WHERE request_id = ?`).run(request.id);
+      this.statement(
+        `UPDATE entry_requests
+         SET status = 'failed', error = ?, finished_at = ?, lease_owner = NULL, lease_expires_at = NULL
+         WHERE id = ?`,
+      ).run(error, now, request.id);
+      return true;
+    });
+  }
+
+  async release(request: ClaimedEntryRequest): Promise<void> {
+    await this.transaction(() =>
+      this.statement(
+        `UPDATE entry_requests SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL
+         WHERE id = ? AND lease_owner = ? AND status = 'processing'`,
+      ).run(request.id, request.owner),
+    );
+  }
+
+  /** The lease row when `request.owner` still holds it. */
+  private holdsLease(request: ClaimedEntryRequest): LeaseRow | undefined {
+    const row = this.statement(
+      `SELECT audience_resolved, selected FROM entry_requests
+       WHERE id = ? AND status = 'processing' AND lease_owner = ?`,
+    ).get(request.id, request.owner) as LeaseRow | undefined;
+    return row;
+  }
+
+  private renewLease(request: ClaimedEntryRequest, { now, leaseMs }: LeaseTerms, entered: number, skipped: number) {
+    this.statement(
+      `UPDATE entry_requests
+       SET entered = entered + ?, skipped_already = skipped_already + ?, lease_expires_at = ?
+       WHERE id = ?`,
+    ).run(entered, skipped, now + leaseMs, request.id);
+  }
+
+  /** The greatest user id among the next `size` staged users, or undefined when none is left. */
+  private lastUserOfNextBatch(requestId: number, size: number): string | undefined {
+    const nth = this.statement(
+      `SELECT user_id FROM entry_audience WHERE request_id = ? ORDER BY user_id LIMIT 1 OFFSET ?`,
+    ).get(requestId, size - 1) as { user_id: string } | undefined;
+    if (nth) return nth.user_id;
+    const max = this.statement(`SELECT MAX(user_id) AS user_id FROM entry_audience WHERE request_id = ?`).get(
+      requestId,
+    ) as { user_id: string | null };
+    return max.user_id ?? undefined;
+  }
+
+  private statement(text: string): BetterSqlite3.Statement {
+    let statement = this.prepared.get(text);
+    if (!statement) {
+      statement = this.backend.raw.prepare(text);
+      this.prepared.set(text, statement);
+    }
+    return statement;
+  }
+
+  private transaction<T>(body: () => T): Promise<T> {
+    return this.backend.db.connection().execute(async () => this.backend.raw.transaction(body).immediate());
+  }
+}
+
+/** Literal 'active' so that SQLite can use the partial index runs_active_by_user. */
+const NOT_ALREADY_ACTIVE = `AND NOT EXISTS (
+  SELECT 1 FROM runs r WHERE r.journey_id = ? AND r.user_id = a.user_id AND r.state = 'active')`;
+
+interface ClaimRow {
+  id: number;
+  uuid: string;
+  journey_id: number;
+  journey_uuid: string;
+  application_id: number;
+  point_uuid: string;
+  selector_kind: EntrySelectorKind;
+  filter: string | null;
+  attributes: string;
+  audience_resolved: number;
+  attempts: number;
+}
+
+interface LeaseRow {
+  audience_resolved: number;
+  selected: number;
+}
+
+function toClaimed(row: ClaimRow, owner: string): ClaimedEntryRequest {
+  return {
+    id: row.id,
+    uuid: row.uuid,
+    journeyId: row.journey_id,
+    journeyUuid: row.journey_uuid,
+    applicationId: row.application_id,
+    pointUuid: row.point_uuid,
+    selectorKind: row.selector_kind,
+    filter: row.filter,
+    attributes: row.attributes,
+    audienceResolved: row.audience_resolved === 1,
+    attempts: row.attempts + 1,
+    owner,
+  };
+}

@@ -1,0 +1,75 @@
+import { sql } from 'kysely';
+import type { Backend } from './backend.js';
+
+export interface JourneyTotals {
+  /** Runs ever created in the journey. */
+  readonly entered: number;
+  /** Runs still active. */
+  readonly inJourney: number;
+  readonly exited: number;
+}
+
+export interface PointCounts {
+  readonly entered: number;
+  /** Active runs at this point now. */
+  readonly inPoint: number;
+  readonly passed: number;
+  readonly sent: number;
+  readonly failed: number;
+}
+
+/**
+ * What CONTRACT §6 statistics are made of. Totals and `in_point` are counted
+ * from the runs themselves (index-only scans of runs_by_journey_state_point);
+ * `entered`, `passed`, `sent` and `failed` per point are counters that the
+ * code moving runs increments in the same transaction as the move.
+ */
+export class StatisticsStore {
+  constructor(private readonly backend: Backend) {}
+
+  async totals(journeyId: number): Promise<JourneyTotals> {
+    const rows = await this.backend.db
+      .selectFrom('runs')
+      .select(['state', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('journey_id', '=', journeyId)
+      .groupBy('state')
+      .execute();
+    const count = (state: string) => Number(rows.find((r) => r.state === state)?.n ?? 0);
+    return {
+      entered: rows.reduce((sum, r) => sum + Number(r.n), 0),
+      inJourney: count('active'),
+      exited: count('exited'),
+    };
+  }
+
+  /** Counts for every point that has any; points absent from the map have none. */
+  async pointCounts(journeyId: number): Promise<Map<string, PointCounts>> {
+    const [active, counters] = await Promise.all([
+      this.backend.db
+        .selectFrom('runs')
+        .select(['point_uuid', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('journey_id', '=', journeyId)
+        .where('state', '=', sql.lit('active'))
+        .groupBy('point_uuid')
+        .execute(),
+      this.backend.db
+        .selectFrom('journey_point_counters')
+        .select(['point_uuid', 'entered', 'passed', 'sent', 'failed'])
+        .where('journey_id', '=', journeyId)
+        .execute(),
+    ]);
+    const counts = new Map<string, PointCounts>();
+    const zero: PointCounts = { entered: 0, inPoint: 0, passed: 0, sent: 0, failed: 0 };
+    for (const c of counters) {
+      counts.set(c.point_uuid, {
+        ...zero,
+        entered: Number(c.entered),
+        passed: Number(c.passed),
+        sent: Number(c.sent),
+        failed: Number(c.failed),
+      });
+    }
+    for (const a of active) counts.set(a.point_uuid, { ...(counts.get(a.point_uuid) ?? zero), inPoint: Number(a.n) });
+    return counts;
+  }
+}
