@@ -6,6 +6,8 @@ import type { Store } from '../store/store.js';
 import { deviceApiRoutes } from './device-api/index.js';
 import { HttpError } from './errors.js';
 import { healthRoutes } from './routes/health.js';
+import { startExternalRoutes } from './routes/start-external.js';
+import { statisticsRoutes } from './routes/statistics.js';
 
 export const BODY_LIMIT_BYTES = 8 * 1024 * 1024;
 
@@ -53,6 +55,8 @@ export function buildServer(deps: AppDeps): App {
   );
 
   app.register(healthRoutes, deps);
+  app.register(startExternalRoutes, deps);
+  app.register(statisticsRoutes, deps);
   app.register(deviceApiRoutes, deps);
   return app;
 }

@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import { EntryWorker } from '../engine/entry-worker.js';
 import { buildServer } from '../http/server.js';
 import { createLogger } from '../logger.js';
 import { Store } from '../store/store.js';
@@ -22,6 +23,8 @@ export async function serve(config: Config, role: Role): Promise<RunningService>
   let url: string | undefined;
   const app = role === 'worker' ? undefined : buildServer({ store, logger });
   if (app) url = await app.listen({ host: config.host, port: config.port });
+  const entryWorker = role === 'api' ? undefined : new EntryWorker(store, { logger });
+  entryWorker?.start();
 
   if (url) console.log(`journeyd (${role}) listening on ${url} — database ${describeDatabase(config.databaseUrl)}`);
   if (bootstrap) {
@@ -34,6 +37,7 @@ export async function serve(config: Config, role: Role): Promise<RunningService>
     url,
     async stop() {
       await app?.close();
+      await entryWorker?.stop();
       await store.close();
     },
   };

@@ -1,0 +1,142 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
+import { compileEntryAttributes, mergeAttributeValues } from '../../domain/attributes.js';
+import {
+  apiEntryPointOf,
+  firstUnknownAttribute,
+  readStartRequest,
+  START_MESSAGES,
+  type ApiEntryPoint,
+  type StartRequest,
+} from '../../domain/start-request.js';
+import type { TokenGrant } from '../../store/applications.js';
+import type { EntryRequestView, StoredSelector } from '../../store/entry.js';
+import type { StoredJourney } from '../../store/journeys.js';
+import type { Store } from '../../store/store.js';
+import { authenticate, grantOf } from '../auth.js';
+import { badRequest, HttpError, notFound } from '../errors.js';
+import type { App, AppDeps } from '../server.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const JourneyParams = Type.Object({ id: Type.String() });
+const RequestParams = Type.Object({ id: Type.String(), request_uuid: Type.String() });
+
+// The body's gross shape only; its fields are checked by hand so that failures come in CONTRACT §5's order.
+const StartBody = Type.Object(
+  { payload: Type.Optional(Type.Unknown()), attribute_values: Type.Optional(Type.Unknown()) },
+  { additionalProperties: true },
+);
+
+const Accepted = Type.Object({ request_uuid: Type.String() });
+
+const RequestStatus = Type.Object({
+  request_uuid: Type.String(),
+  status: Type.Union([Type.Literal('queued'), Type.Literal('processing'), Type.Literal('done'), Type.Literal('failed')]),
+  selected: Type.Integer(),
+  entered: Type.Integer(),
+  skipped: Type.Object({ unknown: Type.Integer(), already_in_journey: Type.Integer() }),
+  created_at: Type.String(),
+  finished_at: Type.Union([Type.String(), Type.Null()]),
+  error: Type.Optional(Type.String()),
+});
+
+/**
+ * `POST /api/journey/{id}/start/external` (CONTRACT §5): authenticate, then
+ * checks 1–10 in order, then the request is committed and its uuid returned;
+ * the entry worker enters the users. `GET …/start/external/{request_uuid}`
+ * reports its progress.
+ */
+export async function startExternalRoutes(app: App, { store }: AppDeps): Promise<void> {
+  keepRawJsonBodies(app);
+  const authenticated = { onRequest: authenticate(store, ['Api']) };
+
+  app.post(
+    '/api/journey/:id/start/external',
+    { ...authenticated, schema: { params: JourneyParams, body: StartBody, response: { 200: Accepted } } },
+    async (request) => {
+      const parsed = readStartRequest(request.body, rawJsonBodies.get(request));
+      if (!parsed.ok) throw badRequest(parsed.message);
+      const stored = await findVisibleJourney(store, grantOf(request), request.params.id);
+      const entry = apiEntryPointOf(stored.journey);
+      if (!entry.ok) throw badRequest(entry.message);
+      const unknown = firstUnknownAttribute(entry.value, parsed.value.attributeValues);
+      if (unknown !== undefined) throw badRequest(START_MESSAGES.unknownAttribute(unknown));
+
+      const outcome = await store.entry.accept({
+        journeyId: stored.id,
+        applicationId: stored.applicationId,
+        pointUuid: entry.value.uuid,
+        selector: storedSelector(parsed.value),
+        attributes: entryAttributes(entry.value, parsed.value),
+      });
+      if (!outcome.accepted) {
+        const retryAfter = String(Math.max(1, Math.ceil(outcome.retryAfterMs / 1000)));
+        throw new HttpError(400, START_MESSAGES.rateLimited, { 'Retry-After': retryAfter });
+      }
+      return { request_uuid: outcome.requestUuid };
+    },
+  );
+
+  app.get(
+    '/api/journey/:id/start/external/:request_uuid',
+    { ...authenticated, schema: { params: RequestParams, response: { 200: RequestStatus } } },
+    async (request) => {
+      const stored = await findVisibleJourney(store, grantOf(request), request.params.id);
+      const uuid = request.params.request_uuid;
+      const view = UUID.test(uuid) ? await store.entry.findRequest(stored.id, uuid.toLowerCase()) : undefined;
+      if (!view) throw notFound(`start request ${uuid} not found in journey ${stored.journey.info.uuid}`);
+      return statusBody(view);
+    },
+  );
+}
+
+/** Check 4, and the journey routes' rule: a journey of an application the token is not granted does not exist. */
+export async function findVisibleJourney(store: Store, grant: TokenGrant, id: string): Promise<StoredJourney> {
+  if (!UUID.test(id)) throw notFound('journey not found: the id is not a journey uuid');
+  const stored = await store.journeys.findByUuid(id.toLowerCase());
+  if (!stored || !grant.applicationIds.has(stored.applicationId)) throw notFound(`journey ${id} not found`);
+  return stored;
+}
+
+function storedSelector({ selector }: StartRequest): StoredSelector {
+  return selector.kind === 'filter' ? { kind: 'filter', filter: selector.filter } : selector;
+}
+
+/** The request's values over the point's defaults; every configured attribute is present. */
+function entryAttributes(point: ApiEntryPoint, request: StartRequest): Record<string, string> {
+  const compiled = compileEntryAttributes(point.point_data.start_by_api.attributes);
+  // A running journey's points passed `start`'s validation, which compiles these same attributes.
+  if (!compiled.ok) throw new Error(`running journey has invalid API entry attributes: ${compiled.error}`);
+  return mergeAttributeValues(compiled.entry, Object.fromEntries(request.attributeValues));
+}
+
+function statusBody(view: EntryRequestView) {
+  return {
+    request_uuid: view.uuid,
+    status: view.status,
+    selected: view.selected,
+    entered: view.entered,
+    skipped: { unknown: view.skippedUnknown, already_in_journey: view.skippedAlready },
+    created_at: new Date(view.createdAt).toISOString(),
+    finished_at: view.finishedAt === null ? null : new Date(view.finishedAt).toISOString(),
+    ...(view.error === null ? {} : { error: view.error }),
+  };
+}
+
+const rawJsonBodies = new WeakMap<FastifyRequest, string>();
+
+/**
+ * Within this plugin only, JSON bodies are parsed by fastify's own parser
+ * (same limits and prototype-poisoning checks) and their text is kept, so
+ * that "the first unknown attribute in request order" is exact even for
+ * integer-like names, which a parsed object enumerates first.
+ */
+function keepRawJsonBodies(app: App): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    rawJsonBodies.set(request, body as string);
+    parseJson(request, body as string, done);
+  });
+}

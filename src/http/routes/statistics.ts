@@ -1,0 +1,64 @@
+import { Type } from '@sinclair/typebox';
+import { authenticate, grantOf } from '../auth.js';
+import type { App, AppDeps } from '../server.js';
+import { findVisibleJourney } from './start-external.js';
+
+const JourneyParams = Type.Object({ id: Type.String() });
+
+const Count = Type.Integer({ minimum: 0 });
+
+const Statistics = Type.Object({
+  payload: Type.Object({
+    title: Type.String(),
+    totals: Type.Object({ entered: Count, in_journey: Count, exited: Count }),
+    points: Type.Array(
+      Type.Object({
+        uuid: Type.String(),
+        pointTitle: Type.String(),
+        point_type: Type.String(),
+        entered: Count,
+        in_point: Count,
+        passed: Count,
+        pointStat: Type.Object({ sent: Count, failed: Count }),
+      }),
+    ),
+  }),
+});
+
+/**
+ * `GET /api/journey/{id}/statistics/external` (CONTRACT §6): totals counted
+ * from the journey's runs, and per point the runs there now plus the counters
+ * kept as runs enter, pass and send at it. Points are listed in the
+ * journey's order, every point even with nothing counted yet.
+ */
+export async function statisticsRoutes(app: App, { store }: AppDeps): Promise<void> {
+  app.get(
+    '/api/journey/:id/statistics/external',
+    { onRequest: authenticate(store, ['Api']), schema: { params: JourneyParams, response: { 200: Statistics } } },
+    async (request) => {
+      const stored = await findVisibleJourney(store, grantOf(request), request.params.id);
+      const [totals, counts] = await Promise.all([
+        store.statistics.totals(stored.id),
+        store.statistics.pointCounts(stored.id),
+      ]);
+      return {
+        payload: {
+          title: stored.journey.info.title,
+          totals: { entered: totals.entered, in_journey: totals.inJourney, exited: totals.exited },
+          points: stored.journey.points.map((point) => {
+            const c = counts.get(point.uuid);
+            return {
+              uuid: point.uuid,
+              pointTitle: point.title ?? '',
+              point_type: point.point_type,
+              entered: c?.entered ?? 0,
+              in_point: c?.inPoint ?? 0,
+              passed: c?.passed ?? 0,
+              pointStat: { sent: c?.sent ?? 0, failed: c?.failed ?? 0 },
+            };
+          }),
+        },
+      };
+    },
+  );
+}
