@@ -20,6 +20,9 @@ export interface Database {
   entry_audience: EntryAudienceTable;
   runs: RunsTable;
   journey_point_counters: JourneyPointCountersTable;
+  outbox: OutboxTable;
+  message_deliveries: MessageDeliveriesTable;
+  channel_settings: ChannelSettingsTable;
 }
 
 export interface ApplicationsTable {
@@ -199,4 +202,67 @@ export interface JourneyPointCountersTable {
   passed: number;
   sent: number;
   failed: number;
+}
+
+export type OutboxChannel = 'push' | 'email' | 'sms' | 'webhook';
+
+/**
+ * `pending`: to deliver at `next_attempt_at` (a claim pushes that forward by
+ * its lease); `held`: its journey is paused; `sent` / `failed`: final, logged
+ * in message_deliveries; `cancelled`: its run was dropped or its journey finished.
+ */
+export type OutboxStatus = 'pending' | 'held' | 'sent' | 'failed' | 'cancelled';
+
+/** One rendered message to deliver; see src/store/outbox.ts. */
+export interface OutboxTable {
+  id: Generated<number>;
+  /** Derived from (run, point, channel, recipient), never from an attempt: one row per message, one key per provider call. */
+  idempotency_key: string;
+  application_id: number;
+  journey_id: number;
+  run_id: number;
+  point_uuid: string;
+  user_id: string;
+  channel: OutboxChannel;
+  /** The device addressed, when the recipient is one of the user's devices. */
+  hwid: string | null;
+  /** Push token, email address, phone number or webhook URL. */
+  recipient: string;
+  /** JSON of the rendered payload. */
+  payload: string;
+  status: OutboxStatus;
+  /** Delivery attempts started (counted when claimed). */
+  attempts: Generated<number>;
+  next_attempt_at: number;
+  /** The dispatcher holding the claim; null when unclaimed. */
+  lease_owner: string | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** The final outcome of one outbox message. */
+export interface MessageDeliveriesTable {
+  id: Generated<number>;
+  outbox_id: number;
+  journey_id: number;
+  user_id: string;
+  outcome: 'sent' | 'failed';
+  /** The provider that handled the last attempt (`http`, `smtp`, `log`). */
+  provider: string;
+  /** Why it failed; null when sent. */
+  reason: string | null;
+  /** HTTP status or SMTP reply code of the last attempt, when there was one. */
+  response_code: number | null;
+  attempts: number;
+  delivered_at: number;
+}
+
+/** Which provider delivers an application's channel, and its configuration (JSON). */
+export interface ChannelSettingsTable {
+  application_id: number;
+  channel: OutboxChannel;
+  provider: string;
+  config: string;
+  updated_at: number;
 }

@@ -1,4 +1,6 @@
 import { ApplicationStore } from './applications.js';
+import { ChannelSettingsStore } from './channel-settings.js';
+import { OutboxStore } from './outbox.js';
 import { EntryStore } from './entry.js';
 import { StatisticsStore } from './statistics.js';
 import { AudienceStore } from './audience.js';
@@ -23,6 +25,8 @@ export interface StoreOptions {
 export class Store {
   readonly applications: ApplicationStore;
   readonly journeys: JourneyStore;
+  readonly outbox: OutboxStore;
+  readonly channelSettings: ChannelSettingsStore;
   readonly entry: EntryStore;
   readonly statistics: StatisticsStore;
   readonly tags: TagStore;
@@ -33,6 +37,8 @@ export class Store {
   private constructor(readonly backend: Backend) {
     this.applications = new ApplicationStore(backend);
     this.journeys = new JourneyStore(backend);
+    this.outbox = new OutboxStore(backend);
+    this.channelSettings = new ChannelSettingsStore(backend);
     this.entry = new EntryStore(backend);
     this.statistics = new StatisticsStore(backend);
     this.tags = new TagStore(backend);

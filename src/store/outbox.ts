@@ -1,0 +1,493 @@
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type pg from 'pg';
+import { messageIdempotencyKey, type OutboundMessage } from '../domain/messages.js';
+import type { Backend } from './backend.js';
+import type { Database, OutboxTable } from './schema.js';
+
+/**
+ * The outbox: every message the engine produces is a row here, inserted in
+ * the same transaction that moves its run on, and delivered from here by the
+ * dispatcher (src/engine/dispatcher.ts). See docs/messages.md.
+ *
+ * A row's life: `pending` → claimed (a dispatcher sets `lease_owner` and pushes
+ * `next_attempt_at` forward by its lease, so the row is not due again while
+ * it is being delivered) → `sent` | `failed` (final, with a row in
+ * message_deliveries) or back to pending with a later `next_attempt_at` for a
+ * retry. A dispatcher that dies leaves its rows to come due again when their
+ * lease runs out.
+ */
+
+/** Postgres NOTIFY channel on which enqueues wake dispatchers in every process. */
+const NEW_WORK_CHANNEL = 'journeyd_outbox';
+/** Rows per multi-row statement: 14 parameters each keeps far below both dialects' parameter limits. */
+const ROWS_PER_INSERT = 1000;
+const IDS_PER_STATEMENT = 1000;
+
+/** A message for the outbox, as the engine produces it. */
+export interface NewMessage {
+  readonly applicationId: number;
+  readonly journeyId: number;
+  readonly runId: number;
+  readonly pointUuid: string;
+  readonly userId: string;
+  /** The device the message goes to, when it goes to one. */
+  readonly hwid?: string | null;
+  readonly message: OutboundMessage;
+  /** When to deliver it; now when omitted. */
+  readonly deliverAt?: number;
+}
+
+/** A message a dispatcher has claimed and must deliver. */
+export interface ClaimedMessage {
+  readonly id: number;
+  readonly idempotencyKey: string;
+  readonly applicationId: number;
+  readonly journeyId: number;
+  readonly pointUuid: string;
+  readonly userId: string;
+  readonly message: OutboundMessage;
+  /** This attempt's number, from 1. */
+  readonly attempt: number;
+}
+
+/** What happened to one claimed message. */
+export type MessageOutcome =
+  | { readonly id: number; readonly kind: 'sent'; readonly provider: string; readonly responseCode?: number }
+  | {
+      readonly id: number;
+      readonly kind: 'failed';
+      readonly provider: string;
+      readonly reason: string;
+      readonly responseCode?: number;
+    }
+  | { readonly id: number; readonly kind: 'retry'; readonly reason: string; readonly nextAttemptAt: number };
+
+/** One entry of the delivery log, with the message it is about. */
+export interface Delivery {
+  readonly messageId: number;
+  readonly pointUuid: string;
+  readonly channel: OutboundMessage['channel'];
+  readonly hwid: string | null;
+  readonly recipient: string;
+  readonly content: unknown;
+  readonly outcome: 'sent' | 'failed';
+  readonly provider: string;
+  readonly reason: string | null;
+  readonly responseCode: number | null;
+  readonly attempts: number;
+  readonly createdAt: number;
+  readonly deliveredAt: number;
+}
+
+export type StopListening = () => Promise<void>;
+
+export class OutboxStore {
+  private readonly localListeners = new Set<() => void>();
+
+  constructor(private readonly backend: Backend) {}
+
+  /**
+   * Inserts messages with multi-row statements through `executor` — pass the
+   * engine's transaction so they commit with the runs' moves. A message whose
+   * idempotency key is already in the outbox is skipped, so re-executing a
+   * point after a crash cannot enqueue it twice. Returns how many were new.
+   */
+  async enqueue(messages: readonly NewMessage[], executor: Kysely<Database> = this.backend.db): Promise<number> {
+    const now = Date.now();
+    let inserted = 0;
+    for (let from = 0; from < messages.length; from += ROWS_PER_INSERT) {
+      const rows = messages.slice(from, from + ROWS_PER_INSERT).map((m) => ({
+        idempotency_key: messageIdempotencyKey(m.runId, m.pointUuid, m.message.channel, m.message.recipient),
+        application_id: m.applicationId,
+        journey_id: m.journeyId,
+        run_id: m.runId,
+        point_uuid: m.pointUuid,
+        user_id: m.userId,
+        channel: m.message.channel,
+        hwid: m.hwid ?? null,
+        recipient: m.message.recipient,
+        payload: JSON.stringify(m.message.payload),
+        status: 'pending' as const,
+        next_attempt_at: m.deliverAt ?? now,
+        created_at: now,
+        updated_at: now,
+      }));
+      const result = await executor
+        .insertInto('outbox')
+        .values(rows)
+        .onConflict((oc) => oc.column('idempotency_key').doNothing())
+        .executeTakeFirst();
+      inserted += Number(result.numInsertedOrUpdatedRows ?? 0);
+    }
+    if (inserted > 0) await this.announceNewWork(executor);
+    return inserted;
+  }
+
+  /**
+   * Claims up to `limit` due messages for `owner` until `now + leaseMs`,
+   * counting the attempt. On Postgres, concurrent claimers skip each other's
+   * locked rows (`FOR UPDATE SKIP LOCKED`), so no row is claimed twice.
+   */
+  async claimDue(owner: string, limit: number, leaseMs: number, now = Date.now()): Promise<ClaimedMessage[]> {
+    const due = this.backend.db
+      .selectFrom('outbox')
+      .select('id')
+      .where('status', '=', 'pending')
+      .where('next_attempt_at', '<=', now)
+      .orderBy('next_attempt_at')
+      .limit(limit)
+      .$if(this.backend.dialect === 'postgres', (qb) => qb.forUpdate().skipLocked());
+    const rows = await this.backend.db
+      .updateTable('outbox')
+      .set((eb) => ({
+        lease_owner: owner,
+        next_attempt_at: now + leaseMs,
+        attempts: eb('attempts', '+', 1),
+        updated_at: now,
+      }))
+      .where('id', 'in', due)
+      .returningAll()
+      .execute();
+    return rows.sort((a, b) => a.id - b.id).map(toClaimedMessage);
+  }
+
+  /** Pushes the lease of messages `owner` still holds to `now + leaseMs`. */
+  async extendLeases(owner: string, ids: readonly number[], leaseMs: number, now = Date.now()): Promise<void> {
+    for (const chunk of chunks(ids, IDS_PER_STATEMENT)) {
+      await this.backend.db
+        .updateTable('outbox')
+        .set({ next_attempt_at: now + leaseMs, updated_at: now })
+        .where('id', 'in', chunk)
+        .where('lease_owner', '=', owner)
+        .where('status', '=', 'pending')
+        .execute();
+    }
+  }
+
+  /** Gives back claimed messages that were never attempted: due now, attempt not counted. */
+  async release(owner: string, ids: readonly number[], now = Date.now()): Promise<void> {
+    for (const chunk of chunks(ids, IDS_PER_STATEMENT)) {
+      await this.backend.db
+        .updateTable('outbox')
+        .set((eb) => ({ lease_owner: null, next_attempt_at: now, attempts: eb('attempts', '-', 1), updated_at: now }))
+        .where('id', 'in', chunk)
+        .where('lease_owner', '=', owner)
+        .execute();
+    }
+  }
+
+  /**
+   * Records outcomes of messages `owner` claimed, in one transaction: final
+   * ones set the row's status, append to the delivery log and add to the
+   * point's sent/failed counters; retries schedule the next attempt. An
+   * outcome for a row whose claim `owner` no longer holds (its lease ran out
+   * and another dispatcher took it) is dropped: that dispatcher records it.
+   * Returns the number of outcomes recorded.
+   */
+  async recordOutcomes(owner: string, outcomes: readonly MessageOutcome[], now = Date.now()): Promise<number> {
+    if (outcomes.length === 0) return 0;
+    return this.backend.db.transaction().execute(async (trx) => {
+      let recorded = 0;
+      const finals: { outcome: Extract<MessageOutcome, { kind: 'sent' | 'failed' }>; row: FinishedRow }[] = [];
+
+      const sent = new Map<number, Extract<MessageOutcome, { kind: 'sent' }>>();
+      for (const o of outcomes) if (o.kind === 'sent') sent.set(o.id, o);
+      for (const chunk of chunks([...sent.keys()], IDS_PER_STATEMENT)) {
+        const rows = await trx
+          .updateTable('outbox')
+          .set({ status: 'sent', lease_owner: null, last_error: null, updated_at: now })
+          .where('id', 'in', chunk)
+          .where('lease_owner', '=', owner)
+          .returning(FINISHED_COLUMNS)
+          .execute();
+        for (const row of rows) finals.push({ outcome: sent.get(row.id) as (typeof finals)[number]['outcome'], row });
+      }
+
+      for (const o of outcomes) {
+        if (o.kind === 'failed') {
+          const row = await trx
+            .updateTable('outbox')
+            .set({ status: 'failed', lease_owner: null, last_error: o.reason, updated_at: now })
+            .where('id', '=', o.id)
+            .where('lease_owner', '=', owner)
+            .returning(FINISHED_COLUMNS)
+            .executeTakeFirst();
+          if (row) finals.push({ outcome: o, row });
+        } else if (o.kind === 'retry') {
+          // The status is left alone: a message held or cancelled meanwhile stays so.
+          const result = await trx
+            .updateTable('outbox')
+            .set({ lease_owner: null, next_attempt_at: o.nextAttemptAt, last_error: o.reason, updated_at: now })
+            .where('id', '=', o.id)
+            .where('lease_owner', '=', owner)
+            .executeTakeFirst();
+          recorded += Number(result.numUpdatedRows);
+        }
+      }
+
+      for (const chunk of chunks(finals, ROWS_PER_INSERT)) {
+        await trx
+          .insertInto('message_deliveries')
+          .values(
+            chunk.map(({ outcome, row }) => ({
+              outbox_id: row.id,
+              journey_id: row.journey_id,
+              user_id: row.user_id,
+              outcome: outcome.kind,
+              provider: outcome.provider,
+              reason: outcome.kind === 'failed' ? outcome.reason : null,
+              response_code: outcome.responseCode ?? null,
+              attempts: row.attempts,
+              delivered_at: now,
+            })),
+          )
+          .execute();
+      }
+      await addToPointCounters(trx, finals);
+      return recorded + finals.length;
+    });
+  }
+
+  /** The delivery log of one user in one journey, oldest first. */
+  async listDeliveries(
+    journeyId: number,
+    userId: string,
+    page: { offset: number; limit: number },
+  ): Promise<{ total: number; items: Delivery[] }> {
+    const { total } = await this.backend.db
+      .selectFrom('message_deliveries')
+      .select((eb) => eb.fn.countAll<number>().as('total'))
+      .where('journey_id', '=', journeyId)
+      .where('user_id', '=', userId)
+      .executeTakeFirstOrThrow();
+    const rows = await this.backend.db
+      .selectFrom('message_deliveries as d')
+      .innerJoin('outbox as o', 'o.id', 'd.outbox_id')
+      .select([
+        'o.id as message_id',
+        'o.point_uuid',
+        'o.channel',
+        'o.hwid',
+        'o.recipient',
+        'o.payload',
+        'o.created_at',
+        'd.outcome',
+        'd.provider',
+        'd.reason',
+        'd.response_code',
+        'd.attempts',
+        'd.delivered_at',
+      ])
+      .where('d.journey_id', '=', journeyId)
+      .where('d.user_id', '=', userId)
+      .orderBy('d.id')
+      .offset(page.offset)
+      .limit(page.limit)
+      .execute();
+    return {
+      total: Number(total),
+      items: rows.map((r) => ({
+        messageId: r.message_id,
+        pointUuid: r.point_uuid,
+        channel: r.channel,
+        hwid: r.hwid,
+        recipient: r.recipient,
+        content: JSON.parse(r.payload) as unknown,
+        outcome: r.outcome,
+        provider: r.provider,
+        reason: r.reason,
+        responseCode: r.response_code,
+        attempts: r.attempts,
+        createdAt: r.created_at,
+        deliveredAt: r.delivered_at,
+      })),
+    };
+  }
+
+  /** Pausing a journey: its undelivered messages wait (messages already being delivered finish). */
+  async holdJourney(journeyId: number, executor: Kysely<Database> = this.backend.db): Promise<number> {
+    return this.setLiveStatus(executor, 'held', journeyId);
+  }
+
+  /** Resuming a journey: its held messages are delivered again, each at its own due time. */
+  async resumeJourney(journeyId: number, executor: Kysely<Database> = this.backend.db): Promise<number> {
+    const released = await this.setLiveStatus(executor, 'pending', journeyId);
+    if (released > 0) await this.announceNewWork(executor);
+    return released;
+  }
+
+  /**
+   * Finishing a journey, or dropping users from it: their undelivered
+   * messages are never sent. Returns how many were cancelled.
+   */
+  async cancelUndelivered(
+    journeyId: number,
+    userIds?: readonly string[],
+    executor: Kysely<Database> = this.backend.db,
+  ): Promise<number> {
+    if (userIds === undefined) return this.setLiveStatus(executor, 'cancelled', journeyId);
+    let cancelled = 0;
+    for (const chunk of chunks(userIds, IDS_PER_STATEMENT)) {
+      cancelled += await this.setLiveStatus(executor, 'cancelled', journeyId, chunk);
+    }
+    return cancelled;
+  }
+
+  /**
+   * Calls `listener` whenever messages may have become due: after an enqueue
+   * in this process (SQLite), or in any process sharing the database
+   * (Postgres LISTEN/NOTIFY, on a connection of its own that reconnects if
+   * lost). Listeners must tolerate spurious calls.
+   */
+  async onNewWork(listener: () => void): Promise<StopListening> {
+    if (this.backend.dialect === 'sqlite') {
+      this.localListeners.add(listener);
+      return async () => void this.localListeners.delete(listener);
+    }
+    return listenForNotifications(this.backend.pool, NEW_WORK_CHANNEL, listener);
+  }
+
+  private async setLiveStatus(
+    executor: Kysely<Database>,
+    status: 'pending' | 'held' | 'cancelled',
+    journeyId: number,
+    userIds?: readonly string[],
+  ): Promise<number> {
+    const result = await executor
+      .updateTable('outbox')
+      .set({ status, updated_at: Date.now() })
+      .where('journey_id', '=', journeyId)
+      .$if(userIds !== undefined, (qb) => qb.where('user_id', 'in', userIds as string[]))
+      // Written exactly as the partial index's predicate so both dialects use it.
+      .where('status', 'in', ['pending', 'held'])
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  private async announceNewWork(executor: Kysely<Database>): Promise<void> {
+    if (this.backend.dialect === 'postgres') {
+      // Delivered when the enclosing transaction commits, and not at all if it rolls back.
+      await sql`SELECT pg_notify(${NEW_WORK_CHANNEL}, '')`.execute(executor);
+      return;
+    }
+    // SQLite has one connection: a woken dispatcher's claim waits for this transaction to end.
+    for (const listener of this.localListeners) queueMicrotask(listener);
+  }
+}
+
+const FINISHED_COLUMNS = ['id', 'journey_id', 'point_uuid', 'user_id', 'attempts'] as const;
+type FinishedRow = Pick<Selectable<OutboxTable>, (typeof FINISHED_COLUMNS)[number]>;
+
+/** Adds final outcomes to the per-point `sent` / `failed` counters the statistics endpoint reads. */
+async function addToPointCounters(
+  trx: Kysely<Database>,
+  finals: readonly { outcome: { kind: 'sent' | 'failed' }; row: FinishedRow }[],
+): Promise<void> {
+  type Counts = { journey_id: number; point_uuid: string; entered: 0; passed: 0; sent: number; failed: number };
+  const byPoint = new Map<string, Counts>();
+  for (const { outcome, row } of finals) {
+    const key = `${row.journey_id}\u0000${row.point_uuid}`;
+    let counts = byPoint.get(key);
+    if (!counts) {
+      counts = { journey_id: row.journey_id, point_uuid: row.point_uuid, entered: 0, passed: 0, sent: 0, failed: 0 };
+      byPoint.set(key, counts);
+    }
+    counts[outcome.kind]++;
+  }
+  if (byPoint.size === 0) return;
+  await trx
+    .insertInto('journey_point_counters')
+    .values([...byPoint.values()])
+    .onConflict((oc) =>
+      oc.columns(['journey_id', 'point_uuid']).doUpdateSet((eb) => ({
+        sent: eb('journey_point_counters.sent', '+', eb.ref('excluded.sent')),
+        failed: eb('journey_point_counters.failed', '+', eb.ref('excluded.failed')),
+      })),
+    )
+    .execute();
+}
+
+function toClaimedMessage(row: Selectable<OutboxTable>): ClaimedMessage {
+  return {
+    id: row.id,
+    idempotencyKey: row.idempotency_key,
+    applicationId: row.application_id,
+    journeyId: row.journey_id,
+    pointUuid: row.point_uuid,
+    userId: row.user_id,
+    message: { channel: row.channel, recipient: row.recipient, payload: JSON.parse(row.payload) } as OutboundMessage,
+    attempt: row.attempts,
+  };
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let from = 0; from < items.length; from += size) out.push(items.slice(from, from + size));
+  return out;
+}
+
+const RECONNECT_DELAY_MS = 1000;
+
+/**
+ * Holds one pool connection LISTENing on `channel`. If the connection is lost
+ * it reconnects after a second and calls the listener once, since
+ * notifications sent in between were missed.
+ */
+async function listenForNotifications(pool: pg.Pool, channel: string, listener: () => void): Promise<StopListening> {
+  let current: { client: pg.PoolClient; detach(): void } | undefined;
+  let stopped = false;
+  let retry: NodeJS.Timeout | undefined;
+
+  const connect = async (reconnecting: boolean): Promise<void> => {
+    const client = await pool.connect();
+    let released = false;
+    const onNotification = (n: pg.Notification) => {
+      if (n.channel === channel) listener();
+    };
+    const detach = () => {
+      client.removeListener('notification', onNotification);
+      client.removeListener('error', onError);
+    };
+    const drop = () => {
+      if (released) return;
+      released = true;
+      detach();
+      client.release(true);
+      if (current?.client === client) current = undefined;
+    };
+    const onError = () => {
+      drop();
+      if (!stopped) retry = setTimeout(() => void connect(true).catch(onReconnectFailure), RECONNECT_DELAY_MS);
+    };
+    client.on('notification', onNotification);
+    client.on('error', onError);
+    try {
+      await client.query(`LISTEN ${channel}`);
+    } catch (error) {
+      drop();
+      throw error;
+    }
+    if (stopped) {
+      detach();
+      client.release();
+      return;
+    }
+    current = { client, detach };
+    if (reconnecting) listener();
+  };
+  const onReconnectFailure = () => {
+    if (!stopped) retry = setTimeout(() => void connect(true).catch(onReconnectFailure), RECONNECT_DELAY_MS);
+  };
+
+  await connect(false);
+  return async () => {
+    stopped = true;
+    clearTimeout(retry);
+    const held = current;
+    current = undefined;
+    if (!held) return;
+    await held.client.query(`UNLISTEN ${channel}`).catch(() => {});
+    held.detach();
+    held.client.release();
+  };
+}
