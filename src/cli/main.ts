@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { readConfig } from '../config.js';
 import { isApplicationCode, randomApplicationCode, randomToken } from '../domain/codes.js';
 import { ROLES, serve, type Role } from '../service/serve.js';
+import { runDevicesImport } from './import.js';
 import { Store } from '../store/store.js';
 
 const USAGE = `usage: journeyd <command>
@@ -12,6 +13,8 @@ const USAGE = `usage: journeyd <command>
                                       create an application
   tokens create --app CODE [--app CODE ...] [--kind api|device] [--name NAME]
                                       create a token granted to applications
+  devices import FILE --app CODE [--format csv|ndjson] [--batch-size N]
+                                      import devices from CSV or NDJSON (docs/import.md)
 
 Settings come from the environment: JOURNEYD_DATABASE_URL, HOST, PORT, LOG_LEVEL.`;
 
@@ -50,6 +53,10 @@ async function main(argv: string[]): Promise<void> {
     case 'tokens':
       if (sub !== 'create') break;
       return createToken(rest);
+    case 'devices':
+      if (sub !== 'import') break;
+      process.exitCode = await runDevicesImport(rest);
+      return;
   }
   throw new UsageError(command ? `unknown command: ${[command, sub].filter(Boolean).join(' ')}` : 'no command given');
 }

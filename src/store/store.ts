@@ -1,4 +1,5 @@
 import { ApplicationStore } from './applications.js';
+import { DeviceImportStore } from './device-import/index.js';
 import { ChannelSettingsStore } from './channel-settings.js';
 import { OutboxStore } from './outbox.js';
 import { EntryStore } from './entry.js';
@@ -25,6 +26,7 @@ export interface StoreOptions {
 export class Store {
   readonly applications: ApplicationStore;
   readonly journeys: JourneyStore;
+  readonly deviceImport: DeviceImportStore;
   readonly outbox: OutboxStore;
   readonly channelSettings: ChannelSettingsStore;
   readonly entry: EntryStore;
@@ -37,6 +39,7 @@ export class Store {
   private constructor(readonly backend: Backend) {
     this.applications = new ApplicationStore(backend);
     this.journeys = new JourneyStore(backend);
+    this.deviceImport = new DeviceImportStore(backend);
     this.outbox = new OutboxStore(backend);
     this.channelSettings = new ChannelSettingsStore(backend);
     this.entry = new EntryStore(backend);

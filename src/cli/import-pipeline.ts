@@ -1,0 +1,124 @@
+import type { ImportDeviceRow, RejectedRow } from '../store/device-import/index.js';
+import type { Store } from '../store/store.js';
+import type { TagDefinition } from '../store/tags.js';
+import type { RowParse, TagCatalog } from './import-rows.js';
+
+/** Rows per transaction: big enough to amortise the commit, small enough to keep memory flat and other writers waiting briefly. */
+export const DEFAULT_BATCH_SIZE = 5000;
+/** Rejections kept with their reason for the summary; the rest are only counted. */
+export const LISTED_REJECTIONS = 20;
+
+export interface ImportTotals {
+  /** Data rows read (header and blank lines excluded). */
+  readonly rows: number;
+  readonly inserted: number;
+  readonly updated: number;
+  readonly rejectedCount: number;
+  /** The first LISTED_REJECTIONS rejections (a row the database refuses is listed when its batch commits). */
+  readonly rejected: readonly RejectedRow[];
+}
+
+export interface DeviceImporterOptions {
+  readonly batchSize?: number;
+  /** Called after each committed batch. */
+  readonly onBatch?: (totals: ImportTotals) => void;
+}
+
+/**
+ * Collects validated rows into batches and has the store upsert each batch in
+ * one transaction. A batch never holds the same hwid twice: a repeated hwid
+ * first commits the batch before it, so later lines win as they would one by one.
+ * Tags the file introduces are declared when the first valid row using them
+ * arrives, with the type that row's value implies.
+ */
+export class DeviceImporter {
+  private batch: ImportDeviceRow[] = [];
+  private readonly batchHwids = new Set<string>();
+  private rows = 0;
+  private inserted = 0;
+  private updated = 0;
+  private rejectedCount = 0;
+  private readonly rejected: RejectedRow[] = [];
+
+  private constructor(
+    private readonly store: Store,
+    private readonly applicationId: number,
+    private readonly catalog: Map<string, TagDefinition>,
+    private readonly batchSize: number,
+    private readonly onBatch: ((totals: ImportTotals) => void) | undefined,
+  ) {}
+
+  static async start(store: Store, applicationId: number, options: DeviceImporterOptions = {}): Promise<DeviceImporter> {
+    const definitions = await store.tags.list(applicationId);
+    const catalog = new Map(definitions.map((definition) => [definition.name, definition]));
+    return new DeviceImporter(
+      store,
+      applicationId,
+      catalog,
+      options.batchSize ?? DEFAULT_BATCH_SIZE,
+      options.onBatch,
+    );
+  }
+
+  /** Data rows read so far. */
+  get rowsRead(): number {
+    return this.rows;
+  }
+
+  get totals(): ImportTotals {
+    return {
+      rows: this.rows,
+      inserted: this.inserted,
+      updated: this.updated,
+      rejectedCount: this.rejectedCount,
+      rejected: this.rejected,
+    };
+  }
+
+  /** Adds the row `parse` reads from the record at `line`; `parse` runs again when the row introduces tags. */
+  async add(line: number, parse: (catalog: TagCatalog) => RowParse): Promise<void> {
+    this.rows++;
+    let parsed = parse(this.catalog);
+    if (parsed.kind === 'undeclared') {
+      const declared = await this.store.tags.resolve(this.applicationId, parsed.samples);
+      for (const [name, definition] of declared) this.catalog.set(name, definition);
+      // A tag someone else declared meanwhile with another type is checked against that type now.
+      parsed = parse(this.catalog);
+      if (parsed.kind === 'undeclared') throw new Error('tags were declared but the row still names undeclared tags');
+    }
+    if (parsed.kind === 'rejected') return this.reject(line, parsed.reason);
+    const { row } = parsed;
+    if (this.batchHwids.has(row.device.hwid)) await this.flush();
+    this.batch.push(row);
+    this.batchHwids.add(row.device.hwid);
+    if (this.batch.length >= this.batchSize) await this.flush();
+  }
+
+  /** Records a row that was rejected before it could be parsed (malformed CSV). */
+  rejectRecord(line: number, reason: string): void {
+    this.rows++;
+    this.reject(line, reason);
+  }
+
+  /** Commits the last batch and returns the totals. */
+  async finish(): Promise<ImportTotals> {
+    await this.flush();
+    return this.totals;
+  }
+
+  private reject(line: number, reason: string): void {
+    this.rejectedCount++;
+    if (this.rejected.length < LISTED_REJECTIONS) this.rejected.push({ line, reason });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.batch.length === 0) return;
+    const outcome = await this.store.deviceImport.writeBatch(this.applicationId, this.batch);
+    this.inserted += outcome.inserted;
+    this.updated += outcome.updated;
+    for (const { line, reason } of outcome.rejected) this.reject(line, reason);
+    this.batch = [];
+    this.batchHwids.clear();
+    this.onBatch?.(this.totals);
+  }
+}
