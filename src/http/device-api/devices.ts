@@ -75,3 +75,7 @@ export const registerUser = deviceApiMethod({
 export function unknownDevice(hwid: string) {
   return badRequest(`request.hwid "${hwid}" is not a registered device of this application`);
 }
+
+export function userWithoutDevices(userId: string) {
+  return badRequest(`request.userId "${userId}" has no registered device in this application`);
+}

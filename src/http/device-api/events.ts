@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { EventSubject } from '../../store/events.js';
 import { badRequest } from '../errors.js';
+import { unknownDevice, userWithoutDevices } from './devices.js';
 import { ExistingUserId, Hwid } from './fields.js';
 import { deviceApiMethod } from './method.js';
 
@@ -36,11 +37,7 @@ export const postEvent = deviceApiMethod({
       occurredAt: request.timestampUTC === undefined ? Date.now() : request.timestampUTC * 1000,
     });
     if (!outcome.recorded) {
-      throw badRequest(
-        outcome.unknown === 'hwid'
-          ? `request.hwid "${request.hwid}" is not a registered device of this application`
-          : `request.userId "${request.userId}" has no registered device in this application`,
-      );
+      throw 'hwid' in subject ? unknownDevice(subject.hwid) : userWithoutDevices(subject.userId);
     }
     return { code: String(outcome.eventId) };
   },

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { isTagType, MAX_TAG_NAME_LENGTH, TAG_TYPE_NAMES } from '../../domain/tags.js';
 import type { DeviceTarget } from '../../store/devices.js';
 import { badRequest } from '../errors.js';
-import { unknownDevice } from './devices.js';
+import { unknownDevice, userWithoutDevices } from './devices.js';
 import { ExistingUserId, Hwid, Tags } from './fields.js';
 import { deviceApiMethod } from './method.js';
 
@@ -19,9 +19,7 @@ function targetOf(request: { hwid?: string; userId?: string }): DeviceTarget {
 }
 
 function noSuchTarget(target: DeviceTarget) {
-  return 'hwid' in target
-    ? unknownDevice(target.hwid)
-    : badRequest(`request.userId "${target.userId}" has no registered device in this application`);
+  return 'hwid' in target ? unknownDevice(target.hwid) : userWithoutDevices(target.userId);
 }
 
 /**
