@@ -5,6 +5,7 @@ import { OutboxStore } from './outbox.js';
 import { EntryStore } from './entry.js';
 import { StatisticsStore } from './statistics.js';
 import { AudienceStore } from './audience.js';
+import { FilterStore } from './filters.js';
 import { DeviceStore } from './devices.js';
 import { EventStore } from './events.js';
 import { TagStore } from './tags.js';
@@ -35,6 +36,7 @@ export class Store {
   readonly devices: DeviceStore;
   readonly events: EventStore;
   readonly audience: AudienceStore;
+  readonly filters: FilterStore;
 
   private constructor(readonly backend: Backend) {
     this.applications = new ApplicationStore(backend);
@@ -48,6 +50,7 @@ export class Store {
     this.devices = new DeviceStore(backend, this.tags);
     this.events = new EventStore(backend, this.devices);
     this.audience = new AudienceStore(backend);
+    this.filters = new FilterStore(backend);
   }
 
   get dialect(): Backend['dialect'] {

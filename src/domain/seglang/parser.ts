@@ -283,9 +283,13 @@ function toCondition(operator: { readonly op: Operator; readonly position: numbe
       return { op, values: arg.items };
     }
     case 'between': {
-      const [arg, extra] = args;
-      if (!arg || extra || arg.kind !== 'list' || arg.items.length !== 2) return fail('operator between needs [min, max]');
-      const [min, max] = arg.items as [Literal, Literal];
+      // [min, max]; `min, max` without brackets is accepted as well.
+      const [first, second, extra] = args;
+      let bounds: readonly Literal[] = [];
+      if (first?.kind === 'list' && !second) bounds = first.items;
+      else if (first?.kind === 'scalar' && second?.kind === 'scalar' && !extra) bounds = [first.literal, second.literal];
+      if (bounds.length !== 2) return fail('operator between needs [min, max]');
+      const [min, max] = bounds as [Literal, Literal];
       return { op, min, max };
     }
     case 'any':

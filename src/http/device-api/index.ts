@@ -6,6 +6,7 @@ import { replyWithErrorEnvelope } from './envelope.js';
 import { postEvent } from './events.js';
 import { DEVICE_API_PREFIX, type DeviceApiRoute } from './method.js';
 import { addTag, getTags, listTags, setTags } from './tags.js';
+import { createFilter, listFilters } from './filters.js';
 
 export { deviceApiMethod, DEVICE_API_PREFIX, type DeviceApiCall, type DeviceApiRoute } from './method.js';
 export { ARGUMENT_ERROR, okEnvelope } from './envelope.js';
@@ -20,6 +21,8 @@ const METHODS: readonly DeviceApiRoute[] = [
   addTag,
   listTags,
   postEvent,
+  createFilter,
+  listFilters,
 ];
 
 /** `POST /json/1.3/<method>` (CONTRACT §3). */

@@ -1,0 +1,48 @@
+import { Type } from '@sinclair/typebox';
+import { parseSeglang, SeglangError } from '../../domain/seglang/index.js';
+import { badRequest } from '../errors.js';
+import { deviceApiMethod } from './method.js';
+
+const FILTER_NAME_MAX_LENGTH = 255;
+const FILTER_EXPRESSION_MAX_LENGTH = 65_536;
+
+/**
+ * Saves a seglang expression under a name. The expression must parse and its
+ * values must fit the application's declared tag types now; tags not declared
+ * yet are allowed (they match nothing until they are).
+ */
+export const createFilter = deviceApiMethod({
+  name: 'createFilter',
+  fields: {
+    name: Type.String({ minLength: 1, maxLength: FILTER_NAME_MAX_LENGTH }),
+    filter_expression: Type.String({ minLength: 1, maxLength: FILTER_EXPRESSION_MAX_LENGTH }),
+  },
+  async handle({ request, application, store }) {
+    try {
+      await store.audience.compile(application.id, parseSeglang(request.filter_expression));
+    } catch (error) {
+      if (error instanceof SeglangError) throw badRequest(`request.filter_expression: ${error.message}`);
+      throw error;
+    }
+    if (!(await store.filters.create(application.id, request.name, request.filter_expression))) {
+      throw badRequest(`request.name: a filter named "${request.name}" already exists`);
+    }
+    return { name: request.name };
+  },
+});
+
+/** The application's named filters, oldest first: `{"filters": [{"name", "expression", "created_at"}]}`. */
+export const listFilters = deviceApiMethod({
+  name: 'listFilters',
+  fields: {},
+  async handle({ application, store }) {
+    const filters = await store.filters.list(application.id);
+    return {
+      filters: filters.map((filter) => ({
+        name: filter.name,
+        expression: filter.expression,
+        created_at: new Date(filter.createdAt).toISOString(),
+      })),
+    };
+  },
+});
