@@ -1,4 +1,4 @@
-import type { Journey, JourneyParams, Point } from '../domain/journey.js';
+import type { Journey, JourneyParams, JourneyStatus, Point, PointDraft } from '../domain/journey.js';
 import type { Backend } from './backend.js';
 import type { JourneysTable } from './schema.js';
 import type { Selectable } from 'kysely';
@@ -7,7 +7,30 @@ import type { Selectable } from 'kysely';
 export interface StoredJourney {
   readonly id: number;
   readonly applicationId: number;
+  /** Counts the writes to this journey; `transition` compares and sets it. */
+  readonly revision: number;
   readonly journey: Journey;
+}
+
+/** What a client writes on create and replace. */
+export interface JourneyDefinition {
+  readonly title: string;
+  readonly params: JourneyParams;
+  readonly points: readonly PointDraft[];
+}
+
+/** One row of the journey list. */
+export interface JourneySummary {
+  readonly uuid: string;
+  readonly title: string;
+  readonly status: JourneyStatus;
+  readonly createdAt: number;
+}
+
+export interface JourneyPage {
+  /** Journeys across all the requested applications, not only on this page. */
+  readonly total: number;
+  readonly items: readonly JourneySummary[];
 }
 
 export class JourneyStore {
@@ -17,12 +40,105 @@ export class JourneyStore {
     const row = await this.backend.db.selectFrom('journeys').selectAll().where('uuid', '=', uuid).executeTakeFirst();
     return row && toStoredJourney(row);
   }
+
+  /** Inserts a new journey in STATUS_DRAFT. */
+  async create(
+    uuid: string,
+    applicationId: number,
+    definition: JourneyDefinition,
+    now = Date.now(),
+  ): Promise<StoredJourney> {
+    const row = await this.backend.db
+      .insertInto('journeys')
+      .values({
+        uuid,
+        application_id: applicationId,
+        status: 'STATUS_DRAFT',
+        ...definitionColumns(definition),
+        created_at: now,
+        updated_at: now,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toStoredJourney(row);
+  }
+
+  /**
+   * Replaces title, params and points if, at the moment of writing, the
+   * journey's status is one of `editable`; undefined otherwise (the check and
+   * the write are one statement, so a concurrent `start` cannot slip between).
+   */
+  async replace(
+    id: number,
+    definition: JourneyDefinition,
+    editable: readonly JourneyStatus[],
+    now = Date.now(),
+  ): Promise<StoredJourney | undefined> {
+    const row = await this.backend.db
+      .updateTable('journeys')
+      .set((eb) => ({ ...definitionColumns(definition), updated_at: now, revision: eb('revision', '+', 1) }))
+      .where('id', '=', id)
+      .where('status', 'in', editable)
+      .returningAll()
+      .executeTakeFirst();
+    return row && toStoredJourney(row);
+  }
+
+  /**
+   * The one way a journey changes status: moves `current` to `to` only if it
+   * is still exactly as read (same status, same revision), so two concurrent
+   * transitions cannot both win and `start` never runs points it did not
+   * validate. Undefined when something else wrote first.
+   */
+  async transition(current: StoredJourney, to: JourneyStatus, now = Date.now()): Promise<StoredJourney | undefined> {
+    const row = await this.backend.db
+      .updateTable('journeys')
+      .set((eb) => ({ status: to, updated_at: now, revision: eb('revision', '+', 1) }))
+      .where('id', '=', current.id)
+      .where('status', '=', current.journey.info.status)
+      .where('revision', '=', current.revision)
+      .returningAll()
+      .executeTakeFirst();
+    return row && toStoredJourney(row);
+  }
+
+  /** Journeys of the given applications, newest first. */
+  async listForApplications(
+    applicationIds: readonly number[],
+    page: { readonly limit: number; readonly offset: number },
+  ): Promise<JourneyPage> {
+    if (applicationIds.length === 0) return { total: 0, items: [] };
+    const inApplications = this.backend.db.selectFrom('journeys').where('application_id', 'in', applicationIds);
+    const { total } = await inApplications
+      .select((eb) => eb.fn.countAll<number>().as('total'))
+      .executeTakeFirstOrThrow();
+    const rows = await inApplications
+      .select(['uuid', 'title', 'status', 'created_at'])
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(page.limit)
+      .offset(page.offset)
+      .execute();
+    return {
+      total: Number(total),
+      items: rows.map((row) => ({ uuid: row.uuid, title: row.title, status: row.status, createdAt: row.created_at })),
+    };
+  }
+}
+
+function definitionColumns(definition: JourneyDefinition): Pick<JourneysTable, 'title' | 'params' | 'points'> {
+  return {
+    title: definition.title,
+    params: JSON.stringify(definition.params),
+    points: JSON.stringify(definition.points),
+  };
 }
 
 function toStoredJourney(row: Selectable<JourneysTable>): StoredJourney {
   return {
     id: row.id,
     applicationId: row.application_id,
+    revision: row.revision,
     journey: {
       info: {
         uuid: row.uuid,
@@ -32,6 +148,7 @@ function toStoredJourney(row: Selectable<JourneysTable>): StoredJourney {
         updated_at: new Date(row.updated_at).toISOString(),
         params: JSON.parse(row.params) as JourneyParams,
       },
+      // Points are `Point`s once validated by `start`; see the note on `Journey`.
       points: JSON.parse(row.points) as Point[],
     },
   };
