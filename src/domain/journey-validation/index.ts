@@ -1,0 +1,75 @@
+import { ENTRY_POINT_TYPES, isEntryPointType, type JourneyParams, type Point, type PointDraft } from '../journey.js';
+import { compileSilentHours } from '../silent-hours.js';
+import { FieldProblem } from './fields.js';
+import { findLoopWithoutWait, findUnreachablePoint, findWiringProblem } from './graph.js';
+import { parsePoint } from './point-fields.js';
+
+export { expectedOutputKeys } from './graph.js';
+
+export type JourneyValidation = { ok: true; points: Point[] } | { ok: false; problem: string };
+
+/**
+ * Everything `start` requires of a journey's points, checked in this order
+ * and reported as the first problem found, naming the point:
+ *
+ * 1. at least one entry point (START_BY_API, START_BY_SEGMENT, EVENT);
+ * 2. point uuids are unique;
+ * 3. each point's fields (`parsePoint`): required fields, their types, templates, filters;
+ * 4. each point has exactly the outputs its type needs, each wired to an existing non-entry point;
+ * 5. every point is reachable from an entry point;
+ * 6. every loop passes through a point that always waits.
+ */
+export function validateJourneyForStart(journeyUuid: string, drafts: readonly PointDraft[]): JourneyValidation {
+  if (!drafts.some((point) => isEntryPointType(point.point_type))) {
+    return { ok: false, problem: `journey has no entry point (one of ${ENTRY_POINT_TYPES.join(', ')})` };
+  }
+
+  const uuids = new Set<string>();
+  for (const draft of drafts) {
+    if (uuids.has(draft.uuid)) return refuse(draft, 'uuid is used by more than one point');
+    uuids.add(draft.uuid);
+  }
+
+  const points: Point[] = [];
+  for (const draft of drafts) {
+    try {
+      points.push(parsePoint(draft, journeyUuid));
+    } catch (error) {
+      if (error instanceof FieldProblem) return refuse(draft, error.message);
+      throw error;
+    }
+  }
+
+  const wiring = findWiringProblem(points);
+  if (wiring) return refuse(wiring.point, wiring.problem);
+
+  const unreachable = findUnreachablePoint(points);
+  if (unreachable) return refuse(unreachable, 'cannot be reached from any entry point');
+
+  const loop = findLoopWithoutWait(points);
+  if (loop) {
+    const route = [...loop, loop[0] as Point].map((point) => point.uuid).join(' → ');
+    return refuse(
+      loop[0] as Point,
+      `is on a loop that never waits (${route}); a loop must pass through a WAIT with delay_seconds above 0 or a WAIT_EVENT`,
+    );
+  }
+
+  return { ok: true, points };
+}
+
+/** `point "<title>" (<uuid>)`, or `point (<uuid>)` for an untitled point. */
+export function describePoint(point: Pick<PointDraft, 'uuid' | 'title'>): string {
+  const title = point.title?.trim() ? `${JSON.stringify(point.title)} ` : '';
+  return `point ${title}(${point.uuid})`;
+}
+
+function refuse(point: Pick<PointDraft, 'uuid' | 'title'>, problem: string): JourneyValidation {
+  return { ok: false, problem: `${describePoint(point)}: ${problem}` };
+}
+
+/** The first problem with a journey's params beyond their JSON shape, naming the field; undefined when fine. */
+export function journeyParamsProblem(params: JourneyParams): string | undefined {
+  const silentHours = compileSilentHours(params.silent_hours ?? null);
+  return silentHours.ok ? undefined : `params.${silentHours.error}`;
+}
