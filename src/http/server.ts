@@ -8,6 +8,7 @@ import { HttpError } from './errors.js';
 import { healthRoutes } from './routes/health.js';
 import { startExternalRoutes } from './routes/start-external.js';
 import { statisticsRoutes } from './routes/statistics.js';
+import { journeyRoutes } from './routes/journeys.js';
 
 export const BODY_LIMIT_BYTES = 8 * 1024 * 1024;
 
@@ -57,6 +58,7 @@ export function buildServer(deps: AppDeps): App {
   app.register(healthRoutes, deps);
   app.register(startExternalRoutes, deps);
   app.register(statisticsRoutes, deps);
+  app.register(journeyRoutes, deps);
   app.register(deviceApiRoutes, deps);
   return app;
 }

@@ -1,0 +1,172 @@
+import { randomUUID } from 'node:crypto';
+import { Type, type Static } from '@sinclair/typebox';
+import { APPLICATION_CODE_PATTERN } from '../../domain/codes.js';
+import { POINT_TYPES, type PointDraft } from '../../domain/journey.js';
+import { journeyParamsProblem, validateJourneyForStart } from '../../domain/journey-validation/index.js';
+import { editRefusal, EDITABLE_STATUSES, LIFECYCLE_ACTIONS, planTransition, type LifecycleAction } from '../../domain/lifecycle.js';
+import type { TokenGrant } from '../../store/applications.js';
+import type { JourneyDefinition, StoredJourney } from '../../store/journeys.js';
+import type { Store } from '../../store/store.js';
+import { authenticate, grantOf } from '../auth.js';
+import { badRequest, HttpError, notFound } from '../errors.js';
+import type { App, AppDeps } from '../server.js';
+
+/** Journeys per page of `GET /api/journey`. */
+export const JOURNEY_PAGE_SIZE = 20;
+/** Up to nine digits, so that the offset stays an exact integer. */
+const PAGE_NUMBER = /^\d{1,9}$/;
+const MAX_PAGE = 999_999_999;
+/** A transition re-reads and retries when another write lands between its read and its update. */
+const MAX_TRANSITION_ATTEMPTS = 3;
+
+const JOURNEY_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+// Shapes only: what each point's point_data must hold is checked by `start`, so drafts may be incomplete.
+const PointOutputSchema = Type.Object({
+  key: Type.String({ minLength: 1 }),
+  next_point_uuid: Type.String(),
+});
+
+const PointSchema = Type.Object({
+  uuid: Type.String({ minLength: 1 }),
+  title: Type.Optional(Type.String()),
+  // A plain enum, not a union of literals, so a wrong value gets one readable error.
+  point_type: Type.String({ enum: POINT_TYPES }),
+  point_data: Type.Record(Type.String(), Type.Unknown()),
+  outputs: Type.Array(PointOutputSchema),
+});
+
+const JourneyParamsSchema = Type.Object({
+  application_code: Type.String({ pattern: APPLICATION_CODE_PATTERN.source }),
+  allow_reenter: Type.Optional(Type.Boolean()),
+  silent_hours: Type.Optional(Type.Object({ from: Type.String(), to: Type.String() })),
+});
+
+const JourneyBodySchema = Type.Object({
+  title: Type.String({ minLength: 1, maxLength: 255 }),
+  params: JourneyParamsSchema,
+  points: Type.Array(PointSchema),
+});
+type JourneyBody = Static<typeof JourneyBodySchema>;
+
+const JourneyUuidParams = Type.Object({ uuid: Type.String() });
+const JourneyUuidBody = Type.Object({ uuid: Type.String() });
+const ListQuery = Type.Object({ page: Type.Optional(Type.String()) });
+
+/** CONTRACT §4: journey definitions, the journey list, and lifecycle transitions. docs/journeys.md. */
+export async function journeyRoutes(app: App, { store }: AppDeps): Promise<void> {
+  const onRequest = authenticate(store, ['Api']);
+
+  app.post('/api/v3/journeygateway', { onRequest, schema: { body: JourneyBodySchema } }, async (request) => {
+    const grant = grantOf(request);
+    const definition = definitionOf(request.body);
+    const code = definition.params.application_code;
+    const application = await store.applications.findByCode(code);
+    if (!application || !grant.applicationIds.has(application.id)) {
+      throw badRequest(`params.application_code: ${code} is not an application this token is granted`);
+    }
+    const created = await store.journeys.create(randomUUID(), application.id, definition);
+    return created.journey;
+  });
+
+  app.get('/api/v3/journeygateway/:uuid', { onRequest, schema: { params: JourneyUuidParams } }, async (request) => {
+    const stored = await findVisibleJourney(store, grantOf(request), request.params.uuid);
+    return stored.journey;
+  });
+
+  app.put(
+    '/api/v3/journeygateway/:uuid',
+    { onRequest, schema: { params: JourneyUuidParams, body: JourneyBodySchema } },
+    async (request) => {
+      const grant = grantOf(request);
+      const current = await findVisibleJourney(store, grant, request.params.uuid);
+      const refusal = editRefusal(current.journey.info.status);
+      if (refusal) throw badRequest(refusal);
+      const definition = definitionOf(request.body);
+      const ownCode = current.journey.info.params.application_code;
+      if (definition.params.application_code !== ownCode) {
+        throw badRequest(`params.application_code cannot change: this journey belongs to ${ownCode}`);
+      }
+      const replaced = await store.journeys.replace(current.id, definition, EDITABLE_STATUSES);
+      if (replaced) return replaced.journey;
+      // The status changed between the read and the write; answer for the status that won.
+      const latest = await findVisibleJourney(store, grant, request.params.uuid);
+      const latestRefusal = editRefusal(latest.journey.info.status);
+      throw latestRefusal ? badRequest(latestRefusal) : new HttpError(409, 'the journey changed while it was saved; retry');
+    },
+  );
+
+  app.get('/api/journey', { onRequest, schema: { querystring: ListQuery } }, async (request) => {
+    const page = parsePage(request.query.page);
+    const { total, items } = await store.journeys.listForApplications([...grantOf(request).applicationIds], {
+      limit: JOURNEY_PAGE_SIZE,
+      offset: (page - 1) * JOURNEY_PAGE_SIZE,
+    });
+    return {
+      _metadata: { page, page_count: Math.ceil(total / JOURNEY_PAGE_SIZE), total_count: total },
+      payload: {
+        items: items.map((item) => ({
+          id: item.uuid,
+          title: item.title,
+          status: item.status,
+          createdAt: new Date(item.createdAt).toISOString(),
+        })),
+      },
+    };
+  });
+
+  for (const action of LIFECYCLE_ACTIONS) {
+    app.post(`/api/v3/journeygateway/${action}`, { onRequest, schema: { body: JourneyUuidBody } }, async (request) => {
+      const moved = await applyLifecycleAction(store, grantOf(request), request.body.uuid, action);
+      return moved.journey;
+    });
+  }
+}
+
+/**
+ * Reads, checks and moves the journey; if another write lands between the read
+ * and the compare-and-set update, reads again so the answer reflects it.
+ */
+async function applyLifecycleAction(
+  store: Store,
+  grant: TokenGrant,
+  uuid: string,
+  action: LifecycleAction,
+): Promise<StoredJourney> {
+  for (let attempt = 0; attempt < MAX_TRANSITION_ATTEMPTS; attempt++) {
+    const current = await findVisibleJourney(store, grant, uuid);
+    const plan = planTransition(action, current.journey.info.status);
+    if (!plan.ok) throw badRequest(plan.message);
+    if (plan.to === 'STATUS_RUNNING') {
+      const validation = validateJourneyForStart(current.journey.info.uuid, current.journey.points);
+      if (!validation.ok) throw badRequest(validation.problem);
+    }
+    const moved = await store.journeys.transition(current, plan.to);
+    if (moved) return moved;
+  }
+  throw new HttpError(409, `journey ${uuid} kept changing while trying to ${action} it; retry`);
+}
+
+/** The journey if it exists and the token is granted its application; otherwise 404 either way (CONTRACT §2). */
+async function findVisibleJourney(store: Store, grant: TokenGrant, uuid: string): Promise<StoredJourney> {
+  if (!JOURNEY_UUID.test(uuid)) throw notFound('journey not found: the id is not a journey uuid');
+  const stored = await store.journeys.findByUuid(uuid.toLowerCase());
+  if (!stored || !grant.applicationIds.has(stored.applicationId)) throw notFound(`journey ${uuid} not found`);
+  return stored;
+}
+
+function definitionOf(body: JourneyBody): JourneyDefinition {
+  const { title, params, points } = body;
+  const problem = journeyParamsProblem(params);
+  if (problem) throw badRequest(problem);
+  // The schema's enum has admitted only POINT_TYPES as point_type.
+  return { title, params, points: points as PointDraft[] };
+}
+
+/** `?page=N`: absent means 1. Query values arrive as strings (no coercion), so the number is parsed here. */
+function parsePage(raw: string | undefined): number {
+  if (raw === undefined) return 1;
+  const page = PAGE_NUMBER.test(raw) ? Number(raw) : 0;
+  if (page < 1) throw badRequest(`page must be a whole number from 1 to ${MAX_PAGE}, got ${JSON.stringify(raw)}`);
+  return page;
+}
