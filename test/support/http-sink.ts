@@ -9,8 +9,8 @@ export interface SinkRequest {
   readonly body: string;
 }
 
-/** How the sink answers one request: a status (with optional body and headers), or `hang` to never answer. */
-export type SinkReply = { status: number; body?: string; headers?: Record<string, string> } | 'hang';
+/** How the sink answers one request: a status (with optional body, headers and delay), or `hang` to never answer. */
+export type SinkReply = { status: number; body?: string; headers?: Record<string, string>; delayMs?: number } | 'hang';
 
 export interface HttpSink {
   /** `http://127.0.0.1:<port>` */
@@ -47,8 +47,12 @@ export async function startHttpSink(
         res.on('close', () => hanging.delete(res));
         return;
       }
-      res.writeHead(reply.status, reply.headers);
-      res.end(reply.body ?? '');
+      const answer = () => {
+        res.writeHead(reply.status, reply.headers);
+        res.end(reply.body ?? '');
+      };
+      if (reply.delayMs === undefined) answer();
+      else setTimeout(answer, reply.delayMs);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

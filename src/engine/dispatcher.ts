@@ -1,0 +1,284 @@
+import { randomUUID } from 'node:crypto';
+import { ChannelProviders } from '../channels/registry.js';
+import type { DeliveryResult } from '../channels/provider.js';
+import type { Logger } from '../logger.js';
+import type { ClaimedMessage, MessageOutcome, StopListening } from '../store/outbox.js';
+import type { Store } from '../store/store.js';
+
+export interface RetryPolicy {
+  /** Attempts before a message fails for good; the first delivery is attempt 1. */
+  readonly maxAttempts: number;
+  /** Delay after the first failed attempt; it doubles with each further one. */
+  readonly baseDelayMs: number;
+  /** Ceiling of the delay, also applied to a receiver's `Retry-After`. */
+  readonly maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 10, baseDelayMs: 2_000, maxDelayMs: 15 * 60_000 };
+
+export interface DispatcherOptions {
+  /** Messages claimed per claim. */
+  readonly batchSize?: number;
+  /** Deliveries in flight at once. */
+  readonly concurrency?: number;
+  /** How long a claim holds a message; renewed while the message is still held. */
+  readonly leaseMs?: number;
+  /** The fallback poll when no wake-up arrives (and the retry clock's resolution). */
+  readonly pollIntervalMs?: number;
+  readonly retry?: Partial<RetryPolicy>;
+  /** How long channel settings are cached. */
+  readonly settingsTtlMs?: number;
+  /** Source of jitter; tests may fix it. */
+  readonly random?: () => number;
+}
+
+/**
+ * The delay before retrying after failed attempt `attempt` (1-based):
+ * exponential, capped, with "equal jitter" — half the delay is fixed, half
+ * random — so that messages which failed together (a receiver that was down)
+ * do not all come back in the same instant.
+ */
+export function retryDelayMs(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
+  const exponential = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(exponential / 2 + (random() * exponential) / 2);
+}
+
+type Waiting = 'work' | 'capacity';
+
+/** How many times a stopping dispatcher tries to record its last outcomes before leaving them to lease expiry. */
+const FINAL_FLUSH_ATTEMPTS = 3;
+
+/**
+ * Delivers the outbox. It claims due messages in batches under a lease,
+ * delivers each through its application's channel provider with bounded
+ * concurrency, and records outcomes in batched transactions (final outcomes
+ * also go to the delivery log and the point's sent/failed counters).
+ *
+ * Any number of dispatchers may share a Postgres database: claims skip rows
+ * another holds. A message recorded `sent` is never claimed again; a
+ * dispatcher that dies after a provider accepted a message but before the
+ * outcome was recorded lets the lease run out, and the message is delivered
+ * once more with the same idempotency key, which is why providers send it.
+ *
+ * It wakes when messages are enqueued (in process on SQLite, LISTEN/NOTIFY on
+ * Postgres, or `notify()`), and polls every `pollIntervalMs` for retries that
+ * came due and wake-ups that were missed.
+ */
+export class Dispatcher {
+  private readonly owner = `dispatcher-${randomUUID()}`;
+  private readonly providers: ChannelProviders;
+  private readonly batchSize: number;
+  private readonly concurrency: number;
+  private readonly leaseMs: number;
+  private readonly pollIntervalMs: number;
+  private readonly retryPolicy: RetryPolicy;
+  private readonly random: () => number;
+  /** Claimed messages not yet recorded: queued, in flight, or awaiting their outcome's write. */
+  private readonly held = new Set<number>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private queue: ClaimedMessage[] = [];
+  private outcomes: MessageOutcome[] = [];
+  private flushing: Promise<void> | undefined;
+  private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  private pump: Promise<void> | undefined;
+  private waiter: { kind: Waiting; resolve: () => void } | undefined;
+  private workArrived = false;
+  private stopListening: StopListening | undefined;
+  private leaseTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly logger: Logger,
+    options: DispatcherOptions = {},
+  ) {
+    this.batchSize = options.batchSize ?? 200;
+    this.concurrency = options.concurrency ?? 32;
+    this.leaseMs = options.leaseMs ?? 120_000;
+    this.pollIntervalMs = options.pollIntervalMs ?? 1_000;
+    this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.random = options.random ?? Math.random;
+    this.providers = new ChannelProviders(store.channelSettings, logger, { settingsTtlMs: options.settingsTtlMs });
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new Error(`dispatcher cannot start: it is ${this.state}`);
+    this.stopListening = await this.store.outbox.onNewWork(() => this.notify());
+    this.state = 'running';
+    this.leaseTimer = setInterval(() => void this.renewLeases(), Math.max(1, Math.floor(this.leaseMs / 3)));
+    this.pump = this.run();
+  }
+
+  /** Tells the dispatcher that messages may be due now. */
+  notify(): void {
+    this.workArrived = true;
+    this.waiter?.resolve();
+  }
+
+  /**
+   * Stops claiming, gives back claimed messages not yet attempted, lets the
+   * deliveries in flight finish and records their outcomes, then closes the
+   * providers' connections.
+   */
+  async stop(): Promise<void> {
+    if (this.state !== 'running') return;
+    this.state = 'stopping';
+    this.waiter?.resolve();
+    await this.pump;
+    const unstarted = this.queue.splice(0).map((m) => m.id);
+    if (unstarted.length > 0) {
+      try {
+        await this.store.outbox.release(this.owner, unstarted);
+      } catch (error) {
+        this.logger.error({ err: error }, 'dispatcher could not release messages; they are due again when their lease ends');
+      }
+      for (const id of unstarted) this.held.delete(id);
+    }
+    await Promise.all(this.inFlight);
+    await this.flushOnStop();
+    clearInterval(this.leaseTimer);
+    await this.stopListening?.();
+    await this.providers.close();
+    this.state = 'stopped';
+  }
+
+  private get running(): boolean {
+    return this.state === 'running';
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      if (!this.hasRoomToClaim()) {
+        await this.wait('capacity', this.pollIntervalMs);
+        continue;
+      }
+      this.workArrived = false;
+      let batch: ClaimedMessage[];
+      try {
+        batch = await this.store.outbox.claimDue(this.owner, this.batchSize, this.leaseMs);
+      } catch (error) {
+        this.logger.error({ err: error }, 'dispatcher could not claim messages');
+        await this.wait('work', this.pollIntervalMs);
+        continue;
+      }
+      for (const message of batch) {
+        this.held.add(message.id);
+        this.queue.push(message);
+      }
+      if (this.running) this.startDeliveries();
+      if (batch.length < this.batchSize && !this.workArrived) await this.wait('work', this.pollIntervalMs);
+    }
+  }
+
+  /** Claims only while the local backlog is short and unrecorded outcomes are bounded. */
+  private hasRoomToClaim(): boolean {
+    return this.queue.length < this.concurrency && this.held.size <= this.batchSize + this.concurrency;
+  }
+
+  /** Waits for a wake-up of this kind (`notify` and `stop` wake either) or the timeout. */
+  private wait(kind: Waiting, timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      this.waiter = { kind, resolve: done };
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+    }).then(() => {
+      this.waiter = undefined;
+    });
+  }
+
+  private wakeForCapacity(): void {
+    if (this.waiter?.kind === 'capacity') this.waiter.resolve();
+  }
+
+  private startDeliveries(): void {
+    while (this.running && this.inFlight.size < this.concurrency && this.queue.length > 0) {
+      const message = this.queue.shift() as ClaimedMessage;
+      const delivery: Promise<void> = this.deliver(message).finally(() => {
+        this.inFlight.delete(delivery);
+        this.startDeliveries();
+        this.wakeForCapacity();
+      });
+      this.inFlight.add(delivery);
+    }
+  }
+
+  private async deliver(message: ClaimedMessage): Promise<void> {
+    let provider: string;
+    let result: DeliveryResult;
+    try {
+      ({ provider, result } = await this.providers.deliver(message.applicationId, message.message, message.idempotencyKey));
+    } catch (error) {
+      // Providers report failures as results; a throw is a bug, retried like any transient failure.
+      provider = 'unknown';
+      result = { outcome: 'retryable', error: `provider error: ${(error as Error).message}` };
+    }
+    this.outcomes.push(this.outcomeOf(message, provider, result));
+    this.flushing ??= this.flush().finally(() => {
+      this.flushing = undefined;
+    });
+  }
+
+  private outcomeOf(message: ClaimedMessage, provider: string, result: DeliveryResult): MessageOutcome {
+    const { id, attempt } = message;
+    const context = { messageId: id, journeyId: message.journeyId, pointUuid: message.pointUuid, attempt, provider };
+    if (result.outcome === 'ok') return { id, kind: 'sent', provider, ...optionalCode(result.responseCode) };
+    if (result.outcome === 'permanent' || attempt >= this.retryPolicy.maxAttempts) {
+      const reason = result.outcome === 'permanent' ? result.error : `${result.error} (gave up after ${attempt} attempts)`;
+      this.logger.warn({ ...context, reason }, 'message failed');
+      return { id, kind: 'failed', provider, reason, ...optionalCode(result.responseCode) };
+    }
+    const floor = Math.min(result.retryAfterMs ?? 0, this.retryPolicy.maxDelayMs);
+    const delay = Math.max(retryDelayMs(attempt, this.retryPolicy, this.random), floor);
+    this.logger.info({ ...context, reason: result.error, retryInMs: delay }, 'message delivery will be retried');
+    return { id, kind: 'retry', reason: result.error, nextAttemptAt: Date.now() + delay };
+  }
+
+  /** Writes outcomes in batches; outcomes that complete while a write is under way go in the next one. */
+  private async flush(): Promise<void> {
+    while (this.outcomes.length > 0) {
+      // Let deliveries that finish in the same turn join this batch.
+      await new Promise((resolve) => setImmediate(resolve));
+      const batch = this.outcomes;
+      this.outcomes = [];
+      try {
+        await this.store.outbox.recordOutcomes(this.owner, batch);
+        for (const outcome of batch) this.held.delete(outcome.id);
+        this.wakeForCapacity();
+      } catch (error) {
+        this.outcomes = batch.concat(this.outcomes);
+        this.logger.error({ err: error, outcomes: batch.length }, 'dispatcher could not record outcomes; retrying');
+        if (!this.running) return;
+        await new Promise((resolve) => setTimeout(resolve, this.pollIntervalMs));
+      }
+    }
+  }
+
+  private async flushOnStop(): Promise<void> {
+    await this.flushing;
+    for (let attempt = 1; this.outcomes.length > 0 && attempt <= FINAL_FLUSH_ATTEMPTS; attempt++) {
+      if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, this.pollIntervalMs));
+      await this.flush();
+    }
+    if (this.outcomes.length > 0) {
+      this.logger.error(
+        { outcomes: this.outcomes.length },
+        'dispatcher stopped with unrecorded outcomes; those messages are delivered again, with the same idempotency key, when their lease ends',
+      );
+    }
+  }
+
+  private async renewLeases(): Promise<void> {
+    if (this.held.size === 0) return;
+    try {
+      await this.store.outbox.extendLeases(this.owner, [...this.held], this.leaseMs);
+    } catch (error) {
+      this.logger.error({ err: error }, 'dispatcher could not renew its leases');
+    }
+  }
+}
+
+function optionalCode(responseCode: number | undefined): { responseCode?: number } {
+  return responseCode === undefined ? {} : { responseCode };
+}
