@@ -6,6 +6,7 @@ import type { Store } from '../store/store.js';
 import { deviceApiRoutes } from './device-api/index.js';
 import { HttpError } from './errors.js';
 import { healthRoutes } from './routes/health.js';
+import { messageRoutes } from './routes/messages.js';
 import { startExternalRoutes } from './routes/start-external.js';
 import { statisticsRoutes } from './routes/statistics.js';
 import { journeyRoutes } from './routes/journeys.js';
@@ -56,6 +57,7 @@ export function buildServer(deps: AppDeps): App {
   );
 
   app.register(healthRoutes, deps);
+  app.register(messageRoutes, deps);
   app.register(startExternalRoutes, deps);
   app.register(statisticsRoutes, deps);
   app.register(journeyRoutes, deps);

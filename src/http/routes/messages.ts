@@ -1,0 +1,86 @@
+import { Type } from '@sinclair/typebox';
+import { authenticate, grantOf } from '../auth.js';
+import { badRequest } from '../errors.js';
+import type { App, AppDeps } from '../server.js';
+import { findVisibleJourney } from './start-external.js';
+
+export const MESSAGES_PAGE_SIZE = 100;
+const PAGE_NUMBER = /^\d{1,9}$/;
+
+const Params = Type.Object({ id: Type.String() });
+const Query = Type.Object({ user_id: Type.Optional(Type.String()), page: Type.Optional(Type.String()) });
+
+const Delivery = Type.Object({
+  message_id: Type.Integer(),
+  point_uuid: Type.String(),
+  channel: Type.String(),
+  provider: Type.String(),
+  recipient: Type.String(),
+  hwid: Type.Union([Type.String(), Type.Null()]),
+  status: Type.Union([Type.Literal('sent'), Type.Literal('failed')]),
+  reason: Type.Union([Type.String(), Type.Null()]),
+  response_code: Type.Union([Type.Integer(), Type.Null()]),
+  attempts: Type.Integer(),
+  content: Type.Record(Type.String(), Type.Unknown()),
+  created_at: Type.String(),
+  delivered_at: Type.String(),
+});
+
+const MessagesReply = Type.Object({
+  _metadata: Type.Object({ page: Type.Integer(), page_count: Type.Integer(), total_count: Type.Integer() }),
+  payload: Type.Object({ items: Type.Array(Delivery) }),
+});
+
+/**
+ * `GET /api/journey/{id}/messages?user_id=…[&page=N]`: the delivery log of
+ * one user in one journey — every message that reached a final outcome
+ * (`sent`, or `failed` with the reason), oldest first, with its rendered
+ * content. Messages still waiting or being retried are not listed yet.
+ * docs/messages.md.
+ */
+export async function messageRoutes(app: App, { store }: AppDeps): Promise<void> {
+  app.get(
+    '/api/journey/:id/messages',
+    {
+      onRequest: authenticate(store, ['Api']),
+      schema: { params: Params, querystring: Query, response: { 200: MessagesReply } },
+    },
+    async (request) => {
+      const { user_id: userId, page: rawPage } = request.query;
+      if (userId === undefined || userId === '') throw badRequest('user_id is required: the user whose messages to list');
+      const page = parsePage(rawPage);
+      const stored = await findVisibleJourney(store, grantOf(request), request.params.id);
+      const { total, items } = await store.outbox.listDeliveries(stored.id, userId, {
+        offset: (page - 1) * MESSAGES_PAGE_SIZE,
+        limit: MESSAGES_PAGE_SIZE,
+      });
+      return {
+        _metadata: { page, page_count: Math.ceil(total / MESSAGES_PAGE_SIZE), total_count: total },
+        payload: {
+          items: items.map((d) => ({
+            message_id: d.messageId,
+            point_uuid: d.pointUuid,
+            channel: d.channel,
+            provider: d.provider,
+            recipient: d.recipient,
+            hwid: d.hwid,
+            status: d.outcome,
+            reason: d.reason,
+            response_code: d.responseCode,
+            attempts: d.attempts,
+            content: d.content as Record<string, unknown>,
+            created_at: new Date(d.createdAt).toISOString(),
+            delivered_at: new Date(d.deliveredAt).toISOString(),
+          })),
+        },
+      };
+    },
+  );
+}
+
+function parsePage(raw: string | undefined): number {
+  if (raw === undefined) return 1;
+  const page = PAGE_NUMBER.test(raw) ? Number(raw) : 0;
+  if (page < 1) throw badRequest(`page must be a whole number from 1, got ${JSON.stringify(raw)}`);
+  return page;
+}
