@@ -3,6 +3,7 @@ import { readConfig } from '../config.js';
 import { isApplicationCode, randomApplicationCode, randomToken } from '../domain/codes.js';
 import { ROLES, serve, type Role } from '../service/serve.js';
 import { runDevicesImport } from './import.js';
+import { runChannelsCommand } from './channels.js';
 import { Store } from '../store/store.js';
 
 const USAGE = `usage: journeyd <command>
@@ -15,6 +16,8 @@ const USAGE = `usage: journeyd <command>
                                       create a token granted to applications
   devices import FILE --app CODE [--format csv|ndjson] [--batch-size N]
                                       import devices from CSV or NDJSON (docs/import.md)
+  channels list|set|reset --app CODE [--channel C] [--provider P] [--config JSON]
+                                      show or set the providers that deliver messages (docs/messages.md)
 
 Settings come from the environment: JOURNEYD_DATABASE_URL, HOST, PORT, LOG_LEVEL.`;
 
@@ -56,6 +59,9 @@ async function main(argv: string[]): Promise<void> {
     case 'devices':
       if (sub !== 'import') break;
       process.exitCode = await runDevicesImport(rest);
+      return;
+    case 'channels':
+      process.exitCode = await runChannelsCommand(sub, rest);
       return;
   }
   throw new UsageError(command ? `unknown command: ${[command, sub].filter(Boolean).join(' ')}` : 'no command given');
