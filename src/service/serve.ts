@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import { Dispatcher } from '../engine/dispatcher.js';
 import { EntryWorker } from '../engine/entry-worker.js';
 import { buildServer } from '../http/server.js';
 import { createLogger } from '../logger.js';
@@ -25,6 +26,8 @@ export async function serve(config: Config, role: Role): Promise<RunningService>
   if (app) url = await app.listen({ host: config.host, port: config.port });
   const entryWorker = role === 'api' ? undefined : new EntryWorker(store, { logger });
   entryWorker?.start();
+  const dispatcher = role === 'api' ? undefined : new Dispatcher(store, logger);
+  await dispatcher?.start();
 
   if (url) console.log(`journeyd (${role}) listening on ${url} — database ${describeDatabase(config.databaseUrl)}`);
   if (bootstrap) {
@@ -38,6 +41,7 @@ export async function serve(config: Config, role: Role): Promise<RunningService>
     async stop() {
       await app?.close();
       await entryWorker?.stop();
+      await dispatcher?.stop();
       await store.close();
     },
   };
