@@ -1,5 +1,4 @@
 import { Liquid, type Template } from 'liquidjs';
-import type { Point } from './journey.js';
 
 /**
  * Message templates (CONTRACT §4) are Liquid: `{{ promo_code }}` reads the
@@ -13,7 +12,11 @@ import type { Point } from './journey.js';
  *   journey starts rather than silently dropped at send time;
  * - no file system: `include`, `render` and `layout` are removed, so a
  *   template cannot read files, and partial lookups go to an empty map;
- * - own properties only, and limits on template size, render time and memory.
+ * - own properties only, and limits on render time and memory.
+ *
+ * What parses here is exactly what the journey start check
+ * (`templateSyntaxError` in ./templates-check.ts) accepts: the same filters,
+ * tags and delimiters; a test holds the two to that.
  */
 const liquid = new Liquid({
   strictFilters: true,
@@ -23,11 +26,10 @@ const liquid = new Liquid({
   // Dates print in UTC with a fixed locale, whatever the server's settings.
   timezoneOffset: 0,
   locale: 'en-US',
-  parseLimit: 2_000_000,
   renderLimit: 250,
   memoryLimit: 10_000_000,
 });
-for (const fileTag of ['include', 'render', 'layout', 'block']) delete liquid.tags[fileTag];
+for (const fileTag of ['include', 'render', 'layout']) delete liquid.tags[fileTag];
 
 /** The variables a template sees: the entry's attribute values, then `tags` and `user_id`, which win over attributes of those names. */
 export interface TemplateScope {
@@ -96,43 +98,6 @@ export function renderStrings<T>(value: T, scope: TemplateScope): T {
     return out as T;
   }
   return value;
-}
-
-/** A template-bearing field of a point, by its path inside `point_data`'s object (e.g. `body`, `headers.X-Promo`). */
-export interface TemplateField {
-  readonly path: string;
-  readonly text: string;
-}
-
-/** Every template a point renders, so that a journey's start can check them all and name the point and field. */
-export function templateFields(point: Point): TemplateField[] {
-  switch (point.point_type) {
-    case 'POINT_TYPE_SEND_PUSH': {
-      const { title, body, data } = point.point_data.send_push;
-      return [{ path: 'title', text: title }, { path: 'body', text: body }, ...stringLeaves(data, 'data')];
-    }
-    case 'POINT_TYPE_SEND_EMAIL': {
-      const { subject, body } = point.point_data.send_email;
-      return [{ path: 'subject', text: subject }, { path: 'body', text: body }];
-    }
-    case 'POINT_TYPE_SEND_SMS':
-      return [{ path: 'body', text: point.point_data.send_sms.body }];
-    case 'POINT_TYPE_WEBHOOK': {
-      const { url, headers, body } = point.point_data.webhook;
-      const fields = [{ path: 'url', text: url }, ...stringLeaves(headers, 'headers')];
-      return body === undefined ? fields : [...fields, { path: 'body', text: body }];
-    }
-    case 'POINT_TYPE_SET_TAGS':
-      return stringLeaves(point.point_data.set_tags.tags, 'tags');
-    default:
-      return [];
-  }
-}
-
-function stringLeaves(value: unknown, path: string): TemplateField[] {
-  if (typeof value === 'string') return [{ path, text: value }];
-  if (value === null || typeof value !== 'object') return [];
-  return Object.entries(value).flatMap(([key, item]) => stringLeaves(item, `${path}.${key}`));
 }
 
 // --- compilation and the cache -------------------------------------------

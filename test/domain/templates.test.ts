@@ -2,12 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Liquid } from 'liquidjs';
-import type { Point } from '../../src/domain/journey.js';
+import { templateSyntaxError } from '../../src/domain/templates-check.js';
 import {
   checkTemplate,
   renderStrings,
   renderTemplate,
-  templateFields,
   templateScope,
   TemplateError,
   type TemplateScope,
@@ -159,46 +158,28 @@ describe('renderStrings', () => {
   });
 });
 
-describe('templateFields', () => {
-  const base = { uuid: 'p1', outputs: [] };
-  it('lists every template of every message point, with its path', () => {
-    const push: Point = {
-      ...base,
-      point_type: 'POINT_TYPE_SEND_PUSH',
-      point_data: { send_push: { title: 'T', body: 'B', data: { a: 'x', nested: { b: 'y' }, n: 1 } } },
-    };
-    assert.deepEqual(templateFields(push), [
-      { path: 'title', text: 'T' },
-      { path: 'body', text: 'B' },
-      { path: 'data.a', text: 'x' },
-      { path: 'data.nested.b', text: 'y' },
-    ]);
-    const webhook: Point = {
-      ...base,
-      point_type: 'POINT_TYPE_WEBHOOK',
-      point_data: { webhook: { url: 'http://h/{{ user_id }}', method: 'POST', headers: { 'X-A': 'a' }, body: 'b' } },
-    };
-    assert.deepEqual(
-      templateFields(webhook).map((f) => f.path),
-      ['url', 'headers.X-A', 'body'],
-    );
-    const email: Point = { ...base, point_type: 'POINT_TYPE_SEND_EMAIL', point_data: { send_email: { subject: 's', body: 'b' } } };
-    assert.deepEqual(
-      templateFields(email).map((f) => f.path),
-      ['subject', 'body'],
-    );
-    const sms: Point = { ...base, point_type: 'POINT_TYPE_SEND_SMS', point_data: { send_sms: { body: 'b' } } };
-    assert.deepEqual(templateFields(sms), [{ path: 'body', text: 'b' }]);
-    const setTags: Point = {
-      ...base,
-      point_type: 'POINT_TYPE_SET_TAGS',
-      point_data: { set_tags: { tags: { Promo: '{{ promo_code }}' } } },
-    };
-    assert.deepEqual(templateFields(setTags), [{ path: 'tags.Promo', text: '{{ promo_code }}' }]);
-  });
-
-  it('finds no templates in points that render none', () => {
-    const wait: Point = { ...base, point_type: 'POINT_TYPE_WAIT', point_data: { wait: { delay_seconds: 5 } } };
-    assert.deepEqual(templateFields(wait), []);
+describe('checkTemplate agrees with the journey start check', () => {
+  it('accepts and rejects the same templates as templateSyntaxError', () => {
+    const samples = [
+      'plain',
+      '{{ promo_code }}',
+      '{{ tags.City | upcase | default: "x" }}',
+      '{% if a %}b{% elsif c %}d{% else %}e{% endif %}',
+      '{% for i in (1..3) %}{{ i }}{% endfor %}',
+      '{% capture x %}y{% endcapture %}{{ x }}',
+      '{% raw %}{{ not rendered }}{% endraw %}',
+      '{% block b %}kept{% endblock %}',
+      '{{ a | nope }}',
+      '{{ a ',
+      '{% if a %}',
+      '{% include "x" %}',
+      '{% render "x" %}',
+      '{% layout "x" %}',
+      '{% unknown_tag %}',
+      '{{ "}}" }}',
+    ];
+    for (const sample of samples) {
+      assert.equal(checkTemplate(sample) === undefined, templateSyntaxError(sample) === undefined, sample);
+    }
   });
 });
