@@ -10,6 +10,7 @@ import { messageRoutes } from './routes/messages.js';
 import { startExternalRoutes } from './routes/start-external.js';
 import { statisticsRoutes } from './routes/statistics.js';
 import { journeyRoutes } from './routes/journeys.js';
+import { dropUsersRoutes } from './routes/drop-users.js';
 
 export const BODY_LIMIT_BYTES = 8 * 1024 * 1024;
 
@@ -61,6 +62,7 @@ export function buildServer(deps: AppDeps): App {
   app.register(startExternalRoutes, deps);
   app.register(statisticsRoutes, deps);
   app.register(journeyRoutes, deps);
+  app.register(dropUsersRoutes, deps);
   app.register(deviceApiRoutes, deps);
   return app;
 }

@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
 import { Dispatcher } from '../engine/dispatcher.js';
 import { EntryWorker } from '../engine/entry-worker.js';
+import { SegmentEntryWorker } from '../engine/segment-entry.js';
 import { buildServer } from '../http/server.js';
 import { createLogger } from '../logger.js';
 import { Store } from '../store/store.js';
@@ -26,6 +27,8 @@ export async function serve(config: Config, role: Role): Promise<RunningService>
   if (app) url = await app.listen({ host: config.host, port: config.port });
   const entryWorker = role === 'api' ? undefined : new EntryWorker(store, { logger });
   entryWorker?.start();
+  const segmentEntryWorker = role === 'api' ? undefined : new SegmentEntryWorker(store, { logger });
+  segmentEntryWorker?.start();
   const dispatcher = role === 'api' ? undefined : new Dispatcher(store, logger);
   await dispatcher?.start();
 
@@ -41,6 +44,7 @@ export async function serve(config: Config, role: Role): Promise<RunningService>
     async stop() {
       await app?.close();
       await entryWorker?.stop();
+      await segmentEntryWorker?.stop();
       await dispatcher?.stop();
       await store.close();
     },

@@ -1,5 +1,6 @@
 import type { Backend } from './backend.js';
 import type { DeviceStore } from './devices.js';
+import type { EventReactionStore } from './event-reactions.js';
 
 /**
  * Who an event is about. With an hwid the event belongs to that device and to
@@ -26,6 +27,7 @@ export class EventStore {
   constructor(
     private readonly backend: Backend,
     private readonly devices: DeviceStore,
+    private readonly reactions: EventReactionStore,
   ) {}
 
   /**
@@ -54,6 +56,7 @@ export class EventStore {
         if (!owned) return { recorded: false, unknown: 'userId' };
         userId = event.subject.userId;
       }
+      const now = Date.now();
       const { id } = await trx
         .insertInto('events')
         .values({
@@ -63,10 +66,17 @@ export class EventStore {
           name: event.name,
           attributes: JSON.stringify(event.attributes),
           occurred_at: event.occurredAt,
-          received_at: Date.now(),
+          received_at: now,
         })
         .returning('id')
         .executeTakeFirstOrThrow();
+      await this.reactions.react(trx, {
+        applicationId,
+        userId,
+        name: event.name,
+        attributes: event.attributes,
+        now,
+      });
       return { recorded: true, eventId: id, userId, deviceId };
     });
   }

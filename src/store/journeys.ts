@@ -1,7 +1,7 @@
 import type { Journey, JourneyParams, JourneyStatus, Point, PointDraft } from '../domain/journey.js';
 import type { Backend } from './backend.js';
-import type { JourneysTable } from './schema.js';
-import type { Selectable } from 'kysely';
+import type { Database, JourneysTable } from './schema.js';
+import type { Kysely, Selectable } from 'kysely';
 
 /** A journey as stored, with the ids other tables refer to. */
 export interface StoredJourney {
@@ -33,8 +33,22 @@ export interface JourneyPage {
   readonly items: readonly JourneySummary[];
 }
 
+/**
+ * Runs inside a lifecycle transition's transaction, after the status has
+ * changed: whatever must change with the status commits with it or not at all.
+ */
+export type TransitionHook = (
+  trx: Kysely<Database>,
+  from: StoredJourney,
+  to: StoredJourney,
+  now: number,
+) => Promise<void>;
+
 export class JourneyStore {
-  constructor(private readonly backend: Backend) {}
+  constructor(
+    private readonly backend: Backend,
+    private readonly transitionHooks: readonly TransitionHook[] = [],
+  ) {}
 
   async findByUuid(uuid: string): Promise<StoredJourney | undefined> {
     const row = await this.backend.db.selectFrom('journeys').selectAll().where('uuid', '=', uuid).executeTakeFirst();
@@ -88,18 +102,24 @@ export class JourneyStore {
    * The one way a journey changes status: moves `current` to `to` only if it
    * is still exactly as read (same status, same revision), so two concurrent
    * transitions cannot both win and `start` never runs points it did not
-   * validate. Undefined when something else wrote first.
+   * validate. Undefined when something else wrote first. The transition
+   * hooks run in the same transaction.
    */
   async transition(current: StoredJourney, to: JourneyStatus, now = Date.now()): Promise<StoredJourney | undefined> {
-    const row = await this.backend.db
-      .updateTable('journeys')
-      .set((eb) => ({ status: to, updated_at: now, revision: eb('revision', '+', 1) }))
-      .where('id', '=', current.id)
-      .where('status', '=', current.journey.info.status)
-      .where('revision', '=', current.revision)
-      .returningAll()
-      .executeTakeFirst();
-    return row && toStoredJourney(row);
+    return this.backend.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .updateTable('journeys')
+        .set((eb) => ({ status: to, updated_at: now, revision: eb('revision', '+', 1) }))
+        .where('id', '=', current.id)
+        .where('status', '=', current.journey.info.status)
+        .where('revision', '=', current.revision)
+        .returningAll()
+        .executeTakeFirst();
+      if (!row) return undefined;
+      const moved = toStoredJourney(row);
+      for (const hook of this.transitionHooks) await hook(trx, current, moved, now);
+      return moved;
+    });
   }
 
   /** Journeys of the given applications, newest first. */

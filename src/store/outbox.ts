@@ -433,7 +433,7 @@ const RECONNECT_DELAY_MS = 1000;
  * it reconnects after a second and calls the listener once, since
  * notifications sent in between were missed.
  */
-async function listenForNotifications(pool: pg.Pool, channel: string, listener: () => void): Promise<StopListening> {
+export async function listenForNotifications(pool: pg.Pool, channel: string, listener: () => void): Promise<StopListening> {
   let current: { client: pg.PoolClient; detach(): void } | undefined;
   let stopped = false;
   let retry: NodeJS.Timeout | undefined;

@@ -23,6 +23,9 @@ export interface Database {
   outbox: OutboxTable;
   message_deliveries: MessageDeliveriesTable;
   channel_settings: ChannelSettingsTable;
+  journey_event_triggers: JourneyEventTriggersTable;
+  segment_entries: SegmentEntriesTable;
+  segment_entry_audience: SegmentEntryAudienceTable;
 }
 
 export interface ApplicationsTable {
@@ -265,4 +268,55 @@ export interface ChannelSettingsTable {
   provider: string;
   config: string;
   updated_at: number;
+}
+
+/**
+ * An EVENT entry point or WAIT_EVENT point of a running journey, under each
+ * event name it listens for; rows exist exactly while the journey runs.
+ */
+export interface JourneyEventTriggersTable {
+  application_id: number;
+  event_name: string;
+  journey_id: number;
+  point_uuid: string;
+  kind: 'entry' | 'wait';
+  /** The point's index in the journey's points: the first matching entry point wins. */
+  point_order: number;
+  /** The journey's `allow_reenter` (0/1 on SQLite, boolean on Postgres). */
+  allow_reenter: number | boolean;
+  /** JSON of the point, as validated by `start`. */
+  point: string;
+}
+
+export type SegmentEntryStatus = 'scheduled' | 'processing' | 'done' | 'failed' | 'cancelled';
+
+/** One START_BY_SEGMENT point's entry into a started journey; the segment worker claims it under a lease. */
+export interface SegmentEntriesTable {
+  id: Generated<number>;
+  journey_id: number;
+  application_id: number;
+  point_uuid: string;
+  /** The point's seglang filter. */
+  filter: string;
+  /** When to enter: the start, or the point's `start_at`. */
+  due_at: number;
+  status: SegmentEntryStatus;
+  /** Set once the audience is staged in segment_entry_audience (0/1 on SQLite, boolean on Postgres). */
+  audience_resolved: Generated<number | boolean>;
+  selected: Generated<number>;
+  entered: Generated<number>;
+  skipped_already: Generated<number>;
+  attempts: Generated<number>;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  error: string | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+/** A segment entry's resolved audience; a row leaves when its user has been entered (or skipped). */
+export interface SegmentEntryAudienceTable {
+  entry_id: number;
+  user_id: string;
 }

@@ -6,6 +6,7 @@ export interface JourneyTotals {
   readonly entered: number;
   /** Runs still active. */
   readonly inJourney: number;
+  /** Runs that ended: through an exit, by finishing the journey, or dropped (drop-users). */
   readonly exited: number;
 }
 
@@ -38,7 +39,7 @@ export class StatisticsStore {
     return {
       entered: rows.reduce((sum, r) => sum + Number(r.n), 0),
       inJourney: count('active'),
-      exited: count('exited'),
+      exited: count('exited') + count('dropped'),
     };
   }
 

@@ -10,6 +10,10 @@ import { DeviceStore } from './devices.js';
 import { EventStore } from './events.js';
 import { TagStore } from './tags.js';
 import { JourneyStore } from './journeys.js';
+import { EventReactionStore } from './event-reactions.js';
+import { SegmentEntryStore } from './segment-entry.js';
+import { DropUsersStore } from './drop-users.js';
+import { RUNS_DUE_CHANNEL, Wake } from './wake.js';
 import type { Backend } from './backend.js';
 import { migrateToLatest, migrationsAreCurrent } from './migrate.js';
 import { connectPostgres } from './postgres/connect.js';
@@ -37,10 +41,21 @@ export class Store {
   readonly events: EventStore;
   readonly audience: AudienceStore;
   readonly filters: FilterStore;
+  /** Schedulers listen here for runs that became due outside their own moves. */
+  readonly runWake: Wake;
+  readonly eventReactions: EventReactionStore;
+  readonly segmentEntry: SegmentEntryStore;
+  readonly dropUsers: DropUsersStore;
 
   private constructor(readonly backend: Backend) {
     this.applications = new ApplicationStore(backend);
-    this.journeys = new JourneyStore(backend);
+    this.runWake = new Wake(backend, RUNS_DUE_CHANNEL);
+    this.eventReactions = new EventReactionStore(backend, this.runWake);
+    this.segmentEntry = new SegmentEntryStore(backend, this.runWake);
+    this.journeys = new JourneyStore(backend, [
+      (trx, _from, to) => this.eventReactions.syncTriggers(trx, to),
+      (trx, _from, to, now) => this.segmentEntry.onTransition(trx, to, now),
+    ]);
     this.deviceImport = new DeviceImportStore(backend);
     this.outbox = new OutboxStore(backend);
     this.channelSettings = new ChannelSettingsStore(backend);
@@ -48,9 +63,10 @@ export class Store {
     this.statistics = new StatisticsStore(backend);
     this.tags = new TagStore(backend);
     this.devices = new DeviceStore(backend, this.tags);
-    this.events = new EventStore(backend, this.devices);
+    this.events = new EventStore(backend, this.devices, this.eventReactions);
     this.audience = new AudienceStore(backend);
     this.filters = new FilterStore(backend);
+    this.dropUsers = new DropUsersStore(backend, this.outbox);
   }
 
   get dialect(): Backend['dialect'] {

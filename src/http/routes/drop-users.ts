@@ -1,0 +1,51 @@
+import { Type } from '@sinclair/typebox';
+import { readDropRequest, type DropRequest } from '../../domain/drop-request.js';
+import type { TokenGrant } from '../../store/applications.js';
+import type { Store } from '../../store/store.js';
+import { authenticate, grantOf } from '../auth.js';
+import { badRequest, notFound } from '../errors.js';
+import type { App, AppDeps } from '../server.js';
+
+// The body's gross shape only; its fields are checked by hand so that the first problem is named.
+const DropBody = Type.Object(
+  {
+    user_ids: Type.Optional(Type.Unknown()),
+    journey_uuids: Type.Optional(Type.Unknown()),
+    all_journeys: Type.Optional(Type.Unknown()),
+  },
+  { additionalProperties: true },
+);
+
+const Count = Type.Integer({ minimum: 0 });
+const Dropped = Type.Object({ dropped: Count, cancelled_messages: Count });
+
+/**
+ * `POST /api/journey/drop-users/external` (CONTRACT §6): ends the users'
+ * active runs in the journeys at once and cancels their unsent messages
+ * there. A journey uuid the token cannot see answers 404 as for every journey
+ * endpoint, and nothing is written. docs/entry-and-events.md.
+ */
+export async function dropUsersRoutes(app: App, { store }: AppDeps): Promise<void> {
+  app.post(
+    '/api/journey/drop-users/external',
+    { onRequest: authenticate(store, ['Api']), schema: { body: DropBody, response: { 200: Dropped } } },
+    async (request) => {
+      const parsed = readDropRequest(request.body);
+      if (!parsed.ok) throw badRequest(parsed.message);
+      const journeyIds = await journeysInScope(store, grantOf(request), parsed.value.scope);
+      const outcome = await store.dropUsers.drop({ journeyIds, userIds: parsed.value.userIds });
+      return { dropped: outcome.droppedRuns, cancelled_messages: outcome.cancelledMessages };
+    },
+  );
+}
+
+async function journeysInScope(store: Store, grant: TokenGrant, scope: DropRequest['scope']): Promise<number[]> {
+  if (scope.kind === 'all') return store.dropUsers.journeyIdsOf([...grant.applicationIds]);
+  const ids: number[] = [];
+  for (const uuid of scope.uuids) {
+    const stored = await store.journeys.findByUuid(uuid);
+    if (!stored || !grant.applicationIds.has(stored.applicationId)) throw notFound(`journey ${uuid} not found`);
+    ids.push(stored.id);
+  }
+  return ids;
+}

@@ -1,0 +1,244 @@
+import { sql, type Kysely } from 'kysely';
+import type { EventAttributes } from '../domain/event-conditions.js';
+import {
+  compileTrigger,
+  entersAt,
+  eventAttributeValues,
+  triggersOf,
+  wakeTarget,
+  type CompiledTrigger,
+  type PostedEvent,
+} from '../domain/event-triggers.js';
+import type { Point } from '../domain/journey.js';
+import type { Backend } from './backend.js';
+import type { StoredJourney } from './journeys.js';
+import { addToPointCounters, type PointCountDelta } from './point-counters.js';
+import type { Wake } from './wake.js';
+import type { Database } from './schema.js';
+
+/** An event as `EventStore.record` has just inserted it. */
+export interface RecordedEvent extends PostedEvent {
+  readonly applicationId: number;
+  readonly userId: string;
+  readonly attributes: EventAttributes;
+  /** When it was received: the moment runs are entered and moved. */
+  readonly now: number;
+}
+
+export interface EventReaction {
+  /** Journeys the event entered its user into. */
+  readonly entered: number;
+  /** Waiting runs it moved to a branch. */
+  readonly moved: number;
+}
+
+/** Compiled triggers are kept per point document; a journey re-started with edits has new documents. */
+const MAX_CACHED_TRIGGERS = 10_000;
+
+interface TriggerRow {
+  journey_id: number;
+  point_uuid: string;
+  kind: 'entry' | 'wait';
+  point: string;
+  allow_reenter: number | boolean;
+}
+
+/**
+ * What events do to journeys, inside the transaction that records the event
+ * (docs/entry-and-events.md):
+ *
+ * - journey_event_triggers indexes the EVENT entry points and WAIT_EVENT
+ *   points of running journeys by (application, event name). It is rewritten
+ *   by every lifecycle transition, in the transition's transaction, so an
+ *   event needs one index lookup to find the points it may concern, and an
+ *   application whose running journeys ignore the event pays only that.
+ * - A waiting run moves by compare-and-set on (id, point, no live lease), so a
+ *   run a scheduler has claimed for its timeout is left to the scheduler.
+ * - On Postgres the matching journeys' rows are locked FOR SHARE, which holds
+ *   off a concurrent pause or finish (not other events) until commit, and an
+ *   entry without `allow_reenter` takes a transaction advisory lock on
+ *   (journey, user), so concurrent events of one user enter it once.
+ */
+export class EventReactionStore {
+  private readonly compiled = new Map<string, CompiledTrigger>();
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly runWake: Wake,
+  ) {}
+
+  /**
+   * Lifecycle hook: makes the journey's rows in the trigger index match its
+   * new status: its event points while it runs, none otherwise.
+   */
+  async syncTriggers(trx: Kysely<Database>, journey: StoredJourney): Promise<void> {
+    await trx.deleteFrom('journey_event_triggers').where('journey_id', '=', journey.id).execute();
+    if (journey.journey.info.status !== 'STATUS_RUNNING') return;
+    const points = journey.journey.points;
+    const allowReenter = journey.journey.info.params.allow_reenter === true;
+    const rows = triggersOf(points).flatMap((trigger) =>
+      trigger.eventNames.map((eventName) => ({
+        application_id: journey.applicationId,
+        event_name: eventName,
+        journey_id: journey.id,
+        point_uuid: trigger.pointUuid,
+        kind: trigger.kind,
+        point_order: trigger.pointOrder,
+        allow_reenter: this.backend.dialect === 'sqlite' ? Number(allowReenter) : allowReenter,
+        point: JSON.stringify(points[trigger.pointOrder]),
+      })),
+    );
+    if (rows.length > 0) await trx.insertInto('journey_event_triggers').values(rows).execute();
+  }
+
+  /** Applies `event` to the journeys of its application, through `trx`, the transaction that recorded it. */
+  async react(trx: Kysely<Database>, event: RecordedEvent): Promise<EventReaction> {
+    const rows = await this.triggersFor(trx, event);
+    if (rows.length === 0) return { entered: 0, moved: 0 };
+    const counts: PointCountDelta[] = [];
+    // Waiting runs first, so a run this event enters is never also woken by it.
+    const moved = await this.wakeWaitingRuns(trx, event, rows, counts);
+    const entered = await this.enterJourneys(trx, event, rows, counts);
+    await addToPointCounters(trx, counts);
+    if (moved + entered > 0) await this.runWake.announce(trx);
+    return { entered, moved };
+  }
+
+  private async triggersFor(trx: Kysely<Database>, event: RecordedEvent): Promise<TriggerRow[]> {
+    const lock = this.backend.dialect === 'postgres' ? sql`FOR SHARE OF j` : sql``;
+    const { rows } = await sql<TriggerRow>`
+      SELECT t.journey_id, t.point_uuid, t.kind, t.point, t.allow_reenter
+      FROM journey_event_triggers t JOIN journeys j ON j.id = t.journey_id
+      WHERE t.application_id = ${event.applicationId} AND t.event_name = ${event.name}
+        AND j.status = 'STATUS_RUNNING'
+      ORDER BY t.journey_id, t.point_order
+      ${lock}`.execute(trx);
+    return rows.map((row) => ({ ...row, journey_id: Number(row.journey_id) }));
+  }
+
+  private async wakeWaitingRuns(
+    trx: Kysely<Database>,
+    event: RecordedEvent,
+    triggers: readonly TriggerRow[],
+    counts: PointCountDelta[],
+  ): Promise<number> {
+    const waits = new Map<string, Extract<CompiledTrigger, { kind: 'wait' }>>();
+    for (const row of triggers) {
+      const trigger = this.compile(row);
+      if (trigger.kind === 'wait') waits.set(runKey(row.journey_id, row.point_uuid), trigger);
+    }
+    if (waits.size === 0) return 0;
+    const journeyIds = [...new Set(triggers.filter((t) => t.kind === 'wait').map((t) => t.journey_id))];
+    // In id order, as drop-users locks runs, so the two never deadlock on Postgres.
+    const runs = await trx
+      .selectFrom('runs')
+      .select(['id', 'journey_id', 'point_uuid'])
+      .where('journey_id', 'in', journeyIds)
+      .where('user_id', '=', event.userId)
+      .where('state', '=', sql.lit('active'))
+      .orderBy('id')
+      .execute();
+    let moved = 0;
+    for (const run of runs) {
+      const journeyId = Number(run.journey_id);
+      const trigger = waits.get(runKey(journeyId, run.point_uuid));
+      const next = trigger && wakeTarget(trigger, event);
+      if (next === undefined) continue;
+      const result = await trx
+        .updateTable('runs')
+        .set({
+          point_uuid: next,
+          due_at: event.now,
+          updated_at: event.now,
+          waiting_point: null,
+          lease_owner: null,
+          lease_expires_at: null,
+        })
+        .where('id', '=', run.id)
+        .where('point_uuid', '=', run.point_uuid)
+        .where('state', '=', sql.lit('active'))
+        .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', event.now)]))
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 0) continue;
+      moved++;
+      counts.push({ journeyId, pointUuid: run.point_uuid, entered: 0, passed: 1 });
+      counts.push({ journeyId, pointUuid: next, entered: 1, passed: 0 });
+    }
+    return moved;
+  }
+
+  /** Enters the user into each journey with a matching entry point, at the first such point in declared order. */
+  private async enterJourneys(
+    trx: Kysely<Database>,
+    event: RecordedEvent,
+    triggers: readonly TriggerRow[],
+    counts: PointCountDelta[],
+  ): Promise<number> {
+    const entryPoints = new Map<number, TriggerRow>();
+    for (const row of triggers) {
+      if (row.kind !== 'entry' || entryPoints.has(row.journey_id)) continue;
+      const trigger = this.compile(row);
+      if (trigger.kind === 'entry' && entersAt(trigger, event)) entryPoints.set(row.journey_id, row);
+    }
+    if (entryPoints.size === 0) return 0;
+    const attributes = JSON.stringify(eventAttributeValues(event.attributes));
+    let entered = 0;
+    for (const [journeyId, row] of entryPoints) {
+      if (!isTrue(row.allow_reenter) && (await this.hasActiveRun(trx, journeyId, event.userId))) continue;
+      await trx
+        .insertInto('runs')
+        .values({
+          journey_id: journeyId,
+          application_id: event.applicationId,
+          user_id: event.userId,
+          point_uuid: row.point_uuid,
+          state: 'active',
+          due_at: event.now,
+          attributes,
+          entry_request_id: null,
+          entered_at: event.now,
+          updated_at: event.now,
+        })
+        .execute();
+      entered++;
+      counts.push({ journeyId, pointUuid: row.point_uuid, entered: 1, passed: 0 });
+    }
+    return entered;
+  }
+
+  /** Whether the user has an active run in the journey; on Postgres first serializes entries of this (journey, user). */
+  private async hasActiveRun(trx: Kysely<Database>, journeyId: number, userId: string): Promise<boolean> {
+    if (this.backend.dialect === 'postgres') {
+      await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`journey-entry:${journeyId}:${userId}`}, 0))`.execute(
+        trx,
+      );
+    }
+    const active = await trx
+      .selectFrom('runs')
+      .select('id')
+      .where('journey_id', '=', journeyId)
+      .where('user_id', '=', userId)
+      .where('state', '=', sql.lit('active'))
+      .limit(1)
+      .executeTakeFirst();
+    return active !== undefined;
+  }
+
+  private compile(row: TriggerRow): CompiledTrigger {
+    let trigger = this.compiled.get(row.point);
+    if (!trigger) {
+      if (this.compiled.size >= MAX_CACHED_TRIGGERS) this.compiled.clear();
+      trigger = compileTrigger(JSON.parse(row.point) as Point);
+      this.compiled.set(row.point, trigger);
+    }
+    return trigger;
+  }
+}
+
+function runKey(journeyId: number, pointUuid: string): string {
+  return `${journeyId}\u0000${pointUuid}`;
+}
+
+function isTrue(flag: number | boolean): boolean {
+  return flag === true || flag === 1;
+}
