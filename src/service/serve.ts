@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
 import { Dispatcher } from '../engine/dispatcher.js';
 import { EntryWorker } from '../engine/entry-worker.js';
+import { Scheduler } from '../engine/scheduler.js';
 import { SegmentEntryWorker } from '../engine/segment-entry.js';
 import { buildServer } from '../http/server.js';
 import { createLogger } from '../logger.js';
@@ -29,6 +30,8 @@ export async function serve(config: Config, role: Role): Promise<RunningService>
   entryWorker?.start();
   const segmentEntryWorker = role === 'api' ? undefined : new SegmentEntryWorker(store, { logger });
   segmentEntryWorker?.start();
+  const scheduler = role === 'api' ? undefined : new Scheduler(store, { logger });
+  await scheduler?.start();
   const dispatcher = role === 'api' ? undefined : new Dispatcher(store, logger);
   await dispatcher?.start();
 
@@ -45,6 +48,7 @@ export async function serve(config: Config, role: Role): Promise<RunningService>
       await app?.close();
       await entryWorker?.stop();
       await segmentEntryWorker?.stop();
+      await scheduler?.stop();
       await dispatcher?.stop();
       await store.close();
     },

@@ -364,7 +364,11 @@ export class OutboxStore {
     return Number(result.numUpdatedRows);
   }
 
-  private async announceNewWork(executor: Kysely<Database>): Promise<void> {
+  /**
+   * Wakes dispatchers for messages inserted through `executor` without
+   * `enqueue` (the scheduler's bulk insert): on Postgres when its transaction commits.
+   */
+  async announceNewWork(executor: Kysely<Database>): Promise<void> {
     if (this.backend.dialect === 'postgres') {
       // Delivered when the enclosing transaction commits, and not at all if it rolls back.
       await sql`SELECT pg_notify(${NEW_WORK_CHANNEL}, '')`.execute(executor);

@@ -127,6 +127,8 @@ export interface JourneysTable {
   points: string;
   created_at: number;
   updated_at: number;
+  /** Incremented by every write; transitions compare-and-set on it. */
+  revision: Generated<number>;
 }
 
 /** The last accepted Start-by-API request per entry point: the one-per-minute gate. */
@@ -195,6 +197,10 @@ export interface RunsTable {
   /** Lease of the engine worker that has claimed the run's batch; null when unclaimed. */
   lease_owner: string | null;
   lease_expires_at: number | null;
+  /** The holding point whose wait the run has begun; when it is not `point_uuid`, the run has just arrived there. */
+  waiting_point: string | null;
+  /** When the run stopped being active. */
+  exited_at: number | null;
 }
 
 /** Per-point counters the engine increments as runs enter, pass and send at a point. */

@@ -10,6 +10,7 @@ import { DeviceStore } from './devices.js';
 import { EventStore } from './events.js';
 import { TagStore } from './tags.js';
 import { JourneyStore } from './journeys.js';
+import { RunStore } from './runs.js';
 import { EventReactionStore } from './event-reactions.js';
 import { SegmentEntryStore } from './segment-entry.js';
 import { DropUsersStore } from './drop-users.js';
@@ -41,6 +42,7 @@ export class Store {
   readonly events: EventStore;
   readonly audience: AudienceStore;
   readonly filters: FilterStore;
+  readonly runs: RunStore;
   /** Schedulers listen here for runs that became due outside their own moves. */
   readonly runWake: Wake;
   readonly eventReactions: EventReactionStore;
@@ -55,6 +57,7 @@ export class Store {
     this.journeys = new JourneyStore(backend, [
       (trx, _from, to) => this.eventReactions.syncTriggers(trx, to),
       (trx, _from, to, now) => this.segmentEntry.onTransition(trx, to, now),
+      (trx, _from, to, now) => this.runs.onTransition(trx, to, now),
     ]);
     this.deviceImport = new DeviceImportStore(backend);
     this.outbox = new OutboxStore(backend);
@@ -66,6 +69,7 @@ export class Store {
     this.events = new EventStore(backend, this.devices, this.eventReactions);
     this.audience = new AudienceStore(backend);
     this.filters = new FilterStore(backend);
+    this.runs = new RunStore(backend, this.outbox, this.tags, this.runWake);
     this.dropUsers = new DropUsersStore(backend, this.outbox);
   }
 

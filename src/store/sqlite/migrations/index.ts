@@ -3,6 +3,7 @@ import * as core from './0001_core.js';
 import * as journeyRevision from './0200_journey_revision.js';
 import * as startByApi from './0400_start_by_api.js';
 import * as messages from './0500_messages.js';
+import * as engine from './0700_engine.js';
 import * as eventAndSegmentEntry from './0800_event_and_segment_entry.js';
 
 /** Every migration of this dialect, by name; names sort in the order they apply. */
@@ -11,5 +12,6 @@ export const migrations: Record<string, Migration> = {
   '0200_journey_revision': journeyRevision,
   '0400_start_by_api': startByApi,
   '0500_messages': messages,
+  '0700_engine': engine,
   '0800_event_and_segment_entry': eventAndSegmentEntry,
 };

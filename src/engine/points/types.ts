@@ -1,0 +1,52 @@
+import type { Point } from '../../domain/journey.js';
+import type { Logger } from '../../logger.js';
+import type { BatchMessage, BatchReads, DueRun, TagWrite } from '../../store/runs.js';
+import type { Store } from '../../store/store.js';
+import type { Channel } from '../../domain/messages.js';
+import type { JourneyPlan } from '../journey-plan.js';
+
+/** What a point decided for one run of its batch. */
+export type RunDecision =
+  /** Leave the point by this output. */
+  | { readonly kind: 'leave'; readonly runId: number; readonly output: string }
+  /** Stay at the point until this instant (a wait has begun). */
+  | { readonly kind: 'wait'; readonly runId: number; readonly until: number }
+  /** Leave the journey (EXIT). */
+  | { readonly kind: 'exit'; readonly runId: number };
+
+/** A point's execution for a whole batch. */
+export interface PointResult {
+  readonly decisions: readonly RunDecision[];
+  readonly messages?: { readonly channel: Channel; readonly items: readonly BatchMessage[] };
+  readonly tagWrites?: readonly TagWrite[];
+  /** Messages or tag writes that could not be produced (a template that failed to render). */
+  readonly failed?: number;
+}
+
+/**
+ * A point compiled for one batch. Whatever needs the database outside the
+ * batch's transaction (a seglang filter's tag declarations) is done before;
+ * `execute` then reads only through the batch's `reads`.
+ */
+export interface PreparedPoint {
+  execute(runs: readonly DueRun[], reads: BatchReads): Promise<PointResult>;
+}
+
+/** What preparing a point may use. */
+export interface PointContext {
+  readonly journey: JourneyPlan;
+  /** The batch's "now": every due time and send time of the batch is computed from it. */
+  readonly now: number;
+  readonly store: Store;
+  readonly logger: Logger;
+}
+
+/** Every run of the batch leaves by one output. */
+export function allLeave(runs: readonly DueRun[], output: string): RunDecision[] {
+  return runs.map((run) => ({ kind: 'leave', runId: run.id, output }));
+}
+
+/** True when this execution ends a wait the run began at `point` (rather than being its arrival). */
+export function endsWait(run: DueRun, point: Point): boolean {
+  return run.waitingPoint === point.uuid;
+}

@@ -1,0 +1,247 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Point, PointType } from '../domain/journey.js';
+import type { Logger } from '../logger.js';
+import type { StopListening } from '../store/outbox.js';
+import type { BatchWrite, PointGroup, RunMove } from '../store/runs.js';
+import type { Store } from '../store/store.js';
+import { DueAgenda } from './due-agenda.js';
+import { JourneyPlan } from './journey-plan.js';
+import { preparePoint, type PointResult } from './points/index.js';
+
+export interface SchedulerOptions {
+  readonly logger: Logger;
+  /** Names this scheduler in logs; unique per process by default. */
+  readonly workerId?: string;
+  /** Most runs executed per batch (one transaction). */
+  readonly batchSize?: number;
+  /** Batches in flight at once in this process (Postgres; SQLite has one writer and always uses 1). */
+  readonly concurrency?: number;
+  /** Longest sleep without a wake-up; also how often the due groups are re-read from the database. */
+  readonly pollIntervalMs?: number;
+  readonly clock?: () => number;
+  /** Called after every committed batch (metrics, benchmarks). */
+  readonly onBatch?: (report: BatchReport) => void;
+}
+
+/** One committed batch. */
+export interface BatchReport {
+  readonly journeyId: number;
+  readonly pointUuid: string;
+  readonly pointType: PointType;
+  readonly runs: number;
+  /** The due time of each run of the batch, to measure lateness against `startedAt`. */
+  readonly dueAts: readonly number[];
+  /** The batch's "now": when it started. */
+  readonly startedAt: number;
+  readonly committedAt: number;
+}
+
+/**
+ * Batch size and claim strategy, measured with bench/suites/engine.ts on
+ * the shared 2-core machine (1,000,000 runs, split → push → exit, SQLite):
+ * see docs/engine.md, "Batch size". A batch holds SQLite's write lock (and
+ * the process's event loop, between its awaits) for its whole duration, so
+ * it is kept near 50–100 ms.
+ */
+const DEFAULT_BATCH_SIZE = 2_000;
+const DEFAULT_POSTGRES_CONCURRENCY = 2;
+const DEFAULT_POLL_INTERVAL_MS = 1_000;
+
+/**
+ * Moves runs through their journeys' points (docs/engine.md).
+ *
+ * Each loop repeatedly takes the (journey, point) group with the earliest
+ * due run, executes that point once for a batch of up to `batchSize` of its
+ * due runs — one transaction that selects, decides and writes — and goes on
+ * at once while anything is due: a run that moved to a point is due there
+ * immediately, so chains of instant points run back to back. With nothing
+ * due it sleeps until the earliest due time it knows of (at most
+ * `pollIntervalMs`), or until woken: by its own batches, by a journey
+ * starting or resuming, by entries and events (`store.runWake`, across
+ * processes through LISTEN/NOTIFY on Postgres).
+ *
+ * Only journeys in STATUS_RUNNING are executed: a paused journey's runs stay
+ * where they are until it resumes. `stop()` lets the batches in hand commit.
+ */
+export class Scheduler {
+  readonly workerId: string;
+  private readonly logger: Logger;
+  private readonly batchSize: number;
+  private readonly concurrency: number;
+  private readonly pollIntervalMs: number;
+  private readonly clock: () => number;
+  private readonly onBatch: ((report: BatchReport) => void) | undefined;
+
+  private readonly agenda = new DueAgenda();
+  private plans = new Map<number, JourneyPlan>();
+  private refreshing: Promise<void> | undefined;
+  private refreshedAt = -Infinity;
+  private refreshWanted = true;
+  private readonly sleepers = new Set<() => void>();
+  private stopping = false;
+  private loops: Promise<void>[] = [];
+  private stopListening: StopListening | undefined;
+
+  constructor(
+    private readonly store: Store,
+    options: SchedulerOptions,
+  ) {
+    this.logger = options.logger;
+    this.workerId = options.workerId ?? `scheduler:${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+    this.concurrency = store.dialect === 'sqlite' ? 1 : (options.concurrency ?? DEFAULT_POSTGRES_CONCURRENCY);
+    this.pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    this.clock = options.clock ?? Date.now;
+    this.onBatch = options.onBatch;
+  }
+
+  async start(): Promise<void> {
+    if (this.loops.length > 0) throw new Error('scheduler already started');
+    this.stopListening = await this.store.runWake.listen(() => this.wake());
+    for (let i = 0; i < this.concurrency; i++) this.loops.push(this.loop());
+  }
+
+  /** Lets every batch in hand commit, then resolves once the loops have ended. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wakeSleepers();
+    await Promise.all(this.loops);
+    this.loops = [];
+    await this.stopListening?.();
+    this.stopListening = undefined;
+  }
+
+  /** Something may have become due: re-read the due groups and look again. */
+  wake(): void {
+    this.refreshWanted = true;
+    this.wakeSleepers();
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        await this.refreshIfNeeded();
+        const group = this.agenda.take(this.clock());
+        if (group) await this.executeBatch(group);
+        else await this.sleep(this.sleepMs());
+      } catch (error) {
+        // The database is unreachable or the refresh failed: wait and try again.
+        this.logger.error({ err: error, worker: this.workerId }, 'scheduler could not read due runs');
+        await this.sleep(this.pollIntervalMs);
+      }
+    }
+  }
+
+  private async executeBatch(group: PointGroup): Promise<void> {
+    const plan = this.plans.get(group.journeyId);
+    const point = plan?.point(group.pointUuid);
+    const now = this.clock();
+    if (!plan || !point) {
+      // Runs at a point the journey no longer has (edited while paused): nothing can execute them.
+      this.agenda.failed(group, Infinity);
+      this.logger.error({ journeyId: group.journeyId, point: group.pointUuid }, 'runs wait at a point their journey does not have');
+      return;
+    }
+    try {
+      const prepared = await preparePoint({ journey: plan, now, store: this.store, logger: this.logger }, point);
+      const outcome = await this.store.runs.executeBatch(plan, point.uuid, { now, limit: this.batchSize }, async (runs, reads) =>
+        this.toWrite(plan, point, await prepared.execute(runs, reads)),
+      );
+      if (outcome.kind === 'journey-not-running') {
+        this.agenda.dropJourney(plan.id);
+        this.plans.delete(plan.id);
+        return;
+      }
+      const taken = outcome.runs.length;
+      this.agenda.finished(group, { taken, full: taken === this.batchSize, nextDueAt: outcome.nextDueAt, now });
+      for (const pointUuid of outcome.advancedTo) this.agenda.due({ journeyId: plan.id, pointUuid }, now);
+      if (outcome.tagErrors.length > 0) {
+        this.logger.warn({ journey: plan.uuid, point: point.uuid, reasons: outcome.tagErrors }, 'tag writes refused');
+      }
+      if (taken > 0 && this.onBatch) this.report(plan.id, point, outcome.runs.map((run) => run.dueAt), now);
+    } catch (error) {
+      this.agenda.failed(group, this.clock() + this.pollIntervalMs);
+      this.logger.error({ err: error, journey: plan.uuid, point: point.uuid }, 'batch failed; it is retried');
+    } finally {
+      this.wakeSleepers();
+    }
+  }
+
+  /** Turns a point's decisions into the runs' moves: outputs become the points they lead to. */
+  private toWrite(plan: JourneyPlan, point: Point, result: PointResult): BatchWrite {
+    let unwired = 0;
+    const moves: RunMove[] = result.decisions.map((decision): RunMove => {
+      if (decision.kind === 'wait') return { kind: 'hold', runId: decision.runId, until: decision.until };
+      if (decision.kind === 'exit') return { kind: 'exit', runId: decision.runId };
+      const to = plan.next(point, decision.output);
+      if (to !== undefined && plan.point(to)) return { kind: 'advance', runId: decision.runId, to };
+      unwired++;
+      return { kind: 'exit', runId: decision.runId };
+    });
+    if (unwired > 0) {
+      // `start` refuses unwired outputs, so this is a journey edited around the validation.
+      this.logger.error({ journey: plan.uuid, point: point.uuid, runs: unwired }, 'runs left by an unwired output and exited');
+    }
+    return { moves, messages: result.messages, tagWrites: result.tagWrites, failed: result.failed };
+  }
+
+  private report(journeyId: number, point: Point, dueAts: number[], startedAt: number): void {
+    this.onBatch?.({
+      journeyId,
+      pointUuid: point.uuid,
+      pointType: point.point_type,
+      runs: dueAts.length,
+      dueAts,
+      startedAt,
+      committedAt: this.clock(),
+    });
+  }
+
+  /** Re-reads running journeys and due groups when woken or when the last reading is a poll interval old. */
+  private async refreshIfNeeded(): Promise<void> {
+    if (!this.refreshWanted && this.clock() - this.refreshedAt < this.pollIntervalMs) return;
+    this.refreshing ??= this.refresh().finally(() => {
+      this.refreshing = undefined;
+    });
+    await this.refreshing;
+  }
+
+  private async refresh(): Promise<void> {
+    this.refreshWanted = false;
+    const startedAt = this.clock();
+    const revisions = await this.store.runs.runningRevisions();
+    const stale = [...revisions].filter(([id, revision]) => this.plans.get(id)?.revision !== revision).map(([id]) => id);
+    const plans = new Map<number, JourneyPlan>();
+    for (const [id, plan] of this.plans) if (revisions.get(id) === plan.revision) plans.set(id, plan);
+    for (const journey of await this.store.runs.loadJourneys(stale)) plans.set(journey.id, new JourneyPlan(journey));
+    this.plans = plans;
+    const groups = [...plans.values()].flatMap((plan) => plan.groups());
+    this.agenda.replace(await this.store.runs.nextDueTimes(groups));
+    this.refreshedAt = startedAt;
+  }
+
+  private sleepMs(): number {
+    const now = this.clock();
+    const untilRefresh = this.refreshedAt + this.pollIntervalMs - now;
+    const earliest = this.agenda.earliest();
+    return Math.max(0, Math.min(untilRefresh, earliest === undefined ? Infinity : earliest - now));
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.stopping || this.refreshWanted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.sleepers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.sleepers.add(done);
+    });
+  }
+
+  private wakeSleepers(): void {
+    for (const sleeper of [...this.sleepers]) sleeper();
+  }
+}

@@ -1,0 +1,150 @@
+import { sql, type Kysely } from 'kysely';
+import { messageIdempotencyKey, type Channel } from '../../domain/messages.js';
+import type { Backend } from '../backend.js';
+import type {
+  BatchMessage,
+  BatchTerms,
+  DueRun,
+  GroupDue,
+  PointGroup,
+  RunMove,
+  RunStatements,
+} from '../runs.js';
+import type { Database, JourneyStatus } from '../schema.js';
+
+type PostgresBackend = Extract<Backend, { dialect: 'postgres' }>;
+
+/**
+ * A batch whose worker stops talking to the server mid-transaction (the
+ * process hung, the network went) is rolled back after this long, which
+ * releases its rows to other workers and makes its late COMMIT fail: the
+ * lease of a batch. Healthy batches spend milliseconds between statements.
+ */
+const BATCH_IDLE_TIMEOUT = '30s';
+
+/**
+ * The scheduler's statements on Postgres: one round trip per statement, each
+ * statement set-based over arrays (`unnest`), so a batch of thousands of runs
+ * costs a handful of round trips.
+ */
+export class PostgresRunStatements implements RunStatements {
+  constructor(private readonly backend: PostgresBackend) {}
+
+  transaction<T>(body: (executor: Kysely<Database>) => Promise<T>): Promise<T> {
+    return this.backend.db.transaction().execute(async (trx) => {
+      await sql`SET LOCAL idle_in_transaction_session_timeout = ${sql.lit(BATCH_IDLE_TIMEOUT)}`.execute(trx);
+      return body(trx);
+    });
+  }
+
+  async lockJourney(executor: Kysely<Database>, journeyId: number): Promise<JourneyStatus | undefined> {
+    const { rows } = await sql<{ status: JourneyStatus }>`
+      SELECT status FROM journeys WHERE id = ${journeyId} FOR SHARE`.execute(executor);
+    return rows[0]?.status;
+  }
+
+  async selectDue(executor: Kysely<Database>, group: PointGroup, { now, limit }: BatchTerms): Promise<DueRun[]> {
+    const { rows } = await sql<DueRunRow>`
+      SELECT id, user_id, attributes, due_at, waiting_point FROM runs
+      WHERE journey_id = ${group.journeyId} AND state = 'active' AND point_uuid = ${group.pointUuid}
+        AND due_at <= ${now}
+      ORDER BY due_at LIMIT ${limit}
+      FOR UPDATE SKIP LOCKED`.execute(executor);
+    return rows.map((row) => ({
+      id: Number(row.id),
+      userId: row.user_id,
+      attributes: row.attributes,
+      dueAt: Number(row.due_at),
+      waitingPoint: row.waiting_point,
+    }));
+  }
+
+  async applyMoves(executor: Kysely<Database>, moves: readonly RunMove[], now: number): Promise<void> {
+    if (moves.length === 0) return;
+    const ids: number[] = [];
+    const points: (string | null)[] = [];
+    const dues: (number | null)[] = [];
+    const kinds: string[] = [];
+    for (const move of moves) {
+      ids.push(move.runId);
+      kinds.push(move.kind);
+      points.push(move.kind === 'advance' ? move.to : null);
+      dues.push(move.kind === 'hold' ? move.until : null);
+    }
+    await sql`
+      UPDATE runs r SET
+        point_uuid = CASE WHEN m.kind = 'advance' THEN m.point_uuid ELSE r.point_uuid END,
+        due_at = CASE m.kind WHEN 'advance' THEN ${now}::bigint WHEN 'hold' THEN m.until ELSE r.due_at END,
+        waiting_point = CASE WHEN m.kind = 'hold' THEN r.point_uuid END,
+        state = CASE WHEN m.kind = 'exit' THEN 'exited' ELSE r.state END,
+        exited_at = CASE WHEN m.kind = 'exit' THEN ${now}::bigint ELSE r.exited_at END,
+        updated_at = ${now}
+      FROM unnest(${ids}::bigint[], ${kinds}::text[], ${points}::text[], ${dues}::bigint[])
+        AS m(id, kind, point_uuid, until)
+      WHERE r.id = m.id`.execute(executor);
+  }
+
+  async insertMessages(
+    executor: Kysely<Database>,
+    group: PointGroup & { applicationId: number; channel: Channel },
+    messages: readonly BatchMessage[],
+    now: number,
+  ): Promise<number> {
+    const keys: string[] = [];
+    const runIds: number[] = [];
+    const userIds: string[] = [];
+    const hwids: (string | null)[] = [];
+    const recipients: string[] = [];
+    const payloads: string[] = [];
+    const deliverAts: number[] = [];
+    for (const m of messages) {
+      keys.push(messageIdempotencyKey(m.runId, group.pointUuid, group.channel, m.recipient));
+      runIds.push(m.runId);
+      userIds.push(m.userId);
+      hwids.push(m.hwid);
+      recipients.push(m.recipient);
+      payloads.push(JSON.stringify(m.payload));
+      deliverAts.push(m.deliverAt);
+    }
+    const result = await sql`
+      INSERT INTO outbox (idempotency_key, application_id, journey_id, run_id, point_uuid, user_id, channel, hwid,
+                          recipient, payload, status, next_attempt_at, created_at, updated_at)
+      SELECT m.key, ${group.applicationId}, ${group.journeyId}, m.run_id, ${group.pointUuid}, m.user_id,
+             ${group.channel}, m.hwid, m.recipient, m.payload, 'pending', m.deliver_at, ${now}, ${now}
+      FROM unnest(${keys}::text[], ${runIds}::bigint[], ${userIds}::text[], ${hwids}::text[], ${recipients}::text[],
+                  ${payloads}::text[], ${deliverAts}::bigint[])
+        AS m(key, run_id, user_id, hwid, recipient, payload, deliver_at)
+      ON CONFLICT (idempotency_key) DO NOTHING`.execute(executor);
+    return Number(result.numAffectedRows ?? 0);
+  }
+
+  async nextDueAt(executor: Kysely<Database>, group: PointGroup): Promise<number | null> {
+    const { rows } = await sql<{ due_at: number }>`
+      SELECT due_at FROM runs
+      WHERE journey_id = ${group.journeyId} AND state = 'active' AND point_uuid = ${group.pointUuid}
+      ORDER BY due_at LIMIT 1`.execute(executor);
+    return rows[0] ? Number(rows[0].due_at) : null;
+  }
+
+  /** One statement for every group: an index seek per (journey, point). */
+  async nextDueTimes(groups: readonly PointGroup[]): Promise<GroupDue[]> {
+    const { rows } = await sql<{ journey_id: number; point_uuid: string; next_due_at: number | null }>`
+      SELECT g.journey_id, g.point_uuid,
+             (SELECT r.due_at FROM runs r
+              WHERE r.journey_id = g.journey_id AND r.state = 'active' AND r.point_uuid = g.point_uuid
+              ORDER BY r.due_at LIMIT 1) AS next_due_at
+      FROM unnest(${groups.map((g) => g.journeyId)}::bigint[], ${groups.map((g) => g.pointUuid)}::text[])
+        AS g(journey_id, point_uuid)`.execute(this.backend.db);
+    return rows
+      .filter((row) => row.next_due_at !== null)
+      .map((row) => ({ journeyId: Number(row.journey_id), pointUuid: row.point_uuid, nextDueAt: Number(row.next_due_at) }));
+  }
+}
+
+interface DueRunRow {
+  id: number;
+  user_id: string;
+  attributes: string;
+  due_at: number;
+  waiting_point: string | null;
+}

@@ -1,0 +1,350 @@
+import { sql, type Kysely } from 'kysely';
+import type { Channel } from '../domain/messages.js';
+import type { JourneyParams, Point } from '../domain/journey.js';
+import { InvalidTagError } from '../domain/tags.js';
+import type { CompiledAudience } from './audience.js';
+import type { Backend } from './backend.js';
+import type { StoredJourney } from './journeys.js';
+import type { OutboxStore } from './outbox.js';
+import { addToPointCounters, type PointCountDelta } from './point-counters.js';
+import { PostgresRunStatements } from './postgres/run-statements.js';
+import { readDevicesOf, readTagsOf, readUsersMatching, type DeviceKind, type RecipientDevice } from './run-reads.js';
+import type { Database, JourneyStatus } from './schema.js';
+import { SqliteRunStatements } from './sqlite/run-statements.js';
+import type { TagStore } from './tags.js';
+import type { Wake } from './wake.js';
+
+export type { DeviceKind, RecipientDevice } from './run-reads.js';
+
+/**
+ * The scheduler's statements (docs/engine.md): finding which points of which
+ * running journeys have due runs, and executing one point for a batch of its
+ * due runs in ONE transaction that selects the batch, lets the engine decide,
+ * and writes the moves, the point counters, the outbox messages and the tag
+ * writes.
+ *
+ * The transaction is the batch's lease. On Postgres the batch's rows are
+ * locked `FOR UPDATE SKIP LOCKED` (other workers skip them; event moves and
+ * drop-users wait for the commit and then see the moved run) and the
+ * journey's row `FOR SHARE` (a pause or finish waits for the batch, and a
+ * batch that starts after it sees the new status); a worker that dies or
+ * stalls mid-batch has its transaction rolled back by the server
+ * (`idle_in_transaction_session_timeout`), which releases the rows and
+ * refuses its commit. On SQLite the transaction is `BEGIN IMMEDIATE`: the one
+ * write lock is held from the selection to the commit, and a crash rolls back.
+ */
+
+/** One point of one journey: the unit the scheduler claims batches of. */
+export interface PointGroup {
+  readonly journeyId: number;
+  readonly pointUuid: string;
+}
+
+/** A group's earliest due run, active or held, whether or not it is due yet. */
+export interface GroupDue extends PointGroup {
+  readonly nextDueAt: number;
+}
+
+/** A due run as the batch selected it. */
+export interface DueRun {
+  readonly id: number;
+  readonly userId: string;
+  /** JSON object of the entry's attribute values. */
+  readonly attributes: string;
+  readonly dueAt: number;
+  /** The point whose wait the run has begun; equal to the batch's point when this execution ends a wait. */
+  readonly waitingPoint: string | null;
+}
+
+/** Where one run of the batch goes. */
+export type RunMove =
+  | { readonly kind: 'advance'; readonly runId: number; readonly to: string }
+  | { readonly kind: 'hold'; readonly runId: number; readonly until: number }
+  | { readonly kind: 'exit'; readonly runId: number };
+
+/** A rendered message for the outbox; the batch's journey, point and channel are implied. */
+export interface BatchMessage {
+  readonly runId: number;
+  readonly userId: string;
+  readonly hwid: string | null;
+  readonly recipient: string;
+  readonly payload: unknown;
+  readonly deliverAt: number;
+}
+
+/** Tag values to set on every device of these users. */
+export interface TagWrite {
+  readonly userIds: readonly string[];
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+/** Everything the execution of one point decided for its batch; written in the batch's transaction. */
+export interface BatchWrite {
+  readonly moves: readonly RunMove[];
+  readonly messages?: { readonly channel: Channel; readonly items: readonly BatchMessage[] };
+  readonly tagWrites?: readonly TagWrite[];
+  /** Messages or tag writes the point could not produce (counted in the point's `failed`). */
+  readonly failed?: number;
+}
+
+export interface BatchTerms {
+  readonly now: number;
+  /** Most runs in the batch. */
+  readonly limit: number;
+}
+
+export type BatchOutcome =
+  | { readonly kind: 'journey-not-running'; readonly status: JourneyStatus | undefined }
+  | {
+      readonly kind: 'executed';
+      readonly runs: readonly DueRun[];
+      /** Points runs advanced to, each now due. */
+      readonly advancedTo: readonly string[];
+      /** The group's earliest remaining run after the batch, or null when it has none. */
+      readonly nextDueAt: number | null;
+      /** Why tag writes were refused (a value invalid for its tag's type), once per distinct reason. */
+      readonly tagErrors: readonly string[];
+    };
+
+/** Reads a point's execution needs, inside the batch's transaction. */
+export interface BatchReads {
+  /** The users among `userIds` with a device matching `audience` (one query). */
+  usersMatching(audience: CompiledAudience, userIds: readonly string[]): Promise<Set<string>>;
+  /** The users' devices of one kind, each user's most recently updated first. */
+  devicesOf(userIds: readonly string[], kind: DeviceKind): Promise<Map<string, RecipientDevice[]>>;
+  /** Each user's tags, as getTags shows a user: a tag's value from the user's most recently updated device that has it. */
+  tagsOf(userIds: readonly string[]): Promise<Map<string, Record<string, unknown>>>;
+}
+
+/** A running journey's definition as the scheduler plans with it. */
+export interface RunningJourney {
+  readonly id: number;
+  readonly uuid: string;
+  readonly applicationId: number;
+  readonly revision: number;
+  readonly params: JourneyParams;
+  readonly points: readonly Point[];
+}
+
+/** The per-dialect statements behind RunStore. */
+export interface RunStatements {
+  /** Runs `body` in the batch's transaction, giving it the executor to use; commits when it resolves. */
+  transaction<T>(body: (executor: Kysely<Database>) => Promise<T>): Promise<T>;
+  /** The journey's status, and on Postgres its row locked FOR SHARE until the transaction ends. */
+  lockJourney(executor: Kysely<Database>, journeyId: number): Promise<JourneyStatus | undefined>;
+  /** Up to `limit` due active runs of the group, earliest first; Postgres locks them, skipping locked ones. */
+  selectDue(executor: Kysely<Database>, group: PointGroup, terms: BatchTerms): Promise<DueRun[]>;
+  applyMoves(executor: Kysely<Database>, moves: readonly RunMove[], now: number): Promise<void>;
+  /** Inserts messages, skipping any whose idempotency key exists; returns how many were new. */
+  insertMessages(
+    executor: Kysely<Database>,
+    group: PointGroup & { readonly applicationId: number; readonly channel: Channel },
+    messages: readonly BatchMessage[],
+    now: number,
+  ): Promise<number>;
+  /** The group's earliest active run, or null. */
+  nextDueAt(executor: Kysely<Database>, group: PointGroup): Promise<number | null>;
+  nextDueTimes(groups: readonly PointGroup[]): Promise<GroupDue[]>;
+}
+
+export class RunStore {
+  private readonly statements: RunStatements;
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly outbox: OutboxStore,
+    private readonly tags: TagStore,
+    private readonly runWake: Wake,
+  ) {
+    this.statements =
+      backend.dialect === 'sqlite' ? new SqliteRunStatements(backend) : new PostgresRunStatements(backend);
+  }
+
+  /** Ids and revisions of the journeys in STATUS_RUNNING. */
+  async runningRevisions(): Promise<Map<number, number>> {
+    const rows = await this.backend.db
+      .selectFrom('journeys')
+      .select(['id', 'revision'])
+      .where('status', '=', 'STATUS_RUNNING')
+      .execute();
+    return new Map(rows.map((row) => [Number(row.id), Number(row.revision)]));
+  }
+
+  /** The definitions of these journeys (of any status). */
+  async loadJourneys(ids: readonly number[]): Promise<RunningJourney[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.backend.db
+      .selectFrom('journeys')
+      .select(['id', 'uuid', 'application_id', 'revision', 'params', 'points'])
+      .where('id', 'in', ids)
+      .execute();
+    return rows.map((row) => ({
+      id: Number(row.id),
+      uuid: row.uuid,
+      applicationId: Number(row.application_id),
+      revision: Number(row.revision),
+      params: JSON.parse(row.params) as JourneyParams,
+      // A running journey's points passed `start`'s validation (see `Journey`).
+      points: JSON.parse(row.points) as Point[],
+    }));
+  }
+
+  /** For each group with active runs, its earliest `due_at` (future ones included). */
+  nextDueTimes(groups: readonly PointGroup[]): Promise<GroupDue[]> {
+    return groups.length === 0 ? Promise.resolve([]) : this.statements.nextDueTimes(groups);
+  }
+
+  /**
+   * Executes one point for a batch of its due runs, in one transaction:
+   * checks the journey is running, selects up to `terms.limit` due runs,
+   * calls `execute` with them and the reads it may need, then writes what it
+   * decided: the moves (clearing nothing else), `passed` on this point and
+   * `entered` on the points runs advance to, the outbox messages and the tag
+   * writes. If `execute` throws, nothing is written. A batch with no due run
+   * calls nothing and writes nothing.
+   */
+  async executeBatch(
+    journey: Pick<RunningJourney, 'id' | 'applicationId'>,
+    pointUuid: string,
+    terms: BatchTerms,
+    execute: (runs: readonly DueRun[], reads: BatchReads) => Promise<BatchWrite>,
+  ): Promise<BatchOutcome> {
+    const group = { journeyId: journey.id, pointUuid };
+    return this.statements.transaction(async (executor): Promise<BatchOutcome> => {
+      const status = await this.statements.lockJourney(executor, journey.id);
+      if (status !== 'STATUS_RUNNING') return { kind: 'journey-not-running', status };
+      const runs = await this.statements.selectDue(executor, group, terms);
+      if (runs.length === 0) {
+        const nextDueAt = await this.statements.nextDueAt(executor, group);
+        return { kind: 'executed', runs, advancedTo: [], nextDueAt, tagErrors: [] };
+      }
+      const reads = this.readsFor(executor, journey.applicationId);
+      const write = await execute(runs, reads);
+      await this.statements.applyMoves(executor, write.moves, terms.now);
+      const advancedTo = await this.countMoves(executor, group, write);
+      if (write.messages && write.messages.items.length > 0) {
+        const channelGroup = { ...group, applicationId: journey.applicationId, channel: write.messages.channel };
+        const inserted = await this.statements.insertMessages(executor, channelGroup, write.messages.items, terms.now);
+        if (inserted > 0) await this.outbox.announceNewWork(executor);
+      }
+      const refused = await this.applyTagWrites(executor, journey.applicationId, write.tagWrites ?? []);
+      const failed = (write.failed ?? 0) + refused.users;
+      if (failed > 0) await addFailures(executor, group, failed);
+      const nextDueAt = await this.statements.nextDueAt(executor, group);
+      return { kind: 'executed', runs, advancedTo, nextDueAt, tagErrors: [...refused.reasons] };
+    });
+  }
+
+  /**
+   * Lifecycle hook (JourneyStore.transition), in the transition's transaction:
+   * - pause: the journey's undelivered messages are held (its runs simply stop being claimed);
+   * - start / resume: held messages are released, runs at points the journey
+   *   no longer has (removed while paused) exit there, and schedulers are woken;
+   * - finish, or back to draft: every active run ends (`exited`, at its
+   *   point) and undelivered messages are cancelled.
+   */
+  async onTransition(trx: Kysely<Database>, to: StoredJourney, now: number): Promise<void> {
+    switch (to.journey.info.status) {
+      case 'STATUS_PAUSED':
+        await this.outbox.holdJourney(to.id, trx);
+        return;
+      case 'STATUS_RUNNING': {
+        // Runs at a point removed while the journey was paused have nowhere to go: they exit there.
+        const points = to.journey.points.map((point) => point.uuid);
+        await trx
+          .updateTable('runs')
+          .set({ state: 'exited', exited_at: now, updated_at: now, waiting_point: null })
+          .where('journey_id', '=', to.id)
+          .where('state', '=', sql.lit('active'))
+          .$if(points.length > 0, (qb) => qb.where('point_uuid', 'not in', points))
+          .execute();
+        await this.outbox.resumeJourney(to.id, trx);
+        await this.runWake.announce(trx);
+        return;
+      }
+      case 'STATUS_FINISHED':
+      case 'STATUS_DRAFT':
+        await trx
+          .updateTable('runs')
+          .set({ state: 'exited', exited_at: now, updated_at: now, waiting_point: null })
+          .where('journey_id', '=', to.id)
+          .where('state', '=', sql.lit('active'))
+          .execute();
+        await this.outbox.cancelUndelivered(to.id, undefined, trx);
+        return;
+      case 'STATUS_ARCHIVED':
+        return;
+    }
+  }
+
+  private readsFor(executor: Kysely<Database>, applicationId: number): BatchReads {
+    const { dialect } = this.backend;
+    return {
+      usersMatching: (audience, userIds) => readUsersMatching(executor, dialect, audience, userIds),
+      devicesOf: (userIds, kind) => readDevicesOf(executor, dialect, applicationId, userIds, kind),
+      tagsOf: (userIds) => readTagsOf(executor, dialect, applicationId, userIds),
+    };
+  }
+
+  /** Adds the batch's point counters; returns the points runs advanced to. */
+  private async countMoves(executor: Kysely<Database>, group: PointGroup, write: BatchWrite): Promise<string[]> {
+    let passed = 0;
+    const enteredAt = new Map<string, number>();
+    for (const move of write.moves) {
+      if (move.kind === 'hold') continue;
+      passed++;
+      if (move.kind === 'advance') enteredAt.set(move.to, (enteredAt.get(move.to) ?? 0) + 1);
+    }
+    const deltas: PointCountDelta[] = [{ ...group, entered: 0, passed }];
+    for (const [pointUuid, entered] of enteredAt) deltas.push({ journeyId: group.journeyId, pointUuid, entered, passed: 0 });
+    await addToPointCounters(executor, deltas);
+    return [...enteredAt.keys()];
+  }
+
+  /**
+   * Applies each tag write to its users' devices. A write with a value
+   * invalid for its tag's type is skipped (validation precedes every device
+   * write, so none of it is applied); returns how many users' writes were
+   * skipped and why.
+   */
+  private async applyTagWrites(
+    executor: Kysely<Database>,
+    applicationId: number,
+    writes: readonly TagWrite[],
+  ): Promise<{ users: number; reasons: Set<string> }> {
+    const refused = { users: 0, reasons: new Set<string>() };
+    for (const write of writes) {
+      const deviceIds = await deviceIdsOf(executor, this.backend.dialect, applicationId, write.userIds);
+      try {
+        await this.tags.apply(applicationId, deviceIds, write.tags, executor);
+      } catch (error) {
+        if (!(error instanceof InvalidTagError)) throw error;
+        refused.users += write.userIds.length;
+        refused.reasons.add(error.message);
+      }
+    }
+    return refused;
+  }
+}
+
+async function deviceIdsOf(
+  executor: Kysely<Database>,
+  dialect: Backend['dialect'],
+  applicationId: number,
+  userIds: readonly string[],
+): Promise<number[]> {
+  const devices = await readDevicesOf(executor, dialect, applicationId, userIds, 'any');
+  return [...devices.values()].flatMap((list) => list.map((device) => device.id));
+}
+
+async function addFailures(executor: Kysely<Database>, group: PointGroup, failed: number): Promise<void> {
+  await executor
+    .insertInto('journey_point_counters')
+    .values({ journey_id: group.journeyId, point_uuid: group.pointUuid, entered: 0, passed: 0, sent: 0, failed })
+    .onConflict((oc) =>
+      oc.columns(['journey_id', 'point_uuid']).doUpdateSet((eb) => ({
+        failed: eb('journey_point_counters.failed', '+', eb.ref('excluded.failed')),
+      })),
+    )
+    .execute();
+}

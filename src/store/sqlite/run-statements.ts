@@ -1,0 +1,158 @@
+import type BetterSqlite3 from 'better-sqlite3';
+import type { Kysely } from 'kysely';
+import { messageIdempotencyKey } from '../../domain/messages.js';
+import type { Backend } from '../backend.js';
+import type {
+  BatchMessage,
+  BatchTerms,
+  DueRun,
+  GroupDue,
+  PointGroup,
+  RunMove,
+  RunStatements,
+} from '../runs.js';
+import type { Channel } from '../../domain/messages.js';
+import type { Database, JourneyStatus } from '../schema.js';
+
+type SqliteBackend = Extract<Backend, { dialect: 'sqlite' }>;
+
+/**
+ * The scheduler's statements on SQLite. A batch is one `BEGIN IMMEDIATE`
+ * transaction opened on the connection Kysely holds for it, so Kysely-built
+ * reads (the batch's executor) and the raw prepared statements below run
+ * inside it, and no other code of the process can use the connection until
+ * it ends. Per-row prepared statements: on SQLite a statement per row costs
+ * about what a set-based statement over a `json_each` list does (measured
+ * 6–12 µs vs 14 µs per outbox row on the shared machine), without encoding
+ * the batch into JSON.
+ */
+export class SqliteRunStatements implements RunStatements {
+  private readonly prepared = new Map<string, BetterSqlite3.Statement>();
+
+  constructor(private readonly backend: SqliteBackend) {}
+
+  transaction<T>(body: (executor: Kysely<Database>) => Promise<T>): Promise<T> {
+    return this.backend.db.connection().execute(async (connection) => {
+      this.statement('BEGIN IMMEDIATE').run();
+      try {
+        const result = await body(connection);
+        this.statement('COMMIT').run();
+        return result;
+      } catch (error) {
+        if (this.backend.raw.inTransaction) this.statement('ROLLBACK').run();
+        throw error;
+      }
+    });
+  }
+
+  async lockJourney(_executor: Kysely<Database>, journeyId: number): Promise<JourneyStatus | undefined> {
+    const row = this.statement(`SELECT status FROM journeys WHERE id = ?`).get(journeyId) as
+      | { status: JourneyStatus }
+      | undefined;
+    return row?.status;
+  }
+
+  async selectDue(_executor: Kysely<Database>, group: PointGroup, { now, limit }: BatchTerms): Promise<DueRun[]> {
+    const rows = this.statement(
+      `SELECT id, user_id, attributes, due_at, waiting_point FROM runs
+       WHERE journey_id = ? AND state = 'active' AND point_uuid = ? AND due_at <= ?
+       ORDER BY due_at LIMIT ?`,
+    ).all(group.journeyId, group.pointUuid, now, limit) as DueRunRow[];
+    return rows.map((row) => ({
+      id: row.id,
+      userId: row.user_id,
+      attributes: row.attributes,
+      dueAt: row.due_at,
+      waitingPoint: row.waiting_point,
+    }));
+  }
+
+  async applyMoves(_executor: Kysely<Database>, moves: readonly RunMove[], now: number): Promise<void> {
+    const advance = this.statement(
+      `UPDATE runs SET point_uuid = ?, due_at = ?, waiting_point = NULL, updated_at = ? WHERE id = ?`,
+    );
+    const hold = this.statement(`UPDATE runs SET due_at = ?, waiting_point = point_uuid, updated_at = ? WHERE id = ?`);
+    const exit = this.statement(
+      `UPDATE runs SET state = 'exited', exited_at = ?, waiting_point = NULL, updated_at = ? WHERE id = ?`,
+    );
+    for (const move of moves) {
+      if (move.kind === 'advance') advance.run(move.to, now, now, move.runId);
+      else if (move.kind === 'hold') hold.run(move.until, now, move.runId);
+      else exit.run(now, now, move.runId);
+    }
+  }
+
+  async insertMessages(
+    _executor: Kysely<Database>,
+    group: PointGroup & { applicationId: number; channel: Channel },
+    messages: readonly BatchMessage[],
+    now: number,
+  ): Promise<number> {
+    const insert = this.statement(
+      `INSERT INTO outbox (idempotency_key, application_id, journey_id, run_id, point_uuid, user_id, channel, hwid,
+                           recipient, payload, status, next_attempt_at, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)
+       ON CONFLICT (idempotency_key) DO NOTHING`,
+    );
+    let inserted = 0;
+    for (const m of messages) {
+      inserted += insert.run(
+        messageIdempotencyKey(m.runId, group.pointUuid, group.channel, m.recipient),
+        group.applicationId,
+        group.journeyId,
+        m.runId,
+        group.pointUuid,
+        m.userId,
+        group.channel,
+        m.hwid,
+        m.recipient,
+        JSON.stringify(m.payload),
+        m.deliverAt,
+        now,
+        now,
+      ).changes;
+    }
+    return inserted;
+  }
+
+  async nextDueAt(_executor: Kysely<Database>, group: PointGroup): Promise<number | null> {
+    return this.probe(group);
+  }
+
+  nextDueTimes(groups: readonly PointGroup[]): Promise<GroupDue[]> {
+    // Through Kysely's connection, so that no batch transaction of this process is open meanwhile.
+    return this.backend.db.connection().execute(async () => {
+      const due: GroupDue[] = [];
+      for (const group of groups) {
+        const nextDueAt = this.probe(group);
+        if (nextDueAt !== null) due.push({ ...group, nextDueAt });
+      }
+      return due;
+    });
+  }
+
+  /** One index seek on runs_by_journey_state_point. */
+  private probe(group: PointGroup): number | null {
+    const row = this.statement(
+      `SELECT due_at FROM runs WHERE journey_id = ? AND state = 'active' AND point_uuid = ? ORDER BY due_at LIMIT 1`,
+    ).get(group.journeyId, group.pointUuid) as { due_at: number } | undefined;
+    return row ? row.due_at : null;
+  }
+
+  private statement(text: string): BetterSqlite3.Statement {
+    let statement = this.prepared.get(text);
+    if (!statement) {
+      statement = this.backend.raw.prepare(text);
+      this.prepared.set(text, statement);
+    }
+    return statement;
+  }
+}
+
+interface DueRunRow {
+  id: number;
+  user_id: string;
+  attributes: string;
+  due_at: number;
+  waiting_point: string | null;
+}
