@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { OutboxChannel } from '../store/schema.js';
 
 /**
@@ -61,6 +61,7 @@ export type OutboundMessageOf<C extends Channel> = Extract<OutboundMessage, { ch
  * attempt sends the same key (so a provider can drop a repeat).
  */
 export function messageIdempotencyKey(runId: number, pointUuid: string, channel: Channel, recipient: string): string {
-  const digest = createHash('sha256').update(`${runId}\u0000${pointUuid}\u0000${channel}\u0000${recipient}`).digest('base64url');
-  return `jd1-${digest}`;
+  // 128 bits of SHA-256 keep the unique index small; collisions are out of reach.
+  const digest = hash('sha256', `${runId}\u0000${pointUuid}\u0000${channel}\u0000${recipient}`, 'base64url');
+  return `jd1-${digest.slice(0, 22)}`;
 }

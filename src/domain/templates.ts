@@ -26,7 +26,7 @@ const liquid = new Liquid({
   // Dates print in UTC with a fixed locale, whatever the server's settings.
   timezoneOffset: 0,
   locale: 'en-US',
-  renderLimit: 250,
+  renderLimit: 1_000,
   memoryLimit: 10_000_000,
 });
 for (const fileTag of ['include', 'render', 'layout']) delete liquid.tags[fileTag];

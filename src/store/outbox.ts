@@ -2,6 +2,7 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import type pg from 'pg';
 import { messageIdempotencyKey, type OutboundMessage } from '../domain/messages.js';
 import type { Backend } from './backend.js';
+import { postgresBulkInsert, SqliteBulkInserter, type BulkInsert } from './bulk-insert.js';
 import type { Database, OutboxTable } from './schema.js';
 
 /**
@@ -19,9 +20,43 @@ import type { Database, OutboxTable } from './schema.js';
 
 /** Postgres NOTIFY channel on which enqueues wake dispatchers in every process. */
 const NEW_WORK_CHANNEL = 'journeyd_outbox';
-/** Rows per multi-row statement: 14 parameters each keeps far below both dialects' parameter limits. */
-const ROWS_PER_INSERT = 1000;
 const IDS_PER_STATEMENT = 1000;
+
+const OUTBOX_INSERT: BulkInsert = {
+  table: 'outbox',
+  columns: [
+    ['idempotency_key', 'text'],
+    ['application_id', 'bigint'],
+    ['journey_id', 'bigint'],
+    ['run_id', 'bigint'],
+    ['point_uuid', 'text'],
+    ['user_id', 'text'],
+    ['channel', 'text'],
+    ['hwid', 'text'],
+    ['recipient', 'text'],
+    ['payload', 'text'],
+    ['status', 'text'],
+    ['next_attempt_at', 'bigint'],
+    ['created_at', 'bigint'],
+    ['updated_at', 'bigint'],
+  ],
+  suffix: 'ON CONFLICT (idempotency_key) DO NOTHING',
+};
+
+const DELIVERIES_INSERT: BulkInsert = {
+  table: 'message_deliveries',
+  columns: [
+    ['outbox_id', 'bigint'],
+    ['journey_id', 'bigint'],
+    ['user_id', 'text'],
+    ['outcome', 'text'],
+    ['provider', 'text'],
+    ['reason', 'text'],
+    ['response_code', 'integer'],
+    ['attempts', 'integer'],
+    ['delivered_at', 'bigint'],
+  ],
+};
 
 /** A message for the outbox, as the engine produces it. */
 export interface NewMessage {
@@ -83,42 +118,45 @@ export type StopListening = () => Promise<void>;
 
 export class OutboxStore {
   private readonly localListeners = new Set<() => void>();
+  private readonly sqliteInserts: { outbox: SqliteBulkInserter; deliveries: SqliteBulkInserter } | undefined;
 
-  constructor(private readonly backend: Backend) {}
+  constructor(private readonly backend: Backend) {
+    this.sqliteInserts =
+      backend.dialect === 'sqlite'
+        ? {
+            outbox: new SqliteBulkInserter(backend.raw, OUTBOX_INSERT),
+            deliveries: new SqliteBulkInserter(backend.raw, DELIVERIES_INSERT),
+          }
+        : undefined;
+  }
 
   /**
    * Inserts messages with multi-row statements through `executor` — pass the
-   * engine's transaction so they commit with the runs' moves. A message whose
-   * idempotency key is already in the outbox is skipped, so re-executing a
-   * point after a crash cannot enqueue it twice. Returns how many were new.
+   * engine's transaction (of this store's database) so they commit with the
+   * runs' moves. A message whose idempotency key is already in the outbox is
+   * skipped, so re-executing a point after a crash cannot enqueue it twice.
+   * Returns how many were new.
    */
   async enqueue(messages: readonly NewMessage[], executor: Kysely<Database> = this.backend.db): Promise<number> {
+    if (messages.length === 0) return 0;
     const now = Date.now();
-    let inserted = 0;
-    for (let from = 0; from < messages.length; from += ROWS_PER_INSERT) {
-      const rows = messages.slice(from, from + ROWS_PER_INSERT).map((m) => ({
-        idempotency_key: messageIdempotencyKey(m.runId, m.pointUuid, m.message.channel, m.message.recipient),
-        application_id: m.applicationId,
-        journey_id: m.journeyId,
-        run_id: m.runId,
-        point_uuid: m.pointUuid,
-        user_id: m.userId,
-        channel: m.message.channel,
-        hwid: m.hwid ?? null,
-        recipient: m.message.recipient,
-        payload: JSON.stringify(m.message.payload),
-        status: 'pending' as const,
-        next_attempt_at: m.deliverAt ?? now,
-        created_at: now,
-        updated_at: now,
-      }));
-      const result = await executor
-        .insertInto('outbox')
-        .values(rows)
-        .onConflict((oc) => oc.column('idempotency_key').doNothing())
-        .executeTakeFirst();
-      inserted += Number(result.numInsertedOrUpdatedRows ?? 0);
-    }
+    const rows = messages.map((m) => [
+      messageIdempotencyKey(m.runId, m.pointUuid, m.message.channel, m.message.recipient),
+      m.applicationId,
+      m.journeyId,
+      m.runId,
+      m.pointUuid,
+      m.userId,
+      m.message.channel,
+      m.hwid ?? null,
+      m.message.recipient,
+      JSON.stringify(m.message.payload),
+      'pending',
+      m.deliverAt ?? now,
+      now,
+      now,
+    ]);
+    const inserted = await this.bulkInsert(executor, 'outbox', rows);
     if (inserted > 0) await this.announceNewWork(executor);
     return inserted;
   }
@@ -225,24 +263,21 @@ export class OutboxStore {
         }
       }
 
-      for (const chunk of chunks(finals, ROWS_PER_INSERT)) {
-        await trx
-          .insertInto('message_deliveries')
-          .values(
-            chunk.map(({ outcome, row }) => ({
-              outbox_id: row.id,
-              journey_id: row.journey_id,
-              user_id: row.user_id,
-              outcome: outcome.kind,
-              provider: outcome.provider,
-              reason: outcome.kind === 'failed' ? outcome.reason : null,
-              response_code: outcome.responseCode ?? null,
-              attempts: row.attempts,
-              delivered_at: now,
-            })),
-          )
-          .execute();
-      }
+      await this.bulkInsert(
+        trx,
+        'deliveries',
+        finals.map(({ outcome, row }) => [
+          row.id,
+          row.journey_id,
+          row.user_id,
+          outcome.kind,
+          outcome.provider,
+          outcome.kind === 'failed' ? outcome.reason : null,
+          outcome.responseCode ?? null,
+          row.attempts,
+          now,
+        ]),
+      );
       await addToPointCounters(trx, finals);
       return recorded + finals.length;
     });
@@ -362,6 +397,22 @@ export class OutboxStore {
       .where('status', 'in', ['pending', 'held'])
       .executeTakeFirst();
     return Number(result.numUpdatedRows);
+  }
+
+  /**
+   * A bulk insert through `executor`. On SQLite the prepared statements run on
+   * the raw handle, inside `executor`'s transaction or, when it is not one, a
+   * transaction opened here (so that nothing else interleaves on the connection).
+   */
+  private async bulkInsert(
+    executor: Kysely<Database>,
+    target: 'outbox' | 'deliveries',
+    rows: readonly (readonly unknown[])[],
+  ): Promise<number> {
+    if (!this.sqliteInserts) return postgresBulkInsert(executor, target === 'outbox' ? OUTBOX_INSERT : DELIVERIES_INSERT, rows);
+    const inserter = this.sqliteInserts[target];
+    if (executor.isTransaction) return inserter.insert(rows);
+    return executor.transaction().execute(async () => inserter.insert(rows));
   }
 
   /**

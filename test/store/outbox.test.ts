@@ -70,6 +70,21 @@ describeEachBackend('outbox store', (dialect) => {
     assert.equal((await outboxRows()).length, 1);
   });
 
+  it('stores every character of user ids, recipients and payloads as given', async () => {
+    const awkward = 'Zoë "quoted" \\ back\\slash, {braces} NULL\n\ttabs ☃';
+    await store.outbox.enqueue([
+      webhook(1, {
+        userId: awkward,
+        hwid: null,
+        message: { channel: 'webhook', recipient: `http://127.0.0.1:9/${encodeURIComponent(awkward)}`, payload: { method: 'POST', headers: { 'X-A': awkward }, body: awkward } },
+      }),
+    ]);
+    const [row] = await outboxRows();
+    assert.equal(row!.user_id, awkward);
+    assert.equal(row!.hwid, null);
+    assert.deepEqual(JSON.parse(row!.payload), { method: 'POST', headers: { 'X-A': awkward }, body: awkward });
+  });
+
   it('enqueues a large batch in chunks', async () => {
     const messages = Array.from({ length: 2500 }, (_, i) => webhook(i + 1));
     assert.equal(await store.outbox.enqueue(messages), 2500);
