@@ -15,6 +15,8 @@ import { waitUntil } from '../support/wait-until.js';
  */
 export interface EngineApp extends TestContext {
   readonly scheduler: Scheduler;
+  /** Starts the scheduler and the dispatcher of an app started with `workers: false`. */
+  startWorkers(): Promise<void>;
   /** Every batch the scheduler committed. */
   readonly batches: readonly BatchReport[];
   /** Calls a Device API method; fails the test unless it answers 200. */
@@ -68,7 +70,13 @@ export interface DeliveredMessage {
   delivered_at: string;
 }
 
-export async function startEngineApp(dialect: Dialect, options: { batchSize?: number } = {}): Promise<EngineApp> {
+export interface EngineAppOptions {
+  readonly batchSize?: number;
+  /** False: the scheduler and the dispatcher are not started until `startWorkers()`. */
+  readonly workers?: boolean;
+}
+
+export async function startEngineApp(dialect: Dialect, options: EngineAppOptions = {}): Promise<EngineApp> {
   const ctx = await startTestApp(dialect);
   const logger = createLogger('silent');
   const batches: BatchReport[] = [];
@@ -81,12 +89,18 @@ export async function startEngineApp(dialect: Dialect, options: { batchSize?: nu
   });
   const dispatcher = new Dispatcher(ctx.store, logger, { pollIntervalMs: 100, retry: { baseDelayMs: 100 } });
   entryWorker.start();
-  await scheduler.start();
-  await dispatcher.start();
+  let workersStarted = false;
+  const startWorkers = async () => {
+    await scheduler.start();
+    await dispatcher.start();
+    workersStarted = true;
+  };
+  if (options.workers !== false) await startWorkers();
 
   const app: EngineApp = {
     ...ctx,
     scheduler,
+    startWorkers,
     batches,
     async device(method, request) {
       const res = await ctx.request({
@@ -155,8 +169,10 @@ export async function startEngineApp(dialect: Dialect, options: { batchSize?: nu
     },
     async close() {
       await entryWorker.stop();
-      await scheduler.stop();
-      await dispatcher.stop();
+      if (workersStarted) {
+        await scheduler.stop();
+        await dispatcher.stop();
+      }
       await ctx.close();
     },
   };

@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import BetterSqlite3 from 'better-sqlite3';
+import { fileURLToPath } from 'node:url';
+import { after, before, it } from 'node:test';
+import pg from 'pg';
+import { describeEachBackend } from '../support/backends.js';
+import { startHttpSink, type HttpSink } from '../support/http-sink.js';
+import { waitUntil } from '../support/wait-until.js';
+import { exitPoint, point, startEngineApp, type EngineApp } from './engine-harness.js';
+
+const WORKER = fileURLToPath(new URL('./scheduler-process.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+function startWorker(databaseUrl: string, batchSize: number): { child: ChildProcess; ready: Promise<void> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', WORKER, databaseUrl, String(batchSize)], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('ready')) resolve();
+    });
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('exit', (code, signal) => reject(new Error(`worker exited (${code ?? signal}) before it was ready:\n${output}`)));
+  });
+  return { child, ready };
+}
+
+async function kill(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
+}
+
+/** Users with one device each; the journey posts one webhook per user. */
+async function webhookJourney(app: EngineApp, sink: HttpSink, users: number): Promise<{ journey: string; userIds: string[] }> {
+  const userIds = Array.from({ length: users }, (_, i) => `crash-${String(i).padStart(4, '0')}`);
+  for (const userId of userIds) {
+    await app.device('registerDevice', { hwid: `${userId}-phone`, userId, device_type: 1, push_token: `tok-${userId}` });
+  }
+  const journey = await app.journey([
+    point('api', 'START_BY_API', { start_by_api: {} }, { default: 'hook' }),
+    point('hook', 'WEBHOOK', { webhook: { url: `${sink.url}/crash/{{ user_id }}`, method: 'GET' } }, { default: 'exit' }),
+    exitPoint(),
+  ]);
+  await app.enter(journey, { payload: { users: userIds } });
+  await app.until(journey, 'every user entered', (s) => s.point('api').entered === users);
+  return { journey, userIds };
+}
+
+/** After recovery: every user got exactly one webhook, the journey's books balance. */
+async function assertExactlyOnce(app: EngineApp, sink: HttpSink, journey: string, userIds: readonly string[]): Promise<void> {
+  const stats = await app.until(
+    journey,
+    'every run exited and every webhook recorded',
+    (s) => s.totals.exited === userIds.length && s.point('hook').pointStat.sent === userIds.length,
+    30_000,
+  );
+  assert.deepEqual(stats.totals, { entered: userIds.length, in_journey: 0, exited: userIds.length });
+  assert.deepEqual([stats.point('hook').entered, stats.point('hook').passed], [userIds.length, userIds.length]);
+  const paths = sink.requests.map((r) => r.path).sort();
+  assert.deepEqual(paths, userIds.map((u) => `/crash/${u}`).sort(), 'one webhook per user, none twice');
+  const outbox = await app.store.backend.db
+    .selectFrom('outbox')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  assert.equal(Number(outbox.n), userIds.length);
+}
+
+describeEachBackend('engine: a worker killed between claiming and committing', (dialect) => {
+  let app: EngineApp;
+  let sink: HttpSink;
+  const children: ChildProcess[] = [];
+
+  before(async () => {
+    app = await startEngineApp(dialect, { workers: false });
+    sink = await startHttpSink();
+  });
+  after(async () => {
+    await Promise.all(children.map(kill));
+    await app.close();
+    await sink.close();
+  });
+
+  if (dialect === 'postgres') {
+    it('is rolled back by the server and its batch re-runs: no webhook twice, none lost', async () => {
+      const { journey, userIds } = await webhookJourney(app, sink, 20);
+      const workerName = `journeyd-crash-${process.pid}`;
+      const url = new URL(app.database.url);
+      url.searchParams.set('application_name', workerName);
+
+      // Hold the outbox so the worker's webhook batch blocks between its claim and its commit.
+      const blocker = new pg.Client({ connectionString: app.database.url });
+      await blocker.connect();
+      try {
+        await blocker.query('BEGIN');
+        await blocker.query('LOCK TABLE outbox IN SHARE MODE');
+        const worker = startWorker(url.toString(), 50);
+        children.push(worker.child);
+        await worker.ready;
+        await waitUntil('the worker blocked inside its webhook batch', async () => {
+          const { rows } = await blocker.query(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+            [workerName],
+          );
+          return rows[0].n > 0;
+        }, 30_000);
+        const claimed = await blocker.query(
+          `SELECT count(*)::int AS n FROM runs r WHERE r.point_uuid = 'hook' AND r.state = 'active'`,
+        );
+        assert.equal(claimed.rows[0].n, userIds.length, 'the runs are still at the webhook point');
+        await kill(worker.child);
+        await blocker.query('COMMIT');
+        await waitUntil('the server to notice the dead worker', async () => {
+          const { rows } = await blocker.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1`, [
+            workerName,
+          ]);
+          return rows[0].n === 0;
+        });
+      } finally {
+        await blocker.end();
+      }
+      assert.equal(sink.requests.length, 0, 'nothing was committed, so nothing was sent');
+
+      await app.startWorkers();
+      await assertExactlyOnce(app, sink, journey, userIds);
+    });
+  } else {
+    it('is rolled back with its transaction and its batch re-runs: no webhook twice, none lost', async () => {
+      const { journey, userIds } = await webhookJourney(app, sink, 300);
+      const worker = startWorker(app.database.url, 5);
+      children.push(worker.child);
+      await worker.ready;
+      await waitUntil('the worker to commit a webhook batch', async () => {
+        const row = await app.store.backend.db
+          .selectFrom('outbox')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow();
+        return Number(row.n) > 0;
+      });
+      // Freeze the worker until it is caught holding the write lock, i.e. inside a batch, then kill it there.
+      const probe = new BetterSqlite3(app.database.url.slice('sqlite:'.length), { timeout: 0 });
+      try {
+        await waitUntil('the worker frozen inside a batch', async () => {
+          worker.child.kill('SIGSTOP');
+          try {
+            probe.exec('BEGIN IMMEDIATE');
+            probe.exec('ROLLBACK');
+          } catch (error) {
+            if ((error as { code?: string }).code === 'SQLITE_BUSY') return true;
+            throw error;
+          }
+          worker.child.kill('SIGCONT');
+          await sleep(Math.random() * 5);
+          return false;
+        });
+        await kill(worker.child);
+      } finally {
+        probe.close();
+      }
+      const stats = await app.statistics(journey);
+      assert.ok(stats.totals.exited < userIds.length, 'the worker was killed before it finished');
+
+      await app.startWorkers();
+      await assertExactlyOnce(app, sink, journey, userIds);
+    });
+  }
+});

@@ -1,0 +1,15 @@
+/**
+ * A worker process for the crash tests: a scheduler (and nothing else) on
+ * the database given as the first argument, with the batch size given as
+ * the second. It prints `ready` once started and runs until killed.
+ */
+import { Scheduler } from '../../src/engine/scheduler.js';
+import { createLogger } from '../../src/logger.js';
+import { Store } from '../../src/store/store.js';
+
+const [databaseUrl, batchSize] = process.argv.slice(2);
+if (!databaseUrl || !batchSize) throw new Error('usage: scheduler-process.ts <database-url> <batch-size>');
+const store = Store.open(databaseUrl);
+const scheduler = new Scheduler(store, { logger: createLogger('silent'), batchSize: Number(batchSize), pollIntervalMs: 100 });
+await scheduler.start();
+console.log('ready');

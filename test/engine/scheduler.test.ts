@@ -1,0 +1,191 @@
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import { assignBranch, compileAbSplit } from '../../src/domain/ab-split.js';
+import { Scheduler } from '../../src/engine/scheduler.js';
+import { createLogger } from '../../src/logger.js';
+import { Store } from '../../src/store/store.js';
+import { describeEachBackend } from '../support/backends.js';
+import { startTestApp, type TestContext } from '../support/app.js';
+import { waitUntil } from '../support/wait-until.js';
+import { point, runCounts, runningJourney, seedRuns, seedUsers } from './scheduler-fixtures.js';
+
+const logger = createLogger('silent');
+/** Longer than any test: a run that moves did so because the scheduler was woken or timed its sleep, not by polling. */
+const NO_POLL_MS = 120_000;
+
+describeEachBackend('scheduler', (dialect) => {
+  let ctx: TestContext;
+  before(async () => {
+    ctx = await startTestApp(dialect);
+  });
+  after(() => ctx.close());
+
+  async function counters(journeyId: number) {
+    const rows = await ctx.store.backend.db
+      .selectFrom('journey_point_counters')
+      .select(['point_uuid', 'entered', 'passed', 'sent', 'failed'])
+      .where('journey_id', '=', journeyId)
+      .execute();
+    return new Map(rows.map((r): [string, [number, number]] => [r.point_uuid, [Number(r.entered), Number(r.passed)]]));
+  }
+
+  it('splits 20,000 runs 30/70 within one percentage point, each user on the branch its hash gives', async () => {
+    const users = 20_000;
+    await seedUsers(ctx.store, 'ab-', users);
+    const branches = [
+      { key: 'small', percent: 30 },
+      { key: 'large', percent: 70 },
+    ];
+    const journey = await runningJourney(ctx.store, [
+      point('api', 'START_BY_API', { start_by_api: {} }, { default: 'ab' }),
+      point('ab', 'AB_SPLITTER', { ab_splitter: { branches } }, { small: 'small-exit', large: 'large-exit' }),
+      point('small-exit', 'EXIT', {}),
+      point('large-exit', 'EXIT', {}),
+    ]);
+    await seedRuns(ctx.store, journey.id, 'api', 'ab-', users);
+    const scheduler = new Scheduler(ctx.store, { logger, pollIntervalMs: 100 });
+    await scheduler.start();
+    try {
+      await waitUntil(
+        'every run exited',
+        async () => {
+          const runs = await runCounts(ctx.store, journey.id);
+          return (runs.get('exited:small-exit') ?? 0) + (runs.get('exited:large-exit') ?? 0) === users;
+        },
+        60_000,
+      );
+    } finally {
+      await scheduler.stop();
+    }
+    const split = compileAbSplit(journey.journey.info.uuid, 'ab', branches);
+    assert.ok(split.ok);
+    const exits = await ctx.store.backend.db
+      .selectFrom('runs')
+      .select(['user_id', 'point_uuid'])
+      .where('journey_id', '=', journey.id)
+      .execute();
+    const small = exits.filter((r) => r.point_uuid === 'small-exit').length;
+    assert.ok(Math.abs(small / users - 0.3) <= 0.01, `small branch took ${((100 * small) / users).toFixed(2)}%`);
+    for (const run of exits) assert.equal(run.point_uuid, `${assignBranch(split.split, run.user_id)}-exit`);
+    const counts = await counters(journey.id);
+    assert.deepEqual(counts.get('ab'), [users, users]);
+    assert.deepEqual(counts.get('small-exit'), [small, small]);
+    assert.deepEqual(counts.get('large-exit'), [users - small, users - small]);
+  });
+
+  it('with two workers on separate connections, executes every run exactly once', async () => {
+    const users = 3_000;
+    await seedUsers(ctx.store, 'pair-', users);
+    const journey = await runningJourney(ctx.store, [
+      point('api', 'START_BY_API', { start_by_api: {} }, { default: 'hook' }),
+      point('hook', 'WEBHOOK', { webhook: { url: 'http://127.0.0.1:9/{{ user_id }}', method: 'GET' } }, { default: 'push' }),
+      point('push', 'SEND_PUSH', { send_push: { title: 'Hi', body: '{{ user_id }}' } }, { default: 'exit' }),
+      point('exit', 'EXIT', {}),
+    ]);
+    await seedRuns(ctx.store, journey.id, 'api', 'pair-', users);
+    const other = Store.open(ctx.database.url);
+    const workers = [
+      new Scheduler(ctx.store, { logger, batchSize: 100, pollIntervalMs: 50 }),
+      new Scheduler(other, { logger, batchSize: 100, pollIntervalMs: 50 }),
+    ];
+    await Promise.all(workers.map((w) => w.start()));
+    try {
+      await waitUntil('every run exited', async () => (await runCounts(ctx.store, journey.id)).get('exited:exit') === users, 60_000);
+    } finally {
+      await Promise.all(workers.map((w) => w.stop()));
+      await other.close();
+    }
+    const outbox = await ctx.store.backend.db
+      .selectFrom('outbox')
+      .select(['point_uuid', (eb) => eb.fn.count<number>('run_id').distinct().as('runs'), (eb) => eb.fn.countAll<number>().as('rows')])
+      .where('journey_id', '=', journey.id)
+      .groupBy('point_uuid')
+      .execute();
+    assert.deepEqual(
+      outbox.map((o) => [o.point_uuid, Number(o.runs), Number(o.rows)]).sort(),
+      [
+        ['hook', users, users],
+        ['push', users, users],
+      ],
+    );
+    const counts = await counters(journey.id);
+    for (const uuid of ['api', 'hook', 'push', 'exit']) assert.deepEqual(counts.get(uuid), [users, users], uuid);
+  });
+
+  it('wakes on a runWake announcement from another connection instead of waiting for its poll', async () => {
+    await seedUsers(ctx.store, 'wake-', 3);
+    const journey = await runningJourney(ctx.store, [
+      point('api', 'START_BY_API', { start_by_api: {} }, { default: 'exit' }),
+      point('exit', 'EXIT', {}),
+    ]);
+    const scheduler = new Scheduler(ctx.store, { logger, pollIntervalMs: NO_POLL_MS });
+    await scheduler.start();
+    const other = Store.open(ctx.database.url);
+    try {
+      // Let the scheduler's first reading find nothing due, so only the announcement can move the runs.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await seedRuns(other, journey.id, 'api', 'wake-', 3);
+      await other.runWake.announce();
+      // On SQLite announcements are in-process: the other connection's runs are found when this process is told.
+      if (dialect === 'sqlite') await ctx.store.runWake.announce();
+      await waitUntil('the runs exited', async () => (await runCounts(ctx.store, journey.id)).get('exited:exit') === 3);
+    } finally {
+      await scheduler.stop();
+      await other.close();
+    }
+  });
+
+  it('sleeps until the earliest due time it knows of, not until its next poll', async () => {
+    await seedUsers(ctx.store, 'timer-', 5);
+    const journey = await runningJourney(ctx.store, [
+      point('api', 'START_BY_API', { start_by_api: {} }, { default: 'wait' }),
+      point('wait', 'WAIT', { wait: { delay_seconds: 1 } }, { default: 'exit' }),
+      point('exit', 'EXIT', {}),
+    ]);
+    await seedRuns(ctx.store, journey.id, 'api', 'timer-', 5);
+    const scheduler = new Scheduler(ctx.store, { logger, pollIntervalMs: NO_POLL_MS });
+    await scheduler.start();
+    try {
+      await waitUntil('the runs exited after their wait', async () => (await runCounts(ctx.store, journey.id)).get('exited:exit') === 5);
+    } finally {
+      await scheduler.stop();
+    }
+    const exited = await ctx.store.backend.db
+      .selectFrom('runs')
+      .select(['entered_at', 'exited_at'])
+      .where('journey_id', '=', journey.id)
+      .execute();
+    for (const run of exited) assert.ok(Number(run.exited_at) >= Number(run.entered_at) + 1_000, 'left the wait no earlier than its due time');
+  });
+
+  it('stops only between batches: after stop() every run is wholly at one point and the counters agree', async () => {
+    const users = 6_000;
+    await seedUsers(ctx.store, 'stop-', users);
+    const journey = await runningJourney(ctx.store, [
+      point('api', 'START_BY_API', { start_by_api: {} }, { default: 'push' }),
+      point('push', 'SEND_PUSH', { send_push: { title: 'Hi', body: '{{ user_id }}' } }, { default: 'exit' }),
+      point('exit', 'EXIT', {}),
+    ]);
+    await seedRuns(ctx.store, journey.id, 'api', 'stop-', users);
+    const scheduler = new Scheduler(ctx.store, { logger, batchSize: 500, pollIntervalMs: 50 });
+    await scheduler.start();
+    await waitUntil('some runs moved', async () => ((await counters(journey.id)).get('api')?.[1] ?? 0) > 0);
+    await scheduler.stop();
+
+    const runs = await runCounts(ctx.store, journey.id);
+    const counts = await counters(journey.id);
+    const at = (key: string) => runs.get(key) ?? 0;
+    const [, apiPassed] = counts.get('api') ?? [0, 0];
+    const [pushEntered, pushPassed] = counts.get('push') ?? [0, 0];
+    assert.equal(at('active:api'), users - apiPassed);
+    assert.equal(pushEntered, apiPassed);
+    assert.equal(at('active:push'), pushEntered - pushPassed);
+    const messages = await ctx.store.backend.db
+      .selectFrom('outbox')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('journey_id', '=', journey.id)
+      .executeTakeFirstOrThrow();
+    assert.equal(Number(messages.n), pushPassed, 'one push per run that passed the push point, none for the others');
+    assert.ok(at('active:api') + at('active:push') + at('active:exit') + at('exited:exit') === users);
+  });
+});
