@@ -167,25 +167,40 @@ export class OutboxStore {
    * locked rows (`FOR UPDATE SKIP LOCKED`), so no row is claimed twice.
    */
   async claimDue(owner: string, limit: number, leaseMs: number, now = Date.now()): Promise<ClaimedMessage[]> {
-    const due = this.backend.db
-      .selectFrom('outbox')
-      .select('id')
-      .where('status', '=', 'pending')
-      .where('next_attempt_at', '<=', now)
-      .orderBy('next_attempt_at')
-      .limit(limit)
-      .$if(this.backend.dialect === 'postgres', (qb) => qb.forUpdate().skipLocked());
-    const rows = await this.backend.db
-      .updateTable('outbox')
-      .set((eb) => ({
-        lease_owner: owner,
-        next_attempt_at: now + leaseMs,
-        attempts: eb('attempts', '+', 1),
-        updated_at: now,
-      }))
-      .where('id', 'in', due)
-      .returningAll()
-      .execute();
+    const claim = (db: Kysely<Database>) =>
+      db
+        .updateTable('outbox')
+        .set((eb) => ({
+          lease_owner: owner,
+          next_attempt_at: now + leaseMs,
+          attempts: eb('attempts', '+', 1),
+          updated_at: now,
+        }))
+        .where(
+          'id',
+          'in',
+          db
+            .selectFrom('outbox')
+            .select('id')
+            .where('status', '=', 'pending')
+            .where('next_attempt_at', '<=', now)
+            .orderBy('next_attempt_at')
+            .limit(limit)
+            .$if(this.backend.dialect === 'postgres', (qb) => qb.forUpdate().skipLocked()),
+        )
+        .returningAll()
+        .execute();
+    const rows =
+      this.backend.dialect === 'sqlite'
+        ? await claim(this.backend.db)
+        : await this.backend.db.transaction().execute(async (trx) => {
+            // The one good plan is an ordered scan of outbox_due that stops at the limit. Right after a
+            // bulk enqueue, before autovacuum has analyzed the table, the planner underestimates the due
+            // rows and sorts all of them instead: 85 ms per claim at 50,000 due, growing with the
+            // backlog, against 1 ms for the index scan. Without sorting it can only choose the index.
+            await sql`SET LOCAL enable_sort = off`.execute(trx);
+            return claim(trx);
+          });
     return rows.sort((a, b) => a.id - b.id).map(toClaimedMessage);
   }
 
