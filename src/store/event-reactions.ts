@@ -116,6 +116,7 @@ export class EventReactionStore {
     return rows.map((row) => ({ ...row, journey_id: Number(row.journey_id) }));
   }
 
+  /** Moves the user's runs waiting at matching WAIT_EVENT points: one select, one compare-and-set update. */
   private async wakeWaitingRuns(
     trx: Kysely<Database>,
     event: RecordedEvent,
@@ -129,45 +130,56 @@ export class EventReactionStore {
     }
     if (waits.size === 0) return 0;
     const journeyIds = [...new Set(triggers.filter((t) => t.kind === 'wait').map((t) => t.journey_id))];
-    // In id order, as drop-users locks runs, so the two never deadlock on Postgres.
-    const runs = await trx
+    const waiting = await trx
       .selectFrom('runs')
       .select(['id', 'journey_id', 'point_uuid'])
       .where('journey_id', 'in', journeyIds)
       .where('user_id', '=', event.userId)
       .where('state', '=', sql.lit('active'))
-      .orderBy('id')
       .execute();
-    let moved = 0;
-    for (const run of runs) {
+    const moves = new Map<number, { journeyId: number; from: string; to: string }>();
+    for (const run of waiting) {
       const journeyId = Number(run.journey_id);
       const trigger = waits.get(runKey(journeyId, run.point_uuid));
-      const next = trigger && wakeTarget(trigger, event);
-      if (next === undefined) continue;
-      const result = await trx
-        .updateTable('runs')
-        .set({
-          point_uuid: next,
-          due_at: event.now,
-          updated_at: event.now,
-          waiting_point: null,
-          lease_owner: null,
-          lease_expires_at: null,
-        })
-        .where('id', '=', run.id)
-        .where('point_uuid', '=', run.point_uuid)
-        .where('state', '=', sql.lit('active'))
-        .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', event.now)]))
-        .executeTakeFirst();
-      if (Number(result.numUpdatedRows) === 0) continue;
-      moved++;
-      counts.push({ journeyId, pointUuid: run.point_uuid, entered: 0, passed: 1 });
-      counts.push({ journeyId, pointUuid: next, entered: 1, passed: 0 });
+      const to = trigger && wakeTarget(trigger, event);
+      if (to !== undefined) moves.set(Number(run.id), { journeyId, from: run.point_uuid, to });
     }
-    return moved;
+    if (moves.size === 0) return 0;
+    const caseOfId = (pick: (move: { from: string; to: string }) => string) =>
+      sql<string>`CASE id ${sql.join(
+        [...moves].map(([id, move]) => sql`WHEN ${id} THEN ${pick(move)}`),
+        sql` `,
+      )} END`;
+    // Compare-and-set: still at the wait point, active, and not held under a live lease.
+    const moved = await trx
+      .updateTable('runs')
+      .set({
+        point_uuid: caseOfId((move) => move.to),
+        due_at: event.now,
+        updated_at: event.now,
+        waiting_point: null,
+        lease_owner: null,
+        lease_expires_at: null,
+      })
+      .where('id', 'in', [...moves.keys()])
+      .where('point_uuid', '=', caseOfId((move) => move.from))
+      .where('state', '=', sql.lit('active'))
+      .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', event.now)]))
+      .returning('id')
+      .execute();
+    for (const { id } of moved) {
+      const move = moves.get(Number(id)) as { journeyId: number; from: string; to: string };
+      counts.push({ journeyId: move.journeyId, pointUuid: move.from, entered: 0, passed: 1 });
+      counts.push({ journeyId: move.journeyId, pointUuid: move.to, entered: 1, passed: 0 });
+    }
+    return moved.length;
   }
 
-  /** Enters the user into each journey with a matching entry point, at the first such point in declared order. */
+  /**
+   * Enters the user into each journey with a matching entry point, at the
+   * first such point in declared order, except journeys without
+   * `allow_reenter` where the user has an active run: one multi-row insert.
+   */
   private async enterJourneys(
     trx: Kysely<Database>,
     event: RecordedEvent,
@@ -180,48 +192,55 @@ export class EventReactionStore {
       const trigger = this.compile(row);
       if (trigger.kind === 'entry' && entersAt(trigger, event)) entryPoints.set(row.journey_id, row);
     }
+    const exclusive = [...entryPoints.values()].filter((row) => !isTrue(row.allow_reenter)).map((row) => row.journey_id);
+    for (const journeyId of await this.journeysWithActiveRun(trx, exclusive, event.userId)) entryPoints.delete(journeyId);
     if (entryPoints.size === 0) return 0;
     const attributes = JSON.stringify(eventAttributeValues(event.attributes));
-    let entered = 0;
-    for (const [journeyId, row] of entryPoints) {
-      if (!isTrue(row.allow_reenter) && (await this.hasActiveRun(trx, journeyId, event.userId))) continue;
-      await trx
-        .insertInto('runs')
-        .values({
+    await trx
+      .insertInto('runs')
+      .values(
+        [...entryPoints].map(([journeyId, row]) => ({
           journey_id: journeyId,
           application_id: event.applicationId,
           user_id: event.userId,
           point_uuid: row.point_uuid,
-          state: 'active',
+          state: 'active' as const,
           due_at: event.now,
           attributes,
           entry_request_id: null,
           entered_at: event.now,
           updated_at: event.now,
-        })
-        .execute();
-      entered++;
+        })),
+      )
+      .execute();
+    for (const [journeyId, row] of entryPoints) {
       counts.push({ journeyId, pointUuid: row.point_uuid, entered: 1, passed: 0 });
     }
-    return entered;
+    return entryPoints.size;
   }
 
-  /** Whether the user has an active run in the journey; on Postgres first serializes entries of this (journey, user). */
-  private async hasActiveRun(trx: Kysely<Database>, journeyId: number, userId: string): Promise<boolean> {
+  /**
+   * Which of the journeys the user has an active run in. On Postgres it
+   * first takes a transaction advisory lock per (journey, user), in key
+   * order, so that concurrent events of one user enter each journey once.
+   */
+  private async journeysWithActiveRun(trx: Kysely<Database>, journeyIds: number[], userId: string): Promise<number[]> {
+    if (journeyIds.length === 0) return [];
     if (this.backend.dialect === 'postgres') {
-      await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`journey-entry:${journeyId}:${userId}`}, 0))`.execute(
-        trx,
-      );
+      const keys = journeyIds.map((journeyId) => `journey-entry:${journeyId}:${userId}`).sort();
+      await sql`
+        SELECT pg_advisory_xact_lock(hashtextextended(k, 0))
+        FROM (SELECT k FROM unnest(${keys}::text[]) AS k ORDER BY k) ordered`.execute(trx);
     }
-    const active = await trx
+    const rows = await trx
       .selectFrom('runs')
-      .select('id')
-      .where('journey_id', '=', journeyId)
+      .select('journey_id')
+      .distinct()
+      .where('journey_id', 'in', journeyIds)
       .where('user_id', '=', userId)
       .where('state', '=', sql.lit('active'))
-      .limit(1)
-      .executeTakeFirst();
-    return active !== undefined;
+      .execute();
+    return rows.map((row) => Number(row.journey_id));
   }
 
   private compile(row: TriggerRow): CompiledTrigger {
