@@ -168,6 +168,24 @@ describeEachBackend('start_by_segment enters the matching users when the journey
     assert.equal((await runsOf(ctx.store, journey)).length, 5);
   });
 
+  it('continues an entry that a stopping worker gave back, from where it stopped', async () => {
+    const journey = await createJourney(ctx, [segmentEntry('seg', LONDON), exitPoint()]);
+    const now = Date.now();
+    const claim = await ctx.store.segmentEntry.claimDue('stopping', { now, leaseMs: 60_000 });
+    assert.ok(claim);
+    const audience = await ctx.store.audience.compile(claim.applicationId, parseSeglang(LONDON));
+    await ctx.store.segmentEntry.stageAudience(claim, audience.userIds, { now, leaseMs: 60_000 });
+    await ctx.store.segmentEntry.enterBatch(claim, { now, leaseMs: 60_000, batchSize: 3 });
+    await ctx.store.segmentEntry.release(claim);
+    assert.deepEqual(
+      (await entriesOf(ctx, journey)).map((e) => [e.status, e.entered]),
+      [['scheduled', 3]],
+    );
+    assert.equal(await new SegmentEntryWorker(ctx.store, { logger, batchSize: 3 }).drain(), 1);
+    assert.deepEqual(await activeRuns(ctx.store, journey), LONDONERS.map((u) => `${u}@seg`));
+    assert.deepEqual((await entriesOf(ctx, journey)).map((e) => [e.status, e.entered]), [['done', 5]]);
+  });
+
   it('holds an entry of a paused journey and enters once it runs; resuming does not enter again', async () => {
     const journey = await createJourney(ctx, [segmentEntry('seg', LONDON), exitPoint()]);
     await lifecycle(ctx, 'pause', journey);
