@@ -1,4 +1,4 @@
-import type { Journey, PointOf } from './journey.js';
+import type { JourneyStatus, Point, PointOf } from './journey.js';
 import { parseSeglang, SeglangError, type SegExpr } from './seglang/index.js';
 
 /**
@@ -137,12 +137,12 @@ function readAttributeValues(
 export type ApiEntryPoint = PointOf<'POINT_TYPE_START_BY_API'>;
 
 /** Checks 5–8: the journey runs and has exactly one API entry point, which is active. */
-export function apiEntryPointOf(journey: Journey): Checked<ApiEntryPoint> {
-  if (journey.info.status !== 'STATUS_RUNNING') return fail(START_MESSAGES.notRunning);
-  const points = journey.points.filter((p): p is ApiEntryPoint => p.point_type === 'POINT_TYPE_START_BY_API');
-  const [point] = points;
+export function apiEntryPointOf(status: JourneyStatus, points: readonly Point[]): Checked<ApiEntryPoint> {
+  if (status !== 'STATUS_RUNNING') return fail(START_MESSAGES.notRunning);
+  const apiPoints = points.filter((p): p is ApiEntryPoint => p.point_type === 'POINT_TYPE_START_BY_API');
+  const [point] = apiPoints;
   if (!point) return fail(START_MESSAGES.zeroApiPoints);
-  if (points.length > 1) return fail(START_MESSAGES.manyApiPoints);
+  if (apiPoints.length > 1) return fail(START_MESSAGES.manyApiPoints);
   if (point.point_data.start_by_api.is_deactivated === true) return fail(START_MESSAGES.deactivated);
   return ok(point);
 }

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { apiEntryPointOf } from '../domain/start-request.js';
+import { parseSeglang, SeglangError } from '../domain/seglang/index.js';
+import { apiEntryPointOf, filterMessage } from '../domain/start-request.js';
 import type { Logger } from '../logger.js';
-import type { AudienceQuery, ClaimedEntryRequest } from '../store/entry.js';
+import type { AudienceQuery, ClaimedEntryRequest, SmallEntry, SmallEntryOutcome } from '../store/entry.js';
 import type { JourneyStatus } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 
@@ -32,6 +33,8 @@ const DEFAULT_BATCH_SIZE = 10_000;
 const DEFAULT_LEASE_MS = 30_000;
 const DEFAULT_POLL_INTERVAL_MS = 1_000;
 const DEFAULT_MAX_ATTEMPTS = 5;
+/** Requests claimed at once: enough to enter a burst of small requests in one transaction. */
+const CLAIM_LIMIT = 100;
 const TERMINAL_STATUSES: readonly JourneyStatus[] = ['STATUS_FINISHED', 'STATUS_ARCHIVED'];
 
 /**
@@ -87,16 +90,60 @@ export class EntryWorker {
   /** Processes requests until none can be claimed; returns how many it took. For tests and benchmarks. */
   async drain(): Promise<number> {
     let processed = 0;
-    while (await this.processNext()) processed++;
+    for (let taken = await this.processNext(); taken > 0; taken = await this.processNext()) processed += taken;
     return processed;
   }
 
-  /** Claims one request and takes it as far as it can go; false when there was none to claim. */
-  async processNext(): Promise<boolean> {
-    const request = await this.store.entry.claimNext(this.workerId, { now: this.clock(), leaseMs: this.leaseMs });
-    if (!request) return false;
+  /** Claims a set of requests and takes each as far as it can go; returns how many it claimed. */
+  async processNext(): Promise<number> {
+    const claimed = await this.store.entry.claim(this.workerId, this.leaseTerms(), CLAIM_LIMIT);
+    const small: SmallEntry[] = [];
+    const large: ClaimedEntryRequest[] = [];
+    for (const request of claimed) {
+      const refusal = this.refusal(request);
+      if (refusal) await this.guarded(request, () => this.settle(request, refusal));
+      else if (request.selectorKind !== 'filter' && !request.audienceResolved && request.idCount <= this.batchSize) {
+        small.push({ request, allowReenter: allowsReentry(request) });
+      } else large.push(request);
+    }
+    await this.enterSmall(small);
+    for (const [index, request] of large.entries()) {
+      if (this.stopping) {
+        for (const waiting of large.slice(index)) await this.store.entry.release(waiting);
+        break;
+      }
+      await this.guarded(request, () => this.enterLarge(request));
+    }
+    return claimed.length;
+  }
+
+  /**
+   * All small requests in one transaction. Should it fail, each is retried on
+   * its own so that one bad request cannot hold the others back.
+   */
+  private async enterSmall(small: readonly SmallEntry[]): Promise<void> {
+    if (small.length === 0) return;
+    let outcomes: SmallEntryOutcome[];
     try {
-      await this.process(request);
+      outcomes = await this.store.entry.enterSmall(small, this.leaseTerms());
+    } catch (error) {
+      this.logger.warn({ err: error, requests: small.length }, 'entering small requests together failed; one by one');
+      for (const { request } of small) await this.guarded(request, () => this.enterLarge(request));
+      return;
+    }
+    for (const [index, outcome] of outcomes.entries()) {
+      const { request } = small[index] as SmallEntry;
+      if (outcome.kind === 'lease-lost') this.leaseLost(request);
+      else if (outcome.kind === 'journey-not-running') {
+        await this.guarded(request, () => this.settle(request, { notRunning: outcome.status }));
+      }
+    }
+  }
+
+  /** Runs `work` for one request; an error gives the request back, or fails it after its last attempt. */
+  private async guarded(request: ClaimedEntryRequest, work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
     } catch (error) {
       const message = (error as Error).message;
       this.logger.error({ err: error, request: request.uuid, attempt: request.attempts }, 'entry request failed');
@@ -106,7 +153,6 @@ export class EntryWorker {
         await this.store.entry.release(request);
       }
     }
-    return true;
   }
 
   private async run(): Promise<void> {
@@ -114,7 +160,7 @@ export class EntryWorker {
       try {
         await this.watch();
         this.woken = false;
-        if (!(await this.processNext())) await this.sleep(this.pollIntervalMs);
+        if ((await this.processNext()) === 0) await this.sleep(this.pollIntervalMs);
       } catch (error) {
         // The database is unreachable or the claim itself failed: wait and try again.
         this.logger.error({ err: error }, 'entry worker could not claim a request');
@@ -125,16 +171,30 @@ export class EntryWorker {
     this.unwatch = undefined;
   }
 
-  private async process(request: ClaimedEntryRequest): Promise<void> {
-    const stored = await this.store.journeys.findByUuid(request.journeyUuid);
-    const status = stored?.journey.info.status ?? 'STATUS_ARCHIVED';
-    if (!stored || status !== 'STATUS_RUNNING') return this.notRunning(request, status);
-    const entry = apiEntryPointOf(stored.journey);
+  /** Why the claimed request cannot enter anyone now, judged from the journey as claimed. */
+  private refusal(request: ClaimedEntryRequest): Refusal | undefined {
+    const { status, points } = request.journey;
+    if (status !== 'STATUS_RUNNING') return { notRunning: status };
+    const entry = apiEntryPointOf(status, points);
     if (!entry.ok || entry.value.uuid !== request.pointUuid) {
-      await this.store.entry.fail(request, 'the journey no longer has this API entry point', this.clock());
-      return;
+      return { failure: 'the journey no longer has this API entry point' };
     }
+    return undefined;
+  }
 
+  /** A finished or archived journey fails the request; a paused one (or one back in draft) holds it queued. */
+  private async settle(request: ClaimedEntryRequest, refusal: Refusal): Promise<void> {
+    if ('failure' in refusal) {
+      await this.store.entry.fail(request, refusal.failure, this.clock());
+    } else if (TERMINAL_STATUSES.includes(refusal.notRunning)) {
+      await this.store.entry.fail(request, `the journey is ${refusal.notRunning}`, this.clock());
+    } else {
+      await this.store.entry.release(request);
+    }
+  }
+
+  /** Stages the audience (once), then enters it batch by batch, renewing the lease with each. */
+  private async enterLarge(request: ClaimedEntryRequest): Promise<void> {
     if (!request.audienceResolved) {
       const audience = await this.audienceOf(request);
       if (!audience.ok) {
@@ -145,7 +205,7 @@ export class EntryWorker {
       if (resolved.kind === 'lease-lost') return this.leaseLost(request);
     }
 
-    const allowReenter = stored.journey.info.params.allow_reenter === true;
+    const allowReenter = allowsReentry(request);
     for (;;) {
       const batch = await this.store.entry.enterBatch(request, {
         ...this.leaseTerms(),
@@ -153,7 +213,7 @@ export class EntryWorker {
         allowReenter,
       });
       if (batch.kind === 'lease-lost') return this.leaseLost(request);
-      if (batch.kind === 'journey-not-running') return this.notRunning(request, batch.status);
+      if (batch.kind === 'journey-not-running') return this.settle(request, { notRunning: batch.status });
       if (!batch.remaining) break;
       if (this.stopping) return this.store.entry.release(request);
       // Let HTTP requests in between batches: on SQLite each batch holds the event loop while it runs.
@@ -166,15 +226,13 @@ export class EntryWorker {
     request: ClaimedEntryRequest,
   ): Promise<{ ok: true; query: AudienceQuery } | { ok: false; error: string }> {
     if (request.selectorKind !== 'filter') return { ok: true, query: { kind: request.selectorKind } };
-    throw new Error('filter audiences need the seglang compiler');
-  }
-
-  /** A finished or archived journey fails the request; a paused one (or one back in draft) holds it queued. */
-  private async notRunning(request: ClaimedEntryRequest, status: JourneyStatus): Promise<void> {
-    if (TERMINAL_STATUSES.includes(status)) {
-      await this.store.entry.fail(request, `the journey is ${status}`, this.clock());
-    } else {
-      await this.store.entry.release(request);
+    try {
+      // The filter parsed and type-checked when it was accepted; tag declarations may have changed since.
+      const audience = await this.store.audience.compile(request.applicationId, parseSeglang(request.filter ?? ''));
+      return { ok: true, query: { kind: 'filter', userIds: audience.userIds } };
+    } catch (error) {
+      if (error instanceof SeglangError) return { ok: false, error: filterMessage(error) };
+      throw error;
     }
   }
 
@@ -216,4 +274,10 @@ export class EntryWorker {
       this.wake = done;
     });
   }
+}
+
+type Refusal = { readonly notRunning: JourneyStatus } | { readonly failure: string };
+
+function allowsReentry(request: ClaimedEntryRequest): boolean {
+  return request.journey.params.allow_reenter === true;
 }

@@ -3,8 +3,10 @@ import { EventEmitter } from 'node:events';
 import type { RawBuilder } from 'kysely';
 import type { Backend } from './backend.js';
 import { PostgresEntryStatements } from './postgres/entry-statements.js';
+import type { JourneyParams, Point } from '../domain/journey.js';
 import type { EntryRequestStatus, EntrySelectorKind, JourneyStatus } from './schema.js';
 import { SqliteEntryStatements } from './sqlite/entry-statements.js';
+import type { Wake } from './wake.js';
 
 /**
  * Start-by-API entry: accepting requests behind the one-per-minute gate,
@@ -55,6 +57,8 @@ export interface ClaimedEntryRequest {
   readonly applicationId: number;
   readonly pointUuid: string;
   readonly selectorKind: EntrySelectorKind;
+  /** How many ids a users/hwids request names; 0 for a filter. */
+  readonly idCount: number;
   /** The filter text for a filter selector; ids stay in the database. */
   readonly filter: string | null;
   /** JSON object every run starts with. */
@@ -63,12 +67,20 @@ export interface ClaimedEntryRequest {
   /** Claims so far, this one included. */
   readonly attempts: number;
   readonly owner: string;
+  /** The journey as it was at the claim; every write re-checks its status under a lock. */
+  readonly journey: ClaimedJourney;
 }
 
-/** How to find the request's audience: stored ids, or the compiled filter's device-id subquery. */
+export interface ClaimedJourney {
+  readonly status: JourneyStatus;
+  readonly params: JourneyParams;
+  readonly points: readonly Point[];
+}
+
+/** How to find the request's audience: stored ids, or the compiled filter's `SELECT DISTINCT user_id` subquery. */
 export type AudienceQuery =
   | { readonly kind: 'users' | 'hwids' }
-  | { readonly kind: 'filter'; readonly deviceIds: RawBuilder<unknown> };
+  | { readonly kind: 'filter'; readonly userIds: RawBuilder<{ user_id: string }> };
 
 export interface LeaseTerms {
   readonly now: number;
@@ -90,10 +102,22 @@ export type BatchOutcome =
   | { readonly kind: 'journey-not-running'; readonly status: JourneyStatus }
   | LeaseLost;
 
+/** A request small enough (ids at most one batch) to be staged, entered and finished in one go. */
+export interface SmallEntry {
+  readonly request: ClaimedEntryRequest;
+  readonly allowReenter: boolean;
+}
+
+export type SmallEntryOutcome =
+  | { readonly kind: 'done'; readonly entered: number }
+  | { readonly kind: 'journey-not-running'; readonly status: JourneyStatus }
+  | LeaseLost;
+
 /** The per-dialect statements behind EntryStore. */
 export interface EntryStatements {
   accept(uuid: string, input: EntryRequestInput, now: number): Promise<AcceptOutcome>;
-  claimNext(owner: string, terms: LeaseTerms): Promise<ClaimedEntryRequest | undefined>;
+  claim(owner: string, terms: LeaseTerms, limit: number): Promise<ClaimedEntryRequest[]>;
+  enterSmall(entries: readonly SmallEntry[], terms: LeaseTerms): Promise<SmallEntryOutcome[]>;
   resolveAudience(request: ClaimedEntryRequest, audience: AudienceQuery, terms: LeaseTerms): Promise<ResolveOutcome>;
   enterBatch(request: ClaimedEntryRequest, terms: BatchTerms): Promise<BatchOutcome>;
   finish(request: ClaimedEntryRequest, now: number): Promise<boolean>;
@@ -107,9 +131,15 @@ export class EntryStore {
   private readonly statements: EntryStatements;
   private readonly acceptances = new EventEmitter();
 
-  constructor(private readonly backend: Backend) {
+  /** `runWake` is announced whenever entered runs commit, so that schedulers execute them at once. */
+  constructor(
+    private readonly backend: Backend,
+    runWake: Wake,
+  ) {
     this.statements =
-      backend.dialect === 'sqlite' ? new SqliteEntryStatements(backend) : new PostgresEntryStatements(backend);
+      backend.dialect === 'sqlite'
+        ? new SqliteEntryStatements(backend, runWake)
+        : new PostgresEntryStatements(backend, runWake);
   }
 
   /**
@@ -156,12 +186,22 @@ export class EntryStore {
   }
 
   /**
-   * Takes the oldest request that is queued, or processing under an expired
-   * lease, of a journey that is not paused or in draft (those wait until it
-   * runs again). Returns undefined when there is none.
+   * Takes up to `limit` of the oldest requests that are queued, or processing
+   * under an expired lease, of journeys that are not paused or in draft (those
+   * wait until the journey runs again), oldest first.
    */
-  claimNext(owner: string, terms: LeaseTerms): Promise<ClaimedEntryRequest | undefined> {
-    return this.statements.claimNext(owner, terms);
+  claim(owner: string, terms: LeaseTerms, limit: number): Promise<ClaimedEntryRequest[]> {
+    return this.statements.claim(owner, terms, limit);
+  }
+
+  /**
+   * Stages, enters and finishes many small requests in ONE transaction: the
+   * set-at-a-time path for the common case of a few ids per request. Each
+   * request is checked (lease, journey running) on its own; the outcomes are
+   * in the order given.
+   */
+  enterSmall(entries: readonly SmallEntry[], terms: LeaseTerms): Promise<SmallEntryOutcome[]> {
+    return entries.length === 0 ? Promise.resolve([]) : this.statements.enterSmall(entries, terms);
   }
 
   /** Stages the de-duplicated users of the request's audience and sets `selected` and `skipped.unknown`. */

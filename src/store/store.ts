@@ -62,7 +62,7 @@ export class Store {
     this.deviceImport = new DeviceImportStore(backend);
     this.outbox = new OutboxStore(backend);
     this.channelSettings = new ChannelSettingsStore(backend);
-    this.entry = new EntryStore(backend);
+    this.entry = new EntryStore(backend, this.runWake);
     this.statistics = new StatisticsStore(backend);
     this.tags = new TagStore(backend);
     this.devices = new DeviceStore(backend, this.tags);

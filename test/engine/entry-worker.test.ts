@@ -40,7 +40,7 @@ describeEachBackend('entry worker: leases, restarts and journey state', (dialect
     const leaseMs = 10_000;
 
     // Worker A claims, stages the audience, enters one batch of 3, then dies.
-    const dead = await ctx.store.entry.claimNext('worker-a', { now: t0, leaseMs });
+    const [dead] = await ctx.store.entry.claim('worker-a', { now: t0, leaseMs }, 1);
     assert.ok(dead);
     assert.equal((await ctx.store.entry.resolveAudience(dead, { kind: 'users' }, { now: t0, leaseMs })).kind, 'resolved');
     const first = await ctx.store.entry.enterBatch(dead, { now: t0, leaseMs, batchSize: 3, allowReenter: false });
@@ -75,10 +75,10 @@ describeEachBackend('entry worker: leases, restarts and journey state', (dialect
     const journey = await createJourney(ctx);
     const requestUuid = await accept(journey, ['u1', 'u2', 'nobody']);
     const now = Date.now();
-    const claim = await ctx.store.entry.claimNext('worker-a', { now, leaseMs: 10 });
+    const [claim] = await ctx.store.entry.claim('worker-a', { now, leaseMs: 10 }, 1);
     assert.ok(claim);
     await ctx.store.entry.resolveAudience(claim, { kind: 'users' }, { now, leaseMs: 10 });
-    const retry = await ctx.store.entry.claimNext('worker-b', { now: now + 1_000, leaseMs: 10_000 });
+    const [retry] = await ctx.store.entry.claim('worker-b', { now: now + 1_000, leaseMs: 10_000 }, 1);
     assert.ok(retry);
     assert.equal(retry.audienceResolved, true);
     assert.equal(retry.attempts, 2);
@@ -96,7 +96,7 @@ describeEachBackend('entry worker: leases, restarts and journey state', (dialect
     const journey = await createJourney(ctx);
     const requestUuid = await accept(journey);
     const now = Date.now();
-    const claim = await ctx.store.entry.claimNext('worker-a', { now, leaseMs: 60_000 });
+    const [claim] = await ctx.store.entry.claim('worker-a', { now, leaseMs: 60_000 }, 1);
     assert.ok(claim);
     await ctx.store.entry.resolveAudience(claim, { kind: 'users' }, { now, leaseMs: 60_000 });
     await ctx.store.entry.enterBatch(claim, { now, leaseMs: 60_000, batchSize: 4, allowReenter: false });
@@ -129,7 +129,7 @@ describeEachBackend('entry worker: leases, restarts and journey state', (dialect
     const journey = await createJourney(ctx);
     const requestUuid = await accept(journey);
     const now = Date.now();
-    const claim = await ctx.store.entry.claimNext('worker-a', { now, leaseMs: 60_000 });
+    const [claim] = await ctx.store.entry.claim('worker-a', { now, leaseMs: 60_000 }, 1);
     assert.ok(claim);
     await ctx.store.entry.resolveAudience(claim, { kind: 'users' }, { now, leaseMs: 60_000 });
     await ctx.store.entry.enterBatch(claim, { now, leaseMs: 60_000, batchSize: 2, allowReenter: false });

@@ -108,7 +108,7 @@ describeEachBackend('Start by API: two server processes on one database', (diale
       assert.ok(Number(r.headers.get('retry-after')) >= 1);
     }
 
-    const requestUuid = (accepted[0] as { body: { request_uuid: string } }).body.request_uuid;
+    const requestUuid = accepted[0]?.body.request_uuid as string;
     const deadline = Date.now() + 20_000;
     let status: Record<string, unknown>;
     for (;;) {
@@ -120,7 +120,10 @@ describeEachBackend('Start by API: two server processes on one database', (diale
     assert.equal(status.entered, 2);
     assert.deepEqual(status.skipped, { unknown: 1, already_in_journey: 0 });
     const statistics = await call(a, 'GET', `/api/journey/${journey}/statistics/external`);
-    assert.deepEqual((statistics.body.payload as { totals: unknown }).totals, { entered: 2, in_journey: 2, exited: 0 });
+    // The engine in these processes may already have moved them on to the exit.
+    const totals = (statistics.body.payload as { totals: { entered: number; in_journey: number; exited: number } }).totals;
+    assert.equal(totals.entered, 2);
+    assert.equal(totals.in_journey + totals.exited, 2);
   });
 
   it('stops both processes cleanly on SIGTERM', async () => {

@@ -88,6 +88,16 @@ export async function registerDevices(ctx: TestContext, devices: { hwid: string;
   }
 }
 
+/** Sets tags on one device through the Device API. */
+export async function setTags(ctx: TestContext, hwid: string, tags: Record<string, unknown>): Promise<void> {
+  const res = await ctx.request({
+    method: 'POST',
+    url: '/json/1.3/setTags',
+    payload: { request: { application: TEST_APP_CODE, hwid, tags } },
+  });
+  assert.equal(res.statusCode, 200, res.body);
+}
+
 export function startExternal(
   ctx: TestContext,
   journey: string,

@@ -12,9 +12,10 @@ import {
   entryRowCounts,
   exitPoint,
   registerDevices,
-  segmentPoint,
   requestStatus,
   runsOf,
+  segmentPoint,
+  setTags,
   startExternal,
 } from './start-external-support.js';
 
@@ -33,6 +34,9 @@ describeEachBackend('Start by API: entering users', (dialect) => {
       { hwid: 'hw-cid', userId: 'cid' },
       { hwid: 'hw-solo' },
     ]);
+    await setTags(ctx, 'hw-ann-tablet', { City: 'London', Age: 31 });
+    await setTags(ctx, 'hw-bob', { City: 'Paris', Age: 40 });
+    await setTags(ctx, 'hw-cid', { City: 'London', Age: 22 });
   });
   after(() => ctx.close());
 
@@ -100,6 +104,46 @@ describeEachBackend('Start by API: entering users', (dialect) => {
         ['bob', { promo_code: 'SUMMER25', tier: '' }],
       ],
     );
+  });
+
+  it('enters the users owning a device that matches `filter`, narrowed to the journey\'s application', async () => {
+    const journey = await createJourney(ctx);
+    const res = await startExternal(ctx, journey, {
+      payload: { filter: 'A("TEST0-00001").tags("City").eq("London")', attribute_values: { tier: 'gold' } },
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    await worker.drain();
+    const status = await requestStatus(ctx, journey, (res.json() as { request_uuid: string }).request_uuid);
+    assert.deepEqual(
+      [status.status, status.selected, status.entered, status.skipped],
+      ['done', 2, 2, { unknown: 0, already_in_journey: 0 }],
+    );
+    assert.deepEqual(
+      (await runsOf(ctx.store, journey)).map((r) => [r.user_id, r.attributes.tier]),
+      [
+        ['ann', 'gold'],
+        ['cid', 'gold'],
+      ],
+    );
+
+    const otherApplication = await createJourney(ctx);
+    const narrowed = await startExternal(ctx, otherApplication, { filter: 'A("OTHER-99999") + T("Age", gte, 30)' });
+    assert.equal(narrowed.statusCode, 200, narrowed.body);
+    await worker.drain();
+    assert.deepEqual(
+      (await runsOf(ctx.store, otherApplication)).map((r) => r.user_id),
+      ['ann', 'bob'],
+      "another application's code selects none of its devices here",
+    );
+  });
+
+  it('refuses a filter comparing a tag with a value of the wrong type, naming both', async () => {
+    const journey = await createJourney(ctx);
+    const before = await entryRowCounts(ctx.store);
+    const res = await startExternal(ctx, journey, { payload: { filter: 'T("Age", eq, "old")' } });
+    assert.equal(res.statusCode, 400);
+    assert.match(res.json().message, /^invalid filter: tag "Age" is Integer; "old" is not /);
+    assert.deepEqual(await entryRowCounts(ctx.store), before);
   });
 
   it('takes a body without `payload` whose top level carries the selector', async () => {
@@ -248,7 +292,7 @@ describeEachBackend('Start by API: rate limit', (dialect) => {
       assert.ok(r.headers['retry-after']);
     }
     const afterCounts = await entryRowCounts(ctx.store);
-    assert.equal(afterCounts.entry_requests, before.entry_requests + 1);
+    assert.equal(afterCounts.entry_requests, (before.entry_requests ?? 0) + 1);
   });
 });
 

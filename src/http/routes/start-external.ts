@@ -1,8 +1,10 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { compileEntryAttributes, mergeAttributeValues } from '../../domain/attributes.js';
+import { SeglangError } from '../../domain/seglang/index.js';
 import {
   apiEntryPointOf,
+  filterMessage,
   firstUnknownAttribute,
   readStartRequest,
   START_MESSAGES,
@@ -58,10 +60,11 @@ export async function startExternalRoutes(app: App, { store }: AppDeps): Promise
       const parsed = readStartRequest(request.body, rawJsonBodies.get(request));
       if (!parsed.ok) throw badRequest(parsed.message);
       const stored = await findVisibleJourney(store, grantOf(request), request.params.id);
-      const entry = apiEntryPointOf(stored.journey);
+      const entry = apiEntryPointOf(stored.journey.info.status, stored.journey.points);
       if (!entry.ok) throw badRequest(entry.message);
       const unknown = firstUnknownAttribute(entry.value, parsed.value.attributeValues);
       if (unknown !== undefined) throw badRequest(START_MESSAGES.unknownAttribute(unknown));
+      await checkFilterAgainstTags(store, stored.applicationId, parsed.value);
 
       const outcome = await store.entry.accept({
         journeyId: stored.id,
@@ -97,6 +100,22 @@ export async function findVisibleJourney(store: Store, grant: TokenGrant, id: st
   const stored = await store.journeys.findByUuid(id.toLowerCase());
   if (!stored || !grant.applicationIds.has(stored.applicationId)) throw notFound(`journey ${id} not found`);
   return stored;
+}
+
+/**
+ * A filter that parses may still compare a tag with a value of the wrong type
+ * (`T("Age", eq, "old")` for an Integer tag), which only the application's tag
+ * declarations tell: checked here, after check 9 and before the rate limit, so
+ * that such a request is refused rather than accepted and then failed.
+ */
+async function checkFilterAgainstTags(store: Store, applicationId: number, request: StartRequest): Promise<void> {
+  if (request.selector.kind !== 'filter') return;
+  try {
+    await store.audience.compile(applicationId, request.selector.expression);
+  } catch (error) {
+    if (error instanceof SeglangError) throw badRequest(filterMessage(error));
+    throw error;
+  }
 }
 
 function storedSelector({ selector }: StartRequest): StoredSelector {

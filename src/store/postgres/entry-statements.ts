@@ -11,8 +11,12 @@ import {
   type EntryStatements,
   type LeaseTerms,
   type ResolveOutcome,
+  type SmallEntry,
+  type SmallEntryOutcome,
 } from '../entry.js';
+import type { JourneyParams, Point } from '../../domain/journey.js';
 import type { Database, EntrySelectorKind, JourneyStatus } from '../schema.js';
+import type { Wake } from '../wake.js';
 
 type PostgresBackend = Extract<Backend, { dialect: 'postgres' }>;
 
@@ -35,7 +39,10 @@ export const ENTRY_CHANNEL = 'journeyd_entry_requests';
 export class PostgresEntryStatements implements EntryStatements {
   private readonly db: Kysely<Database>;
 
-  constructor(private readonly backend: PostgresBackend) {
+  constructor(
+    private readonly backend: PostgresBackend,
+    private readonly runWake: Wake,
+  ) {
     this.db = backend.db;
   }
 
@@ -67,133 +74,188 @@ export class PostgresEntryStatements implements EntryStatements {
     return { accepted: false, retryAfterMs: Number(last.last_accepted_at) + RATE_LIMIT_WINDOW_MS - now };
   }
 
-  async claimNext(owner: string, { now, leaseMs }: LeaseTerms): Promise<ClaimedEntryRequest | undefined> {
+  async claim(owner: string, { now, leaseMs }: LeaseTerms, limit: number): Promise<ClaimedEntryRequest[]> {
     const { rows } = await sql<ClaimRow>`
       UPDATE entry_requests r
       SET status = 'processing', lease_owner = ${owner}, lease_expires_at = ${now + leaseMs},
           attempts = r.attempts + 1, started_at = COALESCE(r.started_at, ${now})
       FROM journeys j
-      WHERE j.id = r.journey_id AND r.id = (
+      WHERE j.id = r.journey_id AND r.id IN (
         SELECT p.id FROM entry_requests p JOIN journeys pj ON pj.id = p.journey_id
         WHERE p.status IN ('queued', 'processing')
           AND (p.status = 'queued' OR p.lease_expires_at < ${now})
           AND pj.status NOT IN ('STATUS_PAUSED', 'STATUS_DRAFT')
-        ORDER BY p.id LIMIT 1
+        ORDER BY p.id LIMIT ${limit}
         FOR UPDATE OF p SKIP LOCKED)
       RETURNING r.id, r.uuid, r.journey_id, j.uuid AS journey_uuid, r.application_id, r.point_uuid,
                 r.selector_kind, CASE WHEN r.selector_kind = 'filter' THEN r.selector END AS filter,
-                r.attributes, r.audience_resolved, r.attempts`.execute(this.db);
-    const row = rows[0];
-    return row && toClaimed(row, owner);
+                CASE WHEN r.selector_kind = 'filter' THEN 0 ELSE jsonb_array_length(r.selector::jsonb) END AS id_count,
+                r.attributes, r.audience_resolved, r.attempts,
+                j.status AS journey_status, j.params AS journey_params, j.points AS journey_points`.execute(this.db);
+    return rows.map((row) => toClaimed(row, owner)).sort((a, b) => a.id - b.id);
   }
 
-  resolveAudience(request: ClaimedEntryRequest, audience: AudienceQuery, { now, leaseMs }: LeaseTerms) {
-    return this.db.transaction().execute(async (trx): Promise<ResolveOutcome> => {
-      const lease = await this.holdLease(trx, request);
-      if (!lease) return { kind: 'lease-lost' };
-      if (lease.audience_resolved) return { kind: 'resolved', selected: Number(lease.selected) };
-      let staged: number;
-      let unknown = 0;
-      if (audience.kind === 'filter') {
-        const result = await sql`
-          INSERT INTO entry_audience (request_id, user_id)
-          SELECT DISTINCT ${request.id}::bigint, d.user_id FROM devices d
-          WHERE d.application_id = ${request.applicationId} AND d.id IN (${audience.deviceIds})
-          ON CONFLICT DO NOTHING`.execute(trx);
-        staged = Number(result.numAffectedRows ?? 0);
-      } else {
-        const column = sql.ref(`d.${audience.kind === 'users' ? 'user_id' : 'hwid'}`);
-        const { rows } = await sql<{ staged: number; known: number; requested: number }>`
-          WITH requested AS (
-            SELECT jsonb_array_elements_text(selector::jsonb) AS id FROM entry_requests WHERE id = ${request.id}
-          ), known AS (
-            SELECT d.user_id FROM devices d
-            WHERE d.application_id = ${request.applicationId} AND ${column} IN (SELECT id FROM requested)
-          ), staged AS (
-            INSERT INTO entry_audience (request_id, user_id)
-            SELECT DISTINCT ${request.id}::bigint, user_id FROM known
-            ON CONFLICT DO NOTHING
-            RETURNING 1
-          )
-          SELECT (SELECT count(*) FROM staged) AS staged, (SELECT count(*) FROM known) AS known,
-                 (SELECT count(*) FROM requested) AS requested`.execute(trx);
-        const counts = rows[0] as { staged: number; known: number; requested: number };
-        staged = Number(counts.staged);
-        // For users a known id is a staged user; several hwids of one user stage that user once.
-        unknown = Number(counts.requested) - (audience.kind === 'users' ? staged : Number(counts.known));
-      }
-      const selected = staged + unknown;
-      await trx
-        .updateTable('entry_requests')
-        .set({ audience_resolved: true, selected, skipped_unknown: unknown, lease_expires_at: now + leaseMs })
-        .where('id', '=', request.id)
-        .execute();
-      return { kind: 'resolved', selected };
+  /**
+   * Journeys are locked in id order, so two workers entering overlapping sets
+   * of journeys cannot deadlock.
+   */
+  enterSmall(entries: readonly SmallEntry[], terms: LeaseTerms): Promise<SmallEntryOutcome[]> {
+    const order = entries.map((_, i) => i).sort((a, b) => {
+      const x = (entries[a] as SmallEntry).request;
+      const y = (entries[b] as SmallEntry).request;
+      return x.journeyId - y.journeyId || x.id - y.id;
     });
+    return this.db.transaction().execute(async (trx) => {
+      const outcomes: SmallEntryOutcome[] = new Array(entries.length);
+      for (const i of order) {
+        const { request, allowReenter } = entries[i] as SmallEntry;
+        outcomes[i] = await this.enterSmallOne(trx, request, allowReenter, terms);
+      }
+      return outcomes;
+    });
+  }
+
+  private async enterSmallOne(
+    trx: Transaction<Database>,
+    request: ClaimedEntryRequest,
+    allowReenter: boolean,
+    terms: LeaseTerms,
+  ): Promise<SmallEntryOutcome> {
+    const staged = await this.stage(trx, request, { kind: request.selectorKind === 'users' ? 'users' : 'hwids' }, terms);
+    if (staged.kind === 'lease-lost') return staged;
+    const batchSize = Math.max(1, request.idCount);
+    const batch = await this.enterNextBatch(trx, request, { ...terms, allowReenter, batchSize });
+    if (batch.kind !== 'entered') return batch;
+    await this.markDone(trx, request, terms.now);
+    return { kind: 'done', entered: batch.entered };
+  }
+
+  resolveAudience(request: ClaimedEntryRequest, audience: AudienceQuery, terms: LeaseTerms) {
+    return this.db.transaction().execute((trx) => this.stage(trx, request, audience, terms));
+  }
+
+  /** Stages the audience unless that is done already. */
+  private async stage(
+    trx: Transaction<Database>,
+    request: ClaimedEntryRequest,
+    audience: AudienceQuery,
+    { now, leaseMs }: LeaseTerms,
+  ): Promise<ResolveOutcome> {
+    const lease = await this.holdLease(trx, request);
+    if (!lease) return { kind: 'lease-lost' };
+    if (lease.audience_resolved) return { kind: 'resolved', selected: Number(lease.selected) };
+    let staged: number;
+    let unknown = 0;
+    if (audience.kind === 'filter') {
+      const result = await sql`
+        INSERT INTO entry_audience (request_id, user_id)
+        SELECT ${request.id}::bigint, audience.user_id FROM (${audience.userIds}) AS audience
+        ON CONFLICT DO NOTHING`.execute(trx);
+      staged = Number(result.numAffectedRows ?? 0);
+    } else {
+      const column = sql.ref(`d.${audience.kind === 'users' ? 'user_id' : 'hwid'}`);
+      const { rows } = await sql<{ staged: number; known: number; requested: number }>`
+        WITH requested AS (
+          SELECT jsonb_array_elements_text(selector::jsonb) AS id FROM entry_requests WHERE id = ${request.id}
+        ), known AS (
+          SELECT d.user_id FROM devices d
+          WHERE d.application_id = ${request.applicationId} AND ${column} IN (SELECT id FROM requested)
+        ), staged AS (
+          INSERT INTO entry_audience (request_id, user_id)
+          SELECT DISTINCT ${request.id}::bigint, user_id FROM known
+          ON CONFLICT DO NOTHING
+          RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM staged) AS staged, (SELECT count(*) FROM known) AS known,
+               (SELECT count(*) FROM requested) AS requested`.execute(trx);
+      const counts = rows[0] as { staged: number; known: number; requested: number };
+      staged = Number(counts.staged);
+      // For users a known id is a staged user; several hwids of one user stage that user once.
+      unknown = Number(counts.requested) - (audience.kind === 'users' ? staged : Number(counts.known));
+    }
+    const selected = staged + unknown;
+    await trx
+      .updateTable('entry_requests')
+      .set({ audience_resolved: true, selected, skipped_unknown: unknown, lease_expires_at: now + leaseMs })
+      .where('id', '=', request.id)
+      .execute();
+    return { kind: 'resolved', selected };
   }
 
   enterBatch(request: ClaimedEntryRequest, terms: BatchTerms) {
-    return this.db.transaction().execute(async (trx): Promise<BatchOutcome> => {
-      if (!(await this.holdLease(trx, request))) return { kind: 'lease-lost' };
-      const journey = await sql<{ status: JourneyStatus }>`
-        SELECT status FROM journeys WHERE id = ${request.journeyId} FOR NO KEY UPDATE`.execute(trx);
-      const status = journey.rows[0]?.status ?? 'STATUS_ARCHIVED';
-      if (status !== 'STATUS_RUNNING') return { kind: 'journey-not-running', status };
+    return this.db.transaction().execute((trx) => this.enterNextBatch(trx, request, terms));
+  }
 
-      const notAlreadyActive = terms.allowReenter
-        ? sql``
-        : sql`WHERE NOT EXISTS (
-            SELECT 1 FROM runs r
-            WHERE r.journey_id = ${request.journeyId} AND r.user_id = b.user_id AND r.state = 'active')`;
-      const { rows } = await sql<{ taken: number; entered: number }>`
-        WITH batch AS (
-          DELETE FROM entry_audience
-          WHERE request_id = ${request.id} AND user_id IN (
-            SELECT user_id FROM entry_audience WHERE request_id = ${request.id}
-            ORDER BY user_id LIMIT ${terms.batchSize})
-          RETURNING user_id
-        ), entered AS (
-          INSERT INTO runs (journey_id, application_id, user_id, point_uuid, state, due_at, attributes,
-                            entry_request_id, entered_at, updated_at)
-          SELECT ${request.journeyId}, ${request.applicationId}, b.user_id, ${request.pointUuid}, 'active',
-                 ${terms.now}, ${request.attributes}, ${request.id}, ${terms.now}, ${terms.now}
-          FROM batch b
-          ${notAlreadyActive}
-          RETURNING 1
-        )
-        SELECT (SELECT count(*) FROM batch) AS taken, (SELECT count(*) FROM entered) AS entered`.execute(trx);
-      const counts = rows[0] as { taken: number; entered: number };
-      const taken = Number(counts.taken);
-      const entered = Number(counts.entered);
-      await trx
-        .updateTable('entry_requests')
-        .set((eb) => ({
-          entered: eb('entered', '+', entered),
-          skipped_already: eb('skipped_already', '+', taken - entered),
-          lease_expires_at: terms.now + terms.leaseMs,
-        }))
-        .where('id', '=', request.id)
-        .execute();
-      if (entered > 0) {
-        await sql`
-          INSERT INTO journey_point_counters AS c (journey_id, point_uuid, entered)
-          VALUES (${request.journeyId}, ${request.pointUuid}, ${entered})
-          ON CONFLICT (journey_id, point_uuid) DO UPDATE SET entered = c.entered + EXCLUDED.entered`.execute(trx);
-      }
-      // A full batch may have left nothing behind; the next call then takes 0 and ends the request.
-      return { kind: 'entered', taken, entered, remaining: taken === terms.batchSize };
+  private async enterNextBatch(
+    trx: Transaction<Database>,
+    request: ClaimedEntryRequest,
+    terms: BatchTerms,
+  ): Promise<BatchOutcome> {
+    if (!(await this.holdLease(trx, request))) return { kind: 'lease-lost' };
+    const journey = await sql<{ status: JourneyStatus }>`
+      SELECT status FROM journeys WHERE id = ${request.journeyId} FOR NO KEY UPDATE`.execute(trx);
+    const status = journey.rows[0]?.status ?? 'STATUS_ARCHIVED';
+    if (status !== 'STATUS_RUNNING') return { kind: 'journey-not-running', status };
+
+    const notAlreadyActive = terms.allowReenter
+      ? sql``
+      : sql`WHERE NOT EXISTS (
+          SELECT 1 FROM runs r
+          WHERE r.journey_id = ${request.journeyId} AND r.user_id = b.user_id AND r.state = 'active')`;
+    const { rows } = await sql<{ taken: number; entered: number }>`
+      WITH batch AS (
+        DELETE FROM entry_audience
+        WHERE request_id = ${request.id} AND user_id IN (
+          SELECT user_id FROM entry_audience WHERE request_id = ${request.id}
+          ORDER BY user_id LIMIT ${terms.batchSize})
+        RETURNING user_id
+      ), entered AS (
+        INSERT INTO runs (journey_id, application_id, user_id, point_uuid, state, due_at, attributes,
+                          entry_request_id, entered_at, updated_at)
+        SELECT ${request.journeyId}, ${request.applicationId}, b.user_id, ${request.pointUuid}, 'active',
+               ${terms.now}, ${request.attributes}, ${request.id}, ${terms.now}, ${terms.now}
+        FROM batch b
+        ${notAlreadyActive}
+        RETURNING 1
+      )
+      SELECT (SELECT count(*) FROM batch) AS taken, (SELECT count(*) FROM entered) AS entered`.execute(trx);
+    const counts = rows[0] as { taken: number; entered: number };
+    const taken = Number(counts.taken);
+    const entered = Number(counts.entered);
+    await trx
+      .updateTable('entry_requests')
+      .set((eb) => ({
+        entered: eb('entered', '+', entered),
+        skipped_already: eb('skipped_already', '+', taken - entered),
+        lease_expires_at: terms.now + terms.leaseMs,
+      }))
+      .where('id', '=', request.id)
+      .execute();
+    if (entered > 0) {
+      await this.runWake.announce(trx);
+      await sql`
+        INSERT INTO journey_point_counters AS c (journey_id, point_uuid, entered)
+        VALUES (${request.journeyId}, ${request.pointUuid}, ${entered})
+        ON CONFLICT (journey_id, point_uuid) DO UPDATE SET entered = c.entered + EXCLUDED.entered`.execute(trx);
+    }
+    // A full batch may have left nothing behind; the next call then takes 0 and ends the request.
+    return { kind: 'entered', taken, entered, remaining: taken === terms.batchSize };
+  }
+
+  finish(request: ClaimedEntryRequest, now: number): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      if (!(await this.holdLease(trx, request))) return false;
+      await this.markDone(trx, request, now);
+      return true;
     });
   }
 
-  async finish(request: ClaimedEntryRequest, now: number): Promise<boolean> {
-    const result = await this.db
+  private async markDone(trx: Transaction<Database>, request: ClaimedEntryRequest, now: number): Promise<void> {
+    await trx
       .updateTable('entry_requests')
       .set({ status: 'done', finished_at: now, lease_owner: null, lease_expires_at: null })
       .where('id', '=', request.id)
-      .where('status', '=', 'processing')
-      .where('lease_owner', '=', request.owner)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+      .execute();
   }
 
   fail(request: ClaimedEntryRequest, error: string, now: number): Promise<boolean> {
@@ -267,9 +329,13 @@ interface ClaimRow {
   point_uuid: string;
   selector_kind: EntrySelectorKind;
   filter: string | null;
+  id_count: number;
   attributes: string;
   audience_resolved: boolean;
   attempts: number;
+  journey_status: JourneyStatus;
+  journey_params: string;
+  journey_points: string;
 }
 
 function toClaimed(row: ClaimRow, owner: string): ClaimedEntryRequest {
@@ -281,10 +347,16 @@ function toClaimed(row: ClaimRow, owner: string): ClaimedEntryRequest {
     applicationId: Number(row.application_id),
     pointUuid: row.point_uuid,
     selectorKind: row.selector_kind,
+    idCount: Number(row.id_count),
     filter: row.filter,
     attributes: row.attributes,
     audienceResolved: row.audience_resolved,
     attempts: row.attempts,
     owner,
+    journey: {
+      status: row.journey_status,
+      params: JSON.parse(row.journey_params) as JourneyParams,
+      points: JSON.parse(row.journey_points) as Point[],
+    },
   };
 }

@@ -1,5 +1,5 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import { sql } from 'kysely';
+import { sql, type CompiledQuery } from 'kysely';
 import type { Backend } from '../backend.js';
 import {
   RATE_LIMIT_WINDOW_MS,
@@ -12,8 +12,12 @@ import {
   type EntryStatements,
   type LeaseTerms,
   type ResolveOutcome,
+  type SmallEntry,
+  type SmallEntryOutcome,
 } from '../entry.js';
+import type { JourneyParams, Point } from '../../domain/journey.js';
 import type { EntrySelectorKind, JourneyStatus } from '../schema.js';
+import type { Wake } from '../wake.js';
 
 type SqliteBackend = Extract<Backend, { dialect: 'sqlite' }>;
 
@@ -26,176 +30,236 @@ type SqliteBackend = Extract<Backend, { dialect: 'sqlite' }>;
  */
 export class SqliteEntryStatements implements EntryStatements {
   private readonly prepared = new Map<string, BetterSqlite3.Statement>();
+  private pendingAccepts: PendingAccept[] = [];
 
-  constructor(private readonly backend: SqliteBackend) {}
+  constructor(
+    private readonly backend: SqliteBackend,
+    private readonly runWake: Wake,
+  ) {}
 
+  /**
+   * Group commit: acceptances that arrive in the same turn of the event loop
+   * share one IMMEDIATE transaction (each in its own savepoint, so one failing
+   * leaves the others standing). Every caller still hears back only after the
+   * commit, and the gate is checked per request in arrival order.
+   */
   accept(uuid: string, input: EntryRequestInput, now: number): Promise<AcceptOutcome> {
-    return this.transaction((): AcceptOutcome => {
-      const gate = this.statement(
-        `INSERT INTO entry_rate_limits (journey_id, point_uuid, last_accepted_at) VALUES (?, ?, ?)
-         ON CONFLICT (journey_id, point_uuid) DO UPDATE SET last_accepted_at = excluded.last_accepted_at
-         WHERE entry_rate_limits.last_accepted_at <= excluded.last_accepted_at - ${RATE_LIMIT_WINDOW_MS}`,
-      ).run(input.journeyId, input.pointUuid, now);
-      if (gate.changes === 0) {
-        const last = this.statement(
-          `SELECT last_accepted_at FROM entry_rate_limits WHERE journey_id = ? AND point_uuid = ?`,
-        ).get(input.journeyId, input.pointUuid) as { last_accepted_at: number };
-        return { accepted: false, retryAfterMs: last.last_accepted_at + RATE_LIMIT_WINDOW_MS - now };
-      }
-      const selector = input.selector.kind === 'filter' ? input.selector.filter : JSON.stringify(input.selector.ids);
-      this.statement(
-        `INSERT INTO entry_requests
-           (uuid, journey_id, application_id, point_uuid, selector_kind, selector, attributes, status, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?)`,
-      ).run(
-        uuid,
-        input.journeyId,
-        input.applicationId,
-        input.pointUuid,
-        input.selector.kind,
-        selector,
-        JSON.stringify(input.attributes),
-        now,
-      );
-      return { accepted: true, requestUuid: uuid };
+    return new Promise((resolve, reject) => {
+      this.pendingAccepts.push({ uuid, input, now, resolve, reject });
+      if (this.pendingAccepts.length === 1) setImmediate(() => void this.commitPendingAccepts());
     });
   }
 
-  claimNext(owner: string, { now, leaseMs }: LeaseTerms): Promise<ClaimedEntryRequest | undefined> {
+  private async commitPendingAccepts(): Promise<void> {
+    const batch = this.pendingAccepts;
+    this.pendingAccepts = [];
+    try {
+      const outcomes = await this.transaction(() =>
+        batch.map((item) => {
+          try {
+            return { ok: true as const, outcome: this.backend.raw.transaction(() => this.acceptOne(item))() };
+          } catch (error) {
+            return { ok: false as const, error };
+          }
+        }),
+      );
+      outcomes.forEach((result, i) => {
+        const item = batch[i] as PendingAccept;
+        if (result.ok) item.resolve(result.outcome);
+        else item.reject(result.error);
+      });
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+    }
+  }
+
+  private acceptOne({ uuid, input, now }: PendingAccept): AcceptOutcome {
+    const gate = this.statement(
+      `INSERT INTO entry_rate_limits (journey_id, point_uuid, last_accepted_at) VALUES (?, ?, ?)
+       ON CONFLICT (journey_id, point_uuid) DO UPDATE SET last_accepted_at = excluded.last_accepted_at
+       WHERE entry_rate_limits.last_accepted_at <= excluded.last_accepted_at - ${RATE_LIMIT_WINDOW_MS}`,
+    ).run(input.journeyId, input.pointUuid, now);
+    if (gate.changes === 0) {
+      const last = this.statement(
+        `SELECT last_accepted_at FROM entry_rate_limits WHERE journey_id = ? AND point_uuid = ?`,
+      ).get(input.journeyId, input.pointUuid) as { last_accepted_at: number };
+      return { accepted: false, retryAfterMs: last.last_accepted_at + RATE_LIMIT_WINDOW_MS - now };
+    }
+    const selector = input.selector.kind === 'filter' ? input.selector.filter : JSON.stringify(input.selector.ids);
+    this.statement(
+      `INSERT INTO entry_requests
+         (uuid, journey_id, application_id, point_uuid, selector_kind, selector, attributes, status, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?)`,
+    ).run(
+      uuid,
+      input.journeyId,
+      input.applicationId,
+      input.pointUuid,
+      input.selector.kind,
+      selector,
+      JSON.stringify(input.attributes),
+      now,
+    );
+    return { accepted: true, requestUuid: uuid };
+  }
+
+  claim(owner: string, { now, leaseMs }: LeaseTerms, limit: number): Promise<ClaimedEntryRequest[]> {
     return this.transaction(() => {
-      const row = this.statement(
+      const rows = this.statement(
         `SELECT r.id, r.uuid, r.journey_id, j.uuid AS journey_uuid, r.application_id, r.point_uuid, r.selector_kind,
                 CASE WHEN r.selector_kind = 'filter' THEN r.selector END AS filter,
-                r.attributes, r.audience_resolved, r.attempts
+                CASE WHEN r.selector_kind = 'filter' THEN 0 ELSE json_array_length(r.selector) END AS id_count,
+                r.attributes, r.audience_resolved, r.attempts,
+                j.status AS journey_status, j.params AS journey_params, j.points AS journey_points
          FROM entry_requests r JOIN journeys j ON j.id = r.journey_id
          WHERE r.status IN ('queued', 'processing')
            AND (r.status = 'queued' OR r.lease_expires_at < ?)
            AND j.status NOT IN ('STATUS_PAUSED', 'STATUS_DRAFT')
-         ORDER BY r.id LIMIT 1`,
-      ).get(now) as ClaimRow | undefined;
-      if (!row) return undefined;
-      this.statement(
+         ORDER BY r.id LIMIT ?`,
+      ).all(now, limit) as ClaimRow[];
+      const take = this.statement(
         `UPDATE entry_requests
          SET status = 'processing', lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1,
              started_at = COALESCE(started_at, ?)
          WHERE id = ?`,
-      ).run(owner, now + leaseMs, now, row.id);
-      return toClaimed(row, owner);
+      );
+      for (const row of rows) take.run(owner, now + leaseMs, now, row.id);
+      return rows.map((row) => toClaimed(row, owner));
     });
   }
 
-  async resolveAudience(
-    request: ClaimedEntryRequest,
-    audience: AudienceQuery,
-    { now, leaseMs }: LeaseTerms,
-  ): Promise<ResolveOutcome> {
+  async enterSmall(entries: readonly SmallEntry[], terms: LeaseTerms): Promise<SmallEntryOutcome[]> {
+    const outcomes = await this.transaction(() =>
+      entries.map(({ request, allowReenter }): SmallEntryOutcome => {
+        const staged = this.stage(request, undefined, terms);
+        if (staged.kind === 'lease-lost') return staged;
+        const batch = this.enterNextBatch(request, { ...terms, allowReenter, batchSize: Math.max(1, request.idCount) });
+        if (batch.kind !== 'entered') return batch;
+        this.markDone(request, terms.now);
+        return { kind: 'done', entered: batch.entered };
+      }),
+    );
+    if (outcomes.some((outcome) => outcome.kind === 'done' && outcome.entered > 0)) await this.runWake.announce();
+    return outcomes;
+  }
+
+  async resolveAudience(request: ClaimedEntryRequest, audience: AudienceQuery, terms: LeaseTerms): Promise<ResolveOutcome> {
     // The filter's subquery is compiled once per request, outside the transaction.
     const filterInsert =
       audience.kind === 'filter'
         ? sql`INSERT OR IGNORE INTO entry_audience (request_id, user_id)
-              SELECT ${request.id}, d.user_id FROM devices d
-              WHERE d.application_id = ${request.applicationId} AND d.id IN (${audience.deviceIds})`.compile(
-            this.backend.db,
-          )
+              SELECT ${request.id}, audience.user_id FROM (${audience.userIds}) AS audience`.compile(this.backend.db)
         : undefined;
-    return this.transaction((): ResolveOutcome => {
-      const lease = this.holdsLease(request);
-      if (!lease) return { kind: 'lease-lost' };
-      if (lease.audience_resolved) return { kind: 'resolved', selected: lease.selected };
-      let staged: number;
-      let unknown = 0;
-      if (filterInsert) {
-        staged = this.backend.raw.prepare(filterInsert.sql).run(...(filterInsert.parameters as unknown[])).changes;
-      } else {
-        const column = request.selectorKind === 'users' ? 'user_id' : 'hwid';
-        const ids = `SELECT j.value FROM entry_requests r, json_each(r.selector) j WHERE r.id = ?`;
-        staged = this.statement(
-          `INSERT OR IGNORE INTO entry_audience (request_id, user_id)
-           SELECT ?, d.user_id FROM devices d WHERE d.application_id = ? AND d.${column} IN (${ids})`,
-        ).run(request.id, request.applicationId, request.id).changes;
-        const requested = this.statement(
-          `SELECT json_array_length(selector) AS n FROM entry_requests WHERE id = ?`,
-        ).get(request.id) as { n: number };
-        // A user id is known when the user has a device; an hwid when its device exists. Several
-        // hwids of one user enter that user once, so the users staged undercount known hwids.
-        const known =
-          request.selectorKind === 'users'
-            ? staged
-            : (
-                this.statement(
-                  `SELECT COUNT(*) AS n FROM devices d WHERE d.application_id = ? AND d.hwid IN (${ids})`,
-                ).get(request.applicationId, request.id) as { n: number }
-              ).n;
-        unknown = requested.n - known;
-      }
-      const selected = staged + unknown;
-      this.statement(
-        `UPDATE entry_requests
-         SET audience_resolved = 1, selected = ?, skipped_unknown = ?, lease_expires_at = ?
-         WHERE id = ?`,
-      ).run(selected, unknown, now + leaseMs, request.id);
-      return { kind: 'resolved', selected };
-    });
+    return this.transaction(() => this.stage(request, filterInsert, terms));
   }
 
-  enterBatch(request: ClaimedEntryRequest, terms: BatchTerms): Promise<BatchOutcome> {
-    return this.transaction((): BatchOutcome => {
-      if (!this.holdsLease(request)) return { kind: 'lease-lost' };
-      const journey = this.statement(`SELECT status FROM journeys WHERE id = ?`).get(request.journeyId) as {
-        status: JourneyStatus;
-      };
-      if (journey.status !== 'STATUS_RUNNING') return { kind: 'journey-not-running', status: journey.status };
+  /** Stages the audience unless that is done already; `filterInsert` is the compiled insert of a filter audience. */
+  private stage(
+    request: ClaimedEntryRequest,
+    filterInsert: CompiledQuery | undefined,
+    { now, leaseMs }: LeaseTerms,
+  ): ResolveOutcome {
+    const lease = this.holdsLease(request);
+    if (!lease) return { kind: 'lease-lost' };
+    if (lease.audience_resolved) return { kind: 'resolved', selected: lease.selected };
+    let staged: number;
+    let unknown = 0;
+    if (filterInsert) {
+      staged = this.backend.raw.prepare(filterInsert.sql).run(...filterInsert.parameters).changes;
+    } else {
+      const column = request.selectorKind === 'users' ? 'user_id' : 'hwid';
+      const ids = `SELECT j.value FROM entry_requests r, json_each(r.selector) j WHERE r.id = ?`;
+      staged = this.statement(
+        `INSERT OR IGNORE INTO entry_audience (request_id, user_id)
+         SELECT ?, d.user_id FROM devices d WHERE d.application_id = ? AND d.${column} IN (${ids})`,
+      ).run(request.id, request.applicationId, request.id).changes;
+      // A user id is known when the user has a device; an hwid when its device exists. Several
+      // hwids of one user stage that user once, so for hwids the known devices are counted.
+      const known =
+        request.selectorKind === 'users'
+          ? staged
+          : (
+              this.statement(
+                `SELECT COUNT(*) AS n FROM devices d WHERE d.application_id = ? AND d.hwid IN (${ids})`,
+              ).get(request.applicationId, request.id) as { n: number }
+            ).n;
+      unknown = request.idCount - known;
+    }
+    const selected = staged + unknown;
+    this.statement(
+      `UPDATE entry_requests
+       SET audience_resolved = 1, selected = ?, skipped_unknown = ?, lease_expires_at = ?
+       WHERE id = ?`,
+    ).run(selected, unknown, now + leaseMs, request.id);
+    return { kind: 'resolved', selected };
+  }
 
-      const last = this.lastUserOfNextBatch(request.id, terms.batchSize);
-      if (last === undefined) {
-        this.renewLease(request, terms, 0, 0);
-        return { kind: 'entered', taken: 0, entered: 0, remaining: false };
-      }
-      const entered = this.statement(
-        `INSERT INTO runs (journey_id, application_id, user_id, point_uuid, state, due_at, attributes,
-                           entry_request_id, entered_at, updated_at)
-         SELECT ?, ?, a.user_id, ?, 'active', ?, ?, ?, ?, ?
-         FROM entry_audience a
-         WHERE a.request_id = ? AND a.user_id <= ?
-         ${terms.allowReenter ? '' : NOT_ALREADY_ACTIVE}`,
-      ).run(
-        request.journeyId,
-        request.applicationId,
-        request.pointUuid,
-        terms.now,
-        request.attributes,
-        request.id,
-        terms.now,
-        terms.now,
-        request.id,
-        last,
-        ...(terms.allowReenter ? [] : [request.journeyId]),
-      ).changes;
-      const taken = this.statement(`DELETE FROM entry_audience WHERE request_id = ? AND user_id <= ?`).run(
-        request.id,
-        last,
-      ).changes;
-      this.renewLease(request, terms, entered, taken - entered);
-      if (entered > 0) {
-        this.statement(
-          `INSERT INTO journey_point_counters (journey_id, point_uuid, entered) VALUES (?, ?, ?)
-           ON CONFLICT (journey_id, point_uuid) DO UPDATE SET entered = entered + excluded.entered`,
-        ).run(request.journeyId, request.pointUuid, entered);
-      }
-      const remaining = this.statement(`SELECT 1 FROM entry_audience WHERE request_id = ? LIMIT 1`).get(request.id);
-      return { kind: 'entered', taken, entered, remaining: remaining !== undefined };
-    });
+  async enterBatch(request: ClaimedEntryRequest, terms: BatchTerms): Promise<BatchOutcome> {
+    const outcome = await this.transaction(() => this.enterNextBatch(request, terms));
+    if (outcome.kind === 'entered' && outcome.entered > 0) await this.runWake.announce();
+    return outcome;
+  }
+
+  private enterNextBatch(request: ClaimedEntryRequest, terms: BatchTerms): BatchOutcome {
+    if (!this.holdsLease(request)) return { kind: 'lease-lost' };
+    const journey = this.statement(`SELECT status FROM journeys WHERE id = ?`).get(request.journeyId) as {
+      status: JourneyStatus;
+    };
+    if (journey.status !== 'STATUS_RUNNING') return { kind: 'journey-not-running', status: journey.status };
+
+    const last = this.lastUserOfNextBatch(request.id, terms.batchSize);
+    if (last === undefined) {
+      this.renewLease(request, terms, 0, 0);
+      return { kind: 'entered', taken: 0, entered: 0, remaining: false };
+    }
+    const entered = this.statement(
+      `INSERT INTO runs (journey_id, application_id, user_id, point_uuid, state, due_at, attributes,
+                         entry_request_id, entered_at, updated_at)
+       SELECT ?, ?, a.user_id, ?, 'active', ?, ?, ?, ?, ?
+       FROM entry_audience a
+       WHERE a.request_id = ? AND a.user_id <= ?
+       ${terms.allowReenter ? '' : NOT_ALREADY_ACTIVE}`,
+    ).run(
+      request.journeyId,
+      request.applicationId,
+      request.pointUuid,
+      terms.now,
+      request.attributes,
+      request.id,
+      terms.now,
+      terms.now,
+      request.id,
+      last,
+      ...(terms.allowReenter ? [] : [request.journeyId]),
+    ).changes;
+    const taken = this.statement(`DELETE FROM entry_audience WHERE request_id = ? AND user_id <= ?`).run(
+      request.id,
+      last,
+    ).changes;
+    this.renewLease(request, terms, entered, taken - entered);
+    if (entered > 0) {
+      this.statement(
+        `INSERT INTO journey_point_counters (journey_id, point_uuid, entered) VALUES (?, ?, ?)
+         ON CONFLICT (journey_id, point_uuid) DO UPDATE SET entered = entered + excluded.entered`,
+      ).run(request.journeyId, request.pointUuid, entered);
+    }
+    const remaining = this.statement(`SELECT 1 FROM entry_audience WHERE request_id = ? LIMIT 1`).get(request.id);
+    return { kind: 'entered', taken, entered, remaining: remaining !== undefined };
   }
 
   finish(request: ClaimedEntryRequest, now: number): Promise<boolean> {
     return this.transaction(() => {
       if (!this.holdsLease(request)) return false;
-      this.statement(
-        `UPDATE entry_requests SET status = 'done', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL
-         WHERE id = ?`,
-      ).run(now, request.id);
+      this.markDone(request, now);
       return true;
     });
+  }
+
+  private markDone(request: ClaimedEntryRequest, now: number): void {
+    this.statement(
+      `UPDATE entry_requests SET status = 'done', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL
+       WHERE id = ?`,
+    ).run(now, request.id);
   }
 
   fail(request: ClaimedEntryRequest, error: string, now: number): Promise<boolean> {
@@ -267,6 +331,14 @@ export class SqliteEntryStatements implements EntryStatements {
 const NOT_ALREADY_ACTIVE = `AND NOT EXISTS (
   SELECT 1 FROM runs r WHERE r.journey_id = ? AND r.user_id = a.user_id AND r.state = 'active')`;
 
+interface PendingAccept {
+  readonly uuid: string;
+  readonly input: EntryRequestInput;
+  readonly now: number;
+  resolve(outcome: AcceptOutcome): void;
+  reject(error: unknown): void;
+}
+
 interface ClaimRow {
   id: number;
   uuid: string;
@@ -276,9 +348,13 @@ interface ClaimRow {
   point_uuid: string;
   selector_kind: EntrySelectorKind;
   filter: string | null;
+  id_count: number;
   attributes: string;
   audience_resolved: number;
   attempts: number;
+  journey_status: JourneyStatus;
+  journey_params: string;
+  journey_points: string;
 }
 
 interface LeaseRow {
@@ -295,10 +371,16 @@ function toClaimed(row: ClaimRow, owner: string): ClaimedEntryRequest {
     applicationId: row.application_id,
     pointUuid: row.point_uuid,
     selectorKind: row.selector_kind,
+    idCount: row.id_count,
     filter: row.filter,
     attributes: row.attributes,
     audienceResolved: row.audience_resolved === 1,
     attempts: row.attempts + 1,
     owner,
+    journey: {
+      status: row.journey_status,
+      params: JSON.parse(row.journey_params) as JourneyParams,
+      points: JSON.parse(row.journey_points) as Point[],
+    },
   };
 }
