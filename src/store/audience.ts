@@ -51,7 +51,7 @@ export class AudienceStore {
       devices,
       deviceIds: selectDeviceIds(devices, dialect, applicationId),
       userIds: selectUserIds(devices, dialect, applicationId),
-      userMatches: (userId) => userHasDeviceIn(devices, applicationId, userId),
+      userMatches: (userId) => userHasDeviceIn(devices, dialect, applicationId, userId),
     };
   }
 

@@ -227,11 +227,11 @@ describeEachBackend('seglang audiences', (dialect) => {
     await database.drop();
   });
 
+  /** Joined rather than `IN`, so that a device listed twice would show. */
   async function hwidsOf(applicationId: number, text: string): Promise<string[]> {
     const { deviceIds } = await store.audience.compile(applicationId, parseSeglang(text), NOW);
-    const { rows } = await sql<{ hwid: string }>`SELECT d.hwid FROM devices d WHERE d.id IN (${deviceIds}) ORDER BY d.hwid`.execute(
-      store.backend.db,
-    );
+    const { rows } = await sql<{ hwid: string }>`SELECT d.hwid FROM (${deviceIds}) AS a JOIN devices d ON d.id = a.device_id
+      ORDER BY d.hwid`.execute(store.backend.db);
     return rows.map((row) => row.hwid);
   }
 

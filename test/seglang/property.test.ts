@@ -63,7 +63,10 @@ describeEachBackend('seglang selects what the reference evaluator selects', (dia
 
   async function selectedBySql(applicationId: number, expr: SegExpr): Promise<string[]> {
     const { deviceIds } = await store.audience.compile(applicationId, expr, NOW);
-    const { rows } = await sql<{ hwid: string }>`SELECT d.hwid FROM devices d WHERE d.id IN (${deviceIds})`.execute(store.backend.db);
+    // Joined rather than `IN`, so that a device listed twice would show.
+    const { rows } = await sql<{ hwid: string }>`SELECT d.hwid FROM (${deviceIds}) AS a JOIN devices d ON d.id = a.device_id`.execute(
+      store.backend.db,
+    );
     return rows.map((row) => row.hwid).sort();
   }
 

@@ -23,7 +23,14 @@ const TAGS = new Map<string, TagDeclaration>([
 
 const resolve = (text: string): DeviceSet => resolveSeglang(parseSeglang(text), { applicationCode: CODE, tags: TAGS, now: NOW });
 
-const tagged = (tagId: number, column: string, match: unknown, negated = false) => ({ kind: 'tagged', tagId, column, match, negated });
+const tagged = (tagId: number, column: string, match: unknown, negated = false) => ({
+  kind: 'tagged',
+  tagId,
+  column,
+  match,
+  negated,
+  multiValued: column === 'text_value' && tagId === 3,
+});
 const range = (min?: number | string, max?: number | string) => ({
   kind: 'range',
   ...(min !== undefined ? { min } : {}),

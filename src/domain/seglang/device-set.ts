@@ -29,6 +29,8 @@ export interface TaggedSet {
   readonly column: ValueColumn;
   readonly match: ValueMatch;
   readonly negated: boolean;
+  /** A List tag: a device may have several rows, so several may match. */
+  readonly multiValued: boolean;
 }
 
 export type ValueMatch =

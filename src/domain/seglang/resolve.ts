@@ -152,7 +152,8 @@ class TagValues {
   }
 
   set(match: ValueMatch, negated = false): TaggedSet {
-    return { kind: 'tagged', tagId: this.declaration.id, column: this.column, match, negated };
+    const multiValued = this.declaration.type === TagType.List;
+    return { kind: 'tagged', tagId: this.declaration.id, column: this.column, match, negated, multiValued };
   }
 
   /** eq / in: a List tag contains one of the values; any other tag equals one (a date: falls in its interval). */
