@@ -4,7 +4,7 @@
  * one at a time, in an application with 500 running journeys that do not
  * listen for them, compared with
  *   - an application with no journey at all (the event insert alone);
- *   - an event that enters its user into 5 journeys (EVENT entry points);
+ *   - an event that enters its user into 5 journeys (EVENT entry points, allow_reenter);
  *   - an event that moves the user's runs waiting at WAIT_EVENT points of 5 journeys;
  * and, for reference, the lookup the trigger index replaces: reading and
  * parsing the points of every running journey of the application per event.
@@ -61,7 +61,13 @@ function entryPoints(): Point[] {
 
 function waitPoints(): Point[] {
   return [
-    ...entryPoints(),
+    {
+      uuid: 'api',
+      point_type: 'POINT_TYPE_START_BY_API',
+      point_data: { start_by_api: {} },
+      outputs: [{ key: 'default', next_point_uuid: 'wait-buy' }],
+    },
+    exit,
     {
       uuid: 'wait-buy',
       point_type: 'POINT_TYPE_WAIT_EVENT',
@@ -191,7 +197,9 @@ async function benchmark(dialect: Dialect): Promise<void> {
 
     // Warm-up: statement caches, the trigger compile cache, the JIT.
     for (let i = 0; i < 200; i++) {
-      await store.events.record(busy.id, { subject: { userId: 'user-0' }, name: 'warm_up', attributes: {}, occurredAt: 0 });
+      for (const application of [bare, busy]) {
+        await store.events.record(application.id, { subject: { userId: 'user-0' }, name: 'warm_up', attributes: {}, occurredAt: 0 });
+      }
     }
     await timeEvents(`${dialect}: no journeys in the application`, store, bare.id, 'page_view', {});
     await timeEvents(`${dialect}: ${QUIET_JOURNEYS} journeys, none listening`, store, busy.id, 'page_view', {});
