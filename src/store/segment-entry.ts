@@ -62,11 +62,12 @@ export class SegmentEntryStore {
 
   /**
    * Lifecycle hook. Entering RUNNING schedules each active segment point once
-   * per journey: an entry that has not begun follows the latest definition
-   * (a journey edited in draft and started again), one that has begun or
-   * ended is never repeated, and a resumed journey does not enter its
-   * segment again. Entries of points since removed or deactivated, and all
-   * entries of a finished or archived journey, are cancelled.
+   * per launch: a resumed journey does not enter its segment again, an entry
+   * that has not begun follows the latest definition (a journey edited while
+   * paused), and entries of points since removed or deactivated are
+   * cancelled. Going back to draft ends the launch (the scheduler ends every
+   * run): the journey's entries are deleted, and its next start enters its
+   * segments afresh. Finishing or archiving cancels what has not finished.
    */
   async onTransition(trx: Kysely<Database>, to: StoredJourney, now: number): Promise<void> {
     const status = to.journey.info.status;
@@ -75,6 +76,8 @@ export class SegmentEntryStore {
       for (const point of points) await this.schedule(trx, to, point, now);
       await this.cancel(trx, to.id, now, 'the point was removed or deactivated', points.map((p) => p.uuid));
       if (points.length > 0) await this.wake.announce(trx);
+    } else if (status === 'STATUS_DRAFT') {
+      await this.forget(trx, to.id);
     } else if (NOT_ENTERING.includes(status)) {
       await this.cancel(trx, to.id, now, `the journey is ${status}`, []);
     }
@@ -313,6 +316,13 @@ export class SegmentEntryStore {
         cancelled.map((row) => row.id),
       )
       .execute();
+  }
+
+  /** Deletes the journey's entries and their stages; a worker holding one finds its lease gone. */
+  private async forget(trx: Kysely<Database>, journeyId: number) {
+    const entries = trx.selectFrom('segment_entries').select('id').where('journey_id', '=', journeyId);
+    await trx.deleteFrom('segment_entry_audience').where('entry_id', 'in', entries).execute();
+    await trx.deleteFrom('segment_entries').where('journey_id', '=', journeyId).execute();
   }
 
   /** Locks the entry row (Postgres) while `entry.owner` holds its lease; undefined when it does not. */

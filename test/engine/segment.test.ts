@@ -200,6 +200,18 @@ describeEachBackend('start_by_segment enters the matching users when the journey
     assert.equal((await entriesOf(ctx, journey)).length, 1);
   });
 
+  it('enters the segment afresh when a journey sent back to draft starts again', async () => {
+    const journey = await createJourney(ctx, [segmentEntry('seg', LONDON), exitPoint()]);
+    assert.equal(await worker.drain(), 1);
+    await lifecycle(ctx, 'pause', journey);
+    await lifecycle(ctx, 'draft', journey);
+    assert.deepEqual(await activeRuns(ctx.store, journey), [], 'back to draft ends every run');
+    await lifecycle(ctx, 'start', journey);
+    assert.equal(await worker.drain(), 1);
+    assert.deepEqual(await activeRuns(ctx.store, journey), LONDONERS.map((u) => `${u}@seg`));
+    assert.equal((await runsOf(ctx.store, journey)).length, 10);
+  });
+
   it('cancels a pending entry when the journey finishes, and schedules no deactivated point', async () => {
     const finished = await createJourney(ctx, [
       segmentEntry('seg', LONDON, { startAt: isoIn(3_600_000) }),
@@ -217,7 +229,7 @@ describeEachBackend('start_by_segment enters the matching users when the journey
     assert.equal(await worker.drain(), 0);
   });
 
-  it('follows a definition edited in draft before its entry began', async () => {
+  it('follows a definition edited while paused, before its entry began', async () => {
     const body = (filter: string, startAt?: string) => ({
       title: 'Edited',
       params: { application_code: TEST_APP_CODE },
@@ -225,7 +237,6 @@ describeEachBackend('start_by_segment enters the matching users when the journey
     });
     const journey = await createJourney(ctx, body(LONDON, isoIn(3_600_000)).points);
     await lifecycle(ctx, 'pause', journey);
-    await lifecycle(ctx, 'draft', journey);
     const put = await ctx.request({
       method: 'PUT',
       url: `/api/v3/journeygateway/${journey}`,
