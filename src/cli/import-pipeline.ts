@@ -3,8 +3,15 @@ import type { Store } from '../store/store.js';
 import type { TagDefinition } from '../store/tags.js';
 import type { RowParse, TagCatalog } from './import-rows.js';
 
-/** Rows per transaction: big enough to amortise the commit, small enough to keep memory flat and other writers waiting briefly. */
-export const DEFAULT_BATCH_SIZE = 5000;
+/**
+ * Rows per transaction. Measured on 300k rows of 5 tags (SQLite): 2,000 rows
+ * cost the same CPU as 5,000 but peak at ~200 MB RSS instead of 250–290 MB,
+ * because a batch that small is written before V8 promotes its rows out of
+ * the young generation. At 1,000 rows the extra commits cost ~15% more CPU.
+ */
+export const DEFAULT_BATCH_SIZE = 2000;
+/** A batch of wide rows is also cut at this many tag values per row of batch size, to keep the same memory bound. */
+const TAG_VALUES_PER_BATCH_ROW = 5;
 /** Rejections kept with their reason for the summary; the rest are only counted. */
 export const LISTED_REJECTIONS = 20;
 
@@ -20,8 +27,6 @@ export interface ImportTotals {
 
 export interface DeviceImporterOptions {
   readonly batchSize?: number;
-  /** Called after each committed batch. */
-  readonly onBatch?: (totals: ImportTotals) => void;
 }
 
 /**
@@ -33,6 +38,7 @@ export interface DeviceImporterOptions {
  */
 export class DeviceImporter {
   private batch: ImportDeviceRow[] = [];
+  private batchTagValues = 0;
   private readonly batchHwids = new Set<string>();
   private rows = 0;
   private inserted = 0;
@@ -45,19 +51,12 @@ export class DeviceImporter {
     private readonly applicationId: number,
     private readonly catalog: Map<string, TagDefinition>,
     private readonly batchSize: number,
-    private readonly onBatch: ((totals: ImportTotals) => void) | undefined,
   ) {}
 
   static async start(store: Store, applicationId: number, options: DeviceImporterOptions = {}): Promise<DeviceImporter> {
     const definitions = await store.tags.list(applicationId);
     const catalog = new Map(definitions.map((definition) => [definition.name, definition]));
-    return new DeviceImporter(
-      store,
-      applicationId,
-      catalog,
-      options.batchSize ?? DEFAULT_BATCH_SIZE,
-      options.onBatch,
-    );
+    return new DeviceImporter(store, applicationId, catalog, options.batchSize ?? DEFAULT_BATCH_SIZE);
   }
 
   /** Data rows read so far. */
@@ -75,23 +74,45 @@ export class DeviceImporter {
     };
   }
 
-  /** Adds the row `parse` reads from the record at `line`; `parse` runs again when the row introduces tags. */
-  async add(line: number, parse: (catalog: TagCatalog) => RowParse): Promise<void> {
+  /**
+   * Adds the row `parse` reads from the record at `line`; `parse` runs again
+   * when the row introduces tags. Returns a promise only when the row needs
+   * the database (a batch to commit, tags to declare), so the common row costs
+   * no promise; the caller awaits it when there is one.
+   */
+  add(line: number, parse: (catalog: TagCatalog) => RowParse): Promise<void> | undefined {
     this.rows++;
-    let parsed = parse(this.catalog);
-    if (parsed.kind === 'undeclared') {
-      const declared = await this.store.tags.resolve(this.applicationId, parsed.samples);
-      for (const [name, definition] of declared) this.catalog.set(name, definition);
-      // A tag someone else declared meanwhile with another type is checked against that type now.
-      parsed = parse(this.catalog);
-      if (parsed.kind === 'undeclared') throw new Error('tags were declared but the row still names undeclared tags');
+    const parsed = parse(this.catalog);
+    if (parsed.kind === 'undeclared') return this.declareAndAdd(line, parse, parsed.samples);
+    return this.accept(line, parsed);
+  }
+
+  private async declareAndAdd(
+    line: number,
+    parse: (catalog: TagCatalog) => RowParse,
+    samples: ReadonlyMap<string, unknown>,
+  ): Promise<void> {
+    const declared = await this.store.tags.resolve(this.applicationId, samples);
+    for (const [name, definition] of declared) this.catalog.set(name, definition);
+    // A tag someone else declared meanwhile with another type is checked against that type now.
+    const parsed = parse(this.catalog);
+    if (parsed.kind === 'undeclared') throw new Error('tags were declared but the row still names undeclared tags');
+    await this.accept(line, parsed);
+  }
+
+  private accept(line: number, parsed: Exclude<RowParse, { kind: 'undeclared' }>): Promise<void> | undefined {
+    if (parsed.kind === 'rejected') {
+      this.reject(line, parsed.reason);
+      return undefined;
     }
-    if (parsed.kind === 'rejected') return this.reject(line, parsed.reason);
     const { row } = parsed;
-    if (this.batchHwids.has(row.device.hwid)) await this.flush();
+    if (this.batchHwids.has(row.device.hwid)) return this.flush().then(() => this.accept(line, parsed));
     this.batch.push(row);
     this.batchHwids.add(row.device.hwid);
-    if (this.batch.length >= this.batchSize) await this.flush();
+    for (const tag of row.tags) this.batchTagValues += tag.values.length;
+    const full =
+      this.batch.length >= this.batchSize || this.batchTagValues >= this.batchSize * TAG_VALUES_PER_BATCH_ROW;
+    return full ? this.flush() : undefined;
   }
 
   /** Records a row that was rejected before it could be parsed (malformed CSV). */
@@ -118,7 +139,7 @@ export class DeviceImporter {
     this.updated += outcome.updated;
     for (const { line, reason } of outcome.rejected) this.reject(line, reason);
     this.batch = [];
+    this.batchTagValues = 0;
     this.batchHwids.clear();
-    this.onBatch?.(this.totals);
   }
 }

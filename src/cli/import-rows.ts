@@ -93,8 +93,9 @@ export function parseNdjsonRow(line: number, text: string, catalog: TagCatalog):
   const { tags: tagValues } = fields;
   if (tagValues !== undefined && tagValues !== null) {
     if (typeof tagValues !== 'object' || Array.isArray(tagValues)) return rejected('tags must be an object');
-    for (const [name, raw] of Object.entries(tagValues)) {
-      if (!tags.add(name, catalog.get(name), raw)) break;
+    const values = tagValues as Record<string, unknown>;
+    for (const name in values) {
+      if (!tags.add(name, catalog.get(name), values[name])) break;
     }
   }
   return tags.result(line, fields);

@@ -12,7 +12,7 @@ export interface ByteProgress {
   readonly bytesRead: number;
 }
 
-const CHUNK_BYTES = 1 << 20;
+const CHUNK_BYTES = 1 << 16;
 const BYTE_ORDER_MARK = '\uFEFF';
 
 /** One line of an NDJSON file; blank lines are skipped but counted. */
@@ -26,27 +26,28 @@ export class NdjsonSource implements ByteProgress {
 
   constructor(private readonly path: string) {}
 
-  async *lines(): AsyncGenerator<NdjsonLine> {
+  /** The file's non-blank lines, a chunk's worth at a time. */
+  async *lines(): AsyncGenerator<NdjsonLine[]> {
     const decoder = new StringDecoder('utf8');
     let pending = '';
     let line = 0;
     for await (const chunk of createReadStream(this.path, { highWaterMark: CHUNK_BYTES })) {
       this.bytesRead += (chunk as Buffer).length;
       const text = pending + decoder.write(chunk as Buffer);
+      const lines: NdjsonLine[] = [];
       let start = line === 0 && text.startsWith(BYTE_ORDER_MARK) ? 1 : 0;
       for (let end = text.indexOf('\n', start); end !== -1; end = text.indexOf('\n', start)) {
         line++;
         const content = lineContent(text, start, end);
-        if (content !== undefined) yield { line, text: content };
+        if (content !== undefined) lines.push({ line, text: content });
         start = end + 1;
       }
       pending = text.slice(start);
+      if (lines.length > 0) yield lines;
     }
     pending += decoder.end();
-    if (pending.length > 0) {
-      const content = lineContent(pending, 0, pending.length);
-      if (content !== undefined) yield { line: line + 1, text: content };
-    }
+    const content = lineContent(pending, 0, pending.length);
+    if (content !== undefined) yield [{ line: line + 1, text: content }];
   }
 }
 

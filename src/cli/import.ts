@@ -178,9 +178,12 @@ export async function importDevicesFile(
 
 async function readNdjson(importer: DeviceImporter, file: string, progress: ImportProgress | undefined): Promise<void> {
   const source = new NdjsonSource(file);
-  for await (const { line, text } of source.lines()) {
-    await importer.add(line, (catalog) => parseNdjsonRow(line, text, catalog));
-    if (importer.rowsRead % PROGRESS_EVERY_ROWS === 0) progress?.update(importer.rowsRead, source.bytesRead);
+  for await (const lines of source.lines()) {
+    for (const { line, text } of lines) {
+      const pending = importer.add(line, (catalog) => parseNdjsonRow(line, text, catalog));
+      if (pending) await pending;
+    }
+    progress?.update(importer.rowsRead, source.bytesRead);
   }
 }
 
@@ -198,7 +201,8 @@ async function readCsv(importer: DeviceImporter, file: string, progress: ImportP
     } else {
       const { line, cells } = record;
       const rowReader = reader;
-      await importer.add(line, (catalog) => rowReader.parse(line, cells, catalog));
+      const pending = importer.add(line, (catalog) => rowReader.parse(line, cells, catalog));
+      if (pending) await pending;
     }
     if (importer.rowsRead % PROGRESS_EVERY_ROWS === 0) progress?.update(importer.rowsRead, source.bytesRead);
   }

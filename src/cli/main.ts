@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { readConfig } from '../config.js';
 import { isApplicationCode, randomApplicationCode, randomToken } from '../domain/codes.js';
-import { ROLES, serve, type Role } from '../service/serve.js';
+import type { Role } from '../service/serve.js';
 import { runDevicesImport } from './import.js';
 import { runChannelsCommand } from './channels.js';
 import { Store } from '../store/store.js';
@@ -37,6 +37,8 @@ async function main(argv: string[]): Promise<void> {
   const [command, sub, ...rest] = argv;
   switch (command) {
     case 'serve': {
+      // Loaded on demand so the other commands (import above all) do not carry the HTTP server in memory.
+      const { ROLES, serve } = await import('../service/serve.js');
       const { values } = parseArgs({ args: argv.slice(1), options: { role: { type: 'string', default: 'all' } } });
       if (!ROLES.includes(values.role as Role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
       const service = await serve(readConfig(), values.role as Role);

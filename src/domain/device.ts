@@ -73,6 +73,10 @@ function show(value: unknown): string {
   return JSON.stringify(value) ?? String(value);
 }
 
+function absent(value: unknown): value is undefined | null {
+  return value === undefined || value === null;
+}
+
 function invalid(field: keyof DeviceFieldsInput, error: string): DeviceFieldsValidation {
   return { ok: false, field, error };
 }
@@ -95,8 +99,6 @@ export function validateDeviceFields(input: DeviceFieldsInput): DeviceFieldsVali
   if (!isDeviceType(deviceType)) {
     return invalid('device_type', `device_type must be one of ${DEVICE_TYPE_LIST}; got ${show(deviceType)}`);
   }
-
-  const absent = (value: unknown): value is undefined | null => value === undefined || value === null;
 
   if (!absent(userId)) {
     if (typeof userId !== 'string') return invalid('userId', `userId must be a string; got ${show(userId)}`);
