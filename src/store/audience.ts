@@ -55,13 +55,6 @@ export class AudienceStore {
     };
   }
 
-  /** Ids of the matching devices of the application. */
-  async devicesMatching(applicationId: number, expr: SegExpr, now?: number): Promise<number[]> {
-    const { deviceIds } = await this.compile(applicationId, expr, now);
-    const { rows } = await deviceIds.execute(this.backend.db);
-    return rows.map((row) => row.device_id);
-  }
-
   /** Distinct ids of the users with at least one matching device. */
   async usersMatching(applicationId: number, expr: SegExpr, now?: number): Promise<string[]> {
     const { userIds } = await this.compile(applicationId, expr, now);
