@@ -16,7 +16,7 @@ export class JourneyPlan {
   readonly params: JourneyParams;
   /** Null when the journey has no silent hours (or an empty window). */
   readonly silentHours: SilentHours | null;
-  private readonly points = new Map<string, Point>();
+  private readonly pointsByUuid = new Map<string, Point>();
   private readonly compiled = new Map<string, unknown>();
 
   constructor(journey: RunningJourney) {
@@ -25,14 +25,18 @@ export class JourneyPlan {
     this.applicationId = journey.applicationId;
     this.revision = journey.revision;
     this.params = journey.params;
-    for (const point of journey.points) this.points.set(point.uuid, point);
+    for (const point of journey.points) this.pointsByUuid.set(point.uuid, point);
     // `start` refuses invalid silent hours (journeyParamsProblem), so a running journey's parse.
     const silentHours = compileSilentHours(journey.params.silent_hours ?? null);
     this.silentHours = silentHours.ok ? silentHours.rule : null;
   }
 
   point(uuid: string): Point | undefined {
-    return this.points.get(uuid);
+    return this.pointsByUuid.get(uuid);
+  }
+
+  points(): Point[] {
+    return [...this.pointsByUuid.values()];
   }
 
   /** The point an output of `point` leads to; undefined when the output is not wired. */
@@ -42,7 +46,7 @@ export class JourneyPlan {
 
   /** Every (journey, point) pair runs of this journey can be due at. */
   groups(): PointGroup[] {
-    return [...this.points.keys()].map((pointUuid) => ({ journeyId: this.id, pointUuid }));
+    return [...this.pointsByUuid.keys()].map((pointUuid) => ({ journeyId: this.id, pointUuid }));
   }
 
   /** The point's compiled rule named `key`, built by `build` on first use. */

@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Point, PointType } from '../domain/journey.js';
+import type { PointType } from '../domain/journey.js';
 import type { Logger } from '../logger.js';
 import type { StopListening } from '../store/outbox.js';
-import type { BatchWrite, PointGroup, RunMove } from '../store/runs.js';
+import type { PointGroup } from '../store/runs.js';
 import type { Store } from '../store/store.js';
 import { DueAgenda } from './due-agenda.js';
 import { JourneyPlan } from './journey-plan.js';
-import { preparePoint, type PointResult } from './points/index.js';
+import { executeChain, type ChainOutcome } from './batch-chain.js';
+import { preparePoint, type PreparedPoint } from './points/index.js';
 
 export interface SchedulerOptions {
   readonly logger: Logger;
@@ -24,16 +25,19 @@ export interface SchedulerOptions {
   readonly onBatch?: (report: BatchReport) => void;
 }
 
-/** One committed batch. */
+/** One point's execution within a committed batch (a batch executes its point and the instant points after it). */
 export interface BatchReport {
   readonly journeyId: number;
   readonly pointUuid: string;
   readonly pointType: PointType;
   readonly runs: number;
-  /** The due time of each run of the batch, to measure lateness against `startedAt`. */
+  /** When each run became due at the point, to measure lateness against `startedAt`. */
   readonly dueAts: readonly number[];
   /** The batch's "now": when it started. */
   readonly startedAt: number;
+  /** Time spent executing this point within the batch. */
+  readonly executionMs: number;
+  /** When the batch (every point it executed) committed. */
   readonly committedAt: number;
 }
 
@@ -47,6 +51,7 @@ export interface BatchReport {
 const DEFAULT_BATCH_SIZE = 2_000;
 const DEFAULT_POSTGRES_CONCURRENCY = 2;
 const DEFAULT_POLL_INTERVAL_MS = 1_000;
+const PREPARED_POINTS_TTL_MS = 1_000;
 
 /**
  * Moves runs through their journeys' points (docs/engine.md).
@@ -75,6 +80,7 @@ export class Scheduler {
 
   private readonly agenda = new DueAgenda();
   private plans = new Map<number, JourneyPlan>();
+  private readonly prepared = new WeakMap<JourneyPlan, { at: number; points: ReadonlyMap<string, PreparedPoint> }>();
   private refreshing: Promise<void> | undefined;
   private refreshedAt = -Infinity;
   private refreshWanted = true;
@@ -136,18 +142,19 @@ export class Scheduler {
   private async executeBatch(group: PointGroup): Promise<void> {
     const plan = this.plans.get(group.journeyId);
     const point = plan?.point(group.pointUuid);
-    const now = this.clock();
     if (!plan || !point) {
-      // Runs at a point the journey no longer has (edited while paused): nothing can execute them.
+      // The journey stopped running (or changed) since the agenda was read; the next refresh settles it.
       this.agenda.failed(group, Infinity);
-      this.logger.error({ journeyId: group.journeyId, point: group.pointUuid }, 'runs wait at a point their journey does not have');
       return;
     }
+    const now = this.clock();
     try {
-      const prepared = await preparePoint({ journey: plan, now, store: this.store, logger: this.logger }, point);
-      const outcome = await this.store.runs.executeBatch(plan, point.uuid, { now, limit: this.batchSize }, async (runs, reads) =>
-        this.toWrite(plan, point, await prepared.execute(runs, reads)),
-      );
+      const prepared = await this.preparedPoints(plan, now);
+      let chain: ChainOutcome | undefined;
+      const outcome = await this.store.runs.executeBatch(plan, point.uuid, { now, limit: this.batchSize }, async (runs, access) => {
+        chain = await executeChain({ plan, prepared, start: point, runs, now, access });
+        return chain.write;
+      });
       if (outcome.kind === 'journey-not-running') {
         this.agenda.dropJourney(plan.id);
         this.plans.delete(plan.id);
@@ -156,10 +163,7 @@ export class Scheduler {
       const taken = outcome.runs.length;
       this.agenda.finished(group, { taken, full: taken === this.batchSize, nextDueAt: outcome.nextDueAt, now });
       for (const pointUuid of outcome.advancedTo) this.agenda.due({ journeyId: plan.id, pointUuid }, now);
-      if (outcome.tagErrors.length > 0) {
-        this.logger.warn({ journey: plan.uuid, point: point.uuid, reasons: outcome.tagErrors }, 'tag writes refused');
-      }
-      if (taken > 0 && this.onBatch) this.report(plan.id, point, outcome.runs.map((run) => run.dueAt), now);
+      if (chain) this.afterChain(plan, chain, now);
     } catch (error) {
       this.agenda.failed(group, this.clock() + this.pollIntervalMs);
       this.logger.error({ err: error, journey: plan.uuid, point: point.uuid }, 'batch failed; it is retried');
@@ -168,34 +172,50 @@ export class Scheduler {
     }
   }
 
-  /** Turns a point's decisions into the runs' moves: outputs become the points they lead to. */
-  private toWrite(plan: JourneyPlan, point: Point, result: PointResult): BatchWrite {
-    let unwired = 0;
-    const moves: RunMove[] = result.decisions.map((decision): RunMove => {
-      if (decision.kind === 'wait') return { kind: 'hold', runId: decision.runId, until: decision.until };
-      if (decision.kind === 'exit') return { kind: 'exit', runId: decision.runId };
-      const to = plan.next(point, decision.output);
-      if (to !== undefined && plan.point(to)) return { kind: 'advance', runId: decision.runId, to };
-      unwired++;
-      return { kind: 'exit', runId: decision.runId };
-    });
-    if (unwired > 0) {
-      // `start` refuses unwired outputs, so this is a journey edited around the validation.
-      this.logger.error({ journey: plan.uuid, point: point.uuid, runs: unwired }, 'runs left by an unwired output and exited');
+  private afterChain(plan: JourneyPlan, chain: ChainOutcome, startedAt: number): void {
+    for (const move of chain.write.moves) {
+      if (move.kind === 'hold') this.agenda.due({ journeyId: plan.id, pointUuid: move.at }, move.until);
     }
-    return { moves, messages: result.messages, tagWrites: result.tagWrites, failed: result.failed };
+    // A batch that set tags may have declared some: compile the journey's splits again.
+    if (chain.executions.some((e) => e.point.point_type === 'POINT_TYPE_SET_TAGS')) this.prepared.delete(plan);
+    if (chain.tagErrors.length > 0) {
+      this.logger.warn({ journey: plan.uuid, reasons: chain.tagErrors }, 'tag writes refused');
+    }
+    if (chain.unwired > 0) {
+      // `start` refuses unwired outputs, so this is a journey changed around the validation.
+      this.logger.error({ journey: plan.uuid, runs: chain.unwired }, 'runs left by an unwired output and exited');
+    }
+    if (!this.onBatch) return;
+    const committedAt = this.clock();
+    for (const { point, dueAts, executionMs } of chain.executions) {
+      this.onBatch({
+        journeyId: plan.id,
+        pointUuid: point.uuid,
+        pointType: point.point_type,
+        runs: dueAts.length,
+        dueAts,
+        startedAt,
+        executionMs,
+        committedAt,
+      });
+    }
   }
 
-  private report(journeyId: number, point: Point, dueAts: number[], startedAt: number): void {
-    this.onBatch?.({
-      journeyId,
-      pointUuid: point.uuid,
-      pointType: point.point_type,
-      runs: dueAts.length,
-      dueAts,
-      startedAt,
-      committedAt: this.clock(),
-    });
+  /**
+   * Every point of the journey compiled for execution. A batch may execute
+   * any point its runs reach, and on SQLite nothing may query outside the
+   * batch's transaction once it is open, so all are prepared before it. A
+   * preparation is reused for PREPARED_POINTS_TTL_MS (a split's compiled
+   * filter reads tag declarations, and `daysago` counts from its instant).
+   */
+  private async preparedPoints(plan: JourneyPlan, now: number): Promise<ReadonlyMap<string, PreparedPoint>> {
+    const cached = this.prepared.get(plan);
+    if (cached && now - cached.at < PREPARED_POINTS_TTL_MS) return cached.points;
+    const points = new Map<string, PreparedPoint>();
+    const context = { journey: plan, now, store: this.store, logger: this.logger };
+    for (const point of plan.points()) points.set(point.uuid, await preparePoint(context, point));
+    this.prepared.set(plan, { at: now, points });
+    return points;
   }
 
   /** Re-reads running journeys and due groups when woken or when the last reading is a poll interval old. */

@@ -6,7 +6,7 @@ import type { CompiledAudience } from './audience.js';
 import type { Backend } from './backend.js';
 import type { StoredJourney } from './journeys.js';
 import type { OutboxStore } from './outbox.js';
-import { addToPointCounters, type PointCountDelta } from './point-counters.js';
+import { addToPointCounters } from './point-counters.js';
 import { PostgresRunStatements } from './postgres/run-statements.js';
 import { readDevicesOf, readTagsOf, readUsersMatching, type DeviceKind, type RecipientDevice } from './run-reads.js';
 import type { Database, JourneyStatus } from './schema.js';
@@ -56,11 +56,14 @@ export interface DueRun {
   readonly waitingPoint: string | null;
 }
 
-/** Where one run of the batch goes. */
+/** Where one run of the batch ends up. */
 export type RunMove =
+  /** At point `to`, due at once (the batch did not execute it). */
   | { readonly kind: 'advance'; readonly runId: number; readonly to: string }
-  | { readonly kind: 'hold'; readonly runId: number; readonly until: number }
-  | { readonly kind: 'exit'; readonly runId: number };
+  /** Waiting at point `at` until `until`. */
+  | { readonly kind: 'hold'; readonly runId: number; readonly at: string; readonly until: number }
+  /** Out of the journey, at point `at`. */
+  | { readonly kind: 'exit'; readonly runId: number; readonly at: string };
 
 /** A rendered message for the outbox; the batch's journey, point and channel are implied. */
 export interface BatchMessage {
@@ -78,13 +81,28 @@ export interface TagWrite {
   readonly tags: Readonly<Record<string, string>>;
 }
 
-/** Everything the execution of one point decided for its batch; written in the batch's transaction. */
+/** The messages one point produced for runs of the batch. */
+export interface PointMessages {
+  readonly pointUuid: string;
+  readonly channel: Channel;
+  readonly items: readonly BatchMessage[];
+}
+
+/** What the batch adds to one point's counters. */
+export interface PointCounts {
+  readonly pointUuid: string;
+  readonly entered: number;
+  readonly passed: number;
+  /** Messages or tag writes the point could not produce. */
+  readonly failed: number;
+}
+
+/** Everything a batch decided, written at the end of its transaction (tag writes are applied as they happen). */
 export interface BatchWrite {
+  /** Where each run of the batch ends up. */
   readonly moves: readonly RunMove[];
-  readonly messages?: { readonly channel: Channel; readonly items: readonly BatchMessage[] };
-  readonly tagWrites?: readonly TagWrite[];
-  /** Messages or tag writes the point could not produce (counted in the point's `failed`). */
-  readonly failed?: number;
+  readonly counts: readonly PointCounts[];
+  readonly messages: readonly PointMessages[];
 }
 
 export interface BatchTerms {
@@ -98,12 +116,10 @@ export type BatchOutcome =
   | {
       readonly kind: 'executed';
       readonly runs: readonly DueRun[];
-      /** Points runs advanced to, each now due. */
+      /** Points runs were left at, due at once. */
       readonly advancedTo: readonly string[];
       /** The group's earliest remaining run after the batch, or null when it has none. */
       readonly nextDueAt: number | null;
-      /** Why tag writes were refused (a value invalid for its tag's type), once per distinct reason. */
-      readonly tagErrors: readonly string[];
     };
 
 /** Reads a point's execution needs, inside the batch's transaction. */
@@ -114,6 +130,16 @@ export interface BatchReads {
   devicesOf(userIds: readonly string[], kind: DeviceKind): Promise<Map<string, RecipientDevice[]>>;
   /** Each user's tags, as getTags shows a user: a tag's value from the user's most recently updated device that has it. */
   tagsOf(userIds: readonly string[]): Promise<Map<string, Record<string, unknown>>>;
+}
+
+/** The batch's transaction as the engine uses it: reads, and tag writes that later points of the batch see. */
+export interface BatchAccess extends BatchReads {
+  /**
+   * Sets each write's tags on every device of its users, now. A write with
+   * a value invalid for its tag's type is skipped whole (validation precedes
+   * every device write); returns how many users' writes were skipped, and why.
+   */
+  writeTags(writes: readonly TagWrite[]): Promise<{ readonly refusedUsers: number; readonly reasons: readonly string[] }>;
 }
 
 /** A running journey's definition as the scheduler plans with it. */
@@ -195,19 +221,18 @@ export class RunStore {
   }
 
   /**
-   * Executes one point for a batch of its due runs, in one transaction:
-   * checks the journey is running, selects up to `terms.limit` due runs,
-   * calls `execute` with them and the reads it may need, then writes what it
-   * decided: the moves (clearing nothing else), `passed` on this point and
-   * `entered` on the points runs advance to, the outbox messages and the tag
-   * writes. If `execute` throws, nothing is written. A batch with no due run
-   * calls nothing and writes nothing.
+   * Executes a batch of the group's due runs in one transaction: checks the
+   * journey is running, selects up to `terms.limit` due runs of the point
+   * (earliest first), calls `execute` with them and the transaction's
+   * access, then writes what it decided: each run's move, the points'
+   * counters and the outbox messages. If `execute` throws, nothing is
+   * written. A batch with no due run calls nothing and writes nothing.
    */
   async executeBatch(
     journey: Pick<RunningJourney, 'id' | 'applicationId'>,
     pointUuid: string,
     terms: BatchTerms,
-    execute: (runs: readonly DueRun[], reads: BatchReads) => Promise<BatchWrite>,
+    execute: (runs: readonly DueRun[], access: BatchAccess) => Promise<BatchWrite>,
   ): Promise<BatchOutcome> {
     const group = { journeyId: journey.id, pointUuid };
     return this.statements.transaction(async (executor): Promise<BatchOutcome> => {
@@ -215,23 +240,20 @@ export class RunStore {
       if (status !== 'STATUS_RUNNING') return { kind: 'journey-not-running', status };
       const runs = await this.statements.selectDue(executor, group, terms);
       if (runs.length === 0) {
-        const nextDueAt = await this.statements.nextDueAt(executor, group);
-        return { kind: 'executed', runs, advancedTo: [], nextDueAt, tagErrors: [] };
+        return { kind: 'executed', runs, advancedTo: [], nextDueAt: await this.statements.nextDueAt(executor, group) };
       }
-      const reads = this.readsFor(executor, journey.applicationId);
-      const write = await execute(runs, reads);
+      const write = await execute(runs, this.accessFor(executor, journey.applicationId));
       await this.statements.applyMoves(executor, write.moves, terms.now);
-      const advancedTo = await this.countMoves(executor, group, write);
-      if (write.messages && write.messages.items.length > 0) {
-        const channelGroup = { ...group, applicationId: journey.applicationId, channel: write.messages.channel };
-        const inserted = await this.statements.insertMessages(executor, channelGroup, write.messages.items, terms.now);
-        if (inserted > 0) await this.outbox.announceNewWork(executor);
+      await this.addCounts(executor, journey.id, write.counts);
+      let inserted = 0;
+      for (const { pointUuid: messagePoint, channel, items } of write.messages) {
+        if (items.length === 0) continue;
+        const target = { journeyId: journey.id, pointUuid: messagePoint, applicationId: journey.applicationId, channel };
+        inserted += await this.statements.insertMessages(executor, target, items, terms.now);
       }
-      const refused = await this.applyTagWrites(executor, journey.applicationId, write.tagWrites ?? []);
-      const failed = (write.failed ?? 0) + refused.users;
-      if (failed > 0) await addFailures(executor, group, failed);
-      const nextDueAt = await this.statements.nextDueAt(executor, group);
-      return { kind: 'executed', runs, advancedTo, nextDueAt, tagErrors: [...refused.reasons] };
+      if (inserted > 0) await this.outbox.announceNewWork(executor);
+      const advancedTo = [...new Set(write.moves.flatMap((move) => (move.kind === 'advance' ? [move.to] : [])))];
+      return { kind: 'executed', runs, advancedTo, nextDueAt: await this.statements.nextDueAt(executor, group) };
     });
   }
 
@@ -277,53 +299,42 @@ export class RunStore {
     }
   }
 
-  private readsFor(executor: Kysely<Database>, applicationId: number): BatchReads {
+  private accessFor(executor: Kysely<Database>, applicationId: number): BatchAccess {
     const { dialect } = this.backend;
     return {
       usersMatching: (audience, userIds) => readUsersMatching(executor, dialect, audience, userIds),
       devicesOf: (userIds, kind) => readDevicesOf(executor, dialect, applicationId, userIds, kind),
       tagsOf: (userIds) => readTagsOf(executor, dialect, applicationId, userIds),
+      writeTags: (writes) => this.writeTags(executor, applicationId, writes),
     };
   }
 
-  /** Adds the batch's point counters; returns the points runs advanced to. */
-  private async countMoves(executor: Kysely<Database>, group: PointGroup, write: BatchWrite): Promise<string[]> {
-    let passed = 0;
-    const enteredAt = new Map<string, number>();
-    for (const move of write.moves) {
-      if (move.kind === 'hold') continue;
-      passed++;
-      if (move.kind === 'advance') enteredAt.set(move.to, (enteredAt.get(move.to) ?? 0) + 1);
-    }
-    const deltas: PointCountDelta[] = [{ ...group, entered: 0, passed }];
-    for (const [pointUuid, entered] of enteredAt) deltas.push({ journeyId: group.journeyId, pointUuid, entered, passed: 0 });
-    await addToPointCounters(executor, deltas);
-    return [...enteredAt.keys()];
+  private async addCounts(executor: Kysely<Database>, journeyId: number, counts: readonly PointCounts[]): Promise<void> {
+    await addToPointCounters(
+      executor,
+      counts.map((c) => ({ journeyId, pointUuid: c.pointUuid, entered: c.entered, passed: c.passed })),
+    );
+    for (const c of counts) if (c.failed > 0) await addFailures(executor, journeyId, c.pointUuid, c.failed);
   }
 
-  /**
-   * Applies each tag write to its users' devices. A write with a value
-   * invalid for its tag's type is skipped (validation precedes every device
-   * write, so none of it is applied); returns how many users' writes were
-   * skipped and why.
-   */
-  private async applyTagWrites(
+  private async writeTags(
     executor: Kysely<Database>,
     applicationId: number,
     writes: readonly TagWrite[],
-  ): Promise<{ users: number; reasons: Set<string> }> {
-    const refused = { users: 0, reasons: new Set<string>() };
+  ): Promise<{ refusedUsers: number; reasons: string[] }> {
+    let refusedUsers = 0;
+    const reasons = new Set<string>();
     for (const write of writes) {
       const deviceIds = await deviceIdsOf(executor, this.backend.dialect, applicationId, write.userIds);
       try {
         await this.tags.apply(applicationId, deviceIds, write.tags, executor);
       } catch (error) {
         if (!(error instanceof InvalidTagError)) throw error;
-        refused.users += write.userIds.length;
-        refused.reasons.add(error.message);
+        refusedUsers += write.userIds.length;
+        reasons.add(error.message);
       }
     }
-    return refused;
+    return { refusedUsers, reasons: [...reasons] };
   }
 }
 
@@ -337,10 +348,10 @@ async function deviceIdsOf(
   return [...devices.values()].flatMap((list) => list.map((device) => device.id));
 }
 
-async function addFailures(executor: Kysely<Database>, group: PointGroup, failed: number): Promise<void> {
+async function addFailures(executor: Kysely<Database>, journeyId: number, pointUuid: string, failed: number): Promise<void> {
   await executor
     .insertInto('journey_point_counters')
-    .values({ journey_id: group.journeyId, point_uuid: group.pointUuid, entered: 0, passed: 0, sent: 0, failed })
+    .values({ journey_id: journeyId, point_uuid: pointUuid, entered: 0, passed: 0, sent: 0, failed })
     .onConflict((oc) =>
       oc.columns(['journey_id', 'point_uuid']).doUpdateSet((eb) => ({
         failed: eb('journey_point_counters.failed', '+', eb.ref('excluded.failed')),

@@ -97,7 +97,10 @@ describeEachBackend('engine: a worker killed between claiming and committing', (
 
       // Hold the outbox so the worker's webhook batch blocks between its claim and its commit.
       const blocker = new pg.Client({ connectionString: app.database.url });
+      // Watches from outside any transaction: within one, pg_stat_activity is a snapshot taken at its first read.
+      const monitor = new pg.Client({ connectionString: app.database.url });
       await blocker.connect();
+      await monitor.connect();
       try {
         await blocker.query('BEGIN');
         await blocker.query('LOCK TABLE outbox IN SHARE MODE');
@@ -105,26 +108,26 @@ describeEachBackend('engine: a worker killed between claiming and committing', (
         children.push(worker.child);
         await worker.ready;
         await waitUntil('the worker blocked inside its webhook batch', async () => {
-          const { rows } = await blocker.query(
+          const { rows } = await monitor.query(
             `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
             [workerName],
           );
           return rows[0].n > 0;
         }, 30_000);
-        const claimed = await blocker.query(
-          `SELECT count(*)::int AS n FROM runs r WHERE r.point_uuid = 'hook' AND r.state = 'active'`,
-        );
-        assert.equal(claimed.rows[0].n, userIds.length, 'the runs are still at the webhook point');
+        // The batch (entry point, webhook, exit in one transaction) has written nothing anyone can see.
+        const claimed = await monitor.query(`SELECT count(*)::int AS n FROM runs WHERE point_uuid = 'api' AND state = 'active'`);
+        assert.equal(claimed.rows[0].n, userIds.length, 'the runs are still at the entry point');
         await kill(worker.child);
         await blocker.query('COMMIT');
         await waitUntil('the server to notice the dead worker', async () => {
-          const { rows } = await blocker.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1`, [
+          const { rows } = await monitor.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1`, [
             workerName,
           ]);
           return rows[0].n === 0;
         });
       } finally {
         await blocker.end();
+        await monitor.end();
       }
       assert.equal(sink.requests.length, 0, 'nothing was committed, so nothing was sent');
 
@@ -134,7 +137,7 @@ describeEachBackend('engine: a worker killed between claiming and committing', (
   } else {
     it('is rolled back with its transaction and its batch re-runs: no webhook twice, none lost', async () => {
       const { journey, userIds } = await webhookJourney(app, sink, 300);
-      const worker = startWorker(app.database.url, 5);
+      const worker = startWorker(app.database.url, 1);
       children.push(worker.child);
       await worker.ready;
       await waitUntil('the worker to commit a webhook batch', async () => {

@@ -24,8 +24,8 @@ export async function prepareBooleanSplitter(
     logger.warn({ journey: journey.uuid, point: point.uuid, err: error }, 'split filter does not compile; no one matches');
   }
   return {
-    async execute(runs, reads) {
-      const matched = audience ? await reads.usersMatching(audience, runs.map((run) => run.userId)) : new Set<string>();
+    async execute(runs, { access }) {
+      const matched = audience ? await access.usersMatching(audience, runs.map((run) => run.userId)) : new Set<string>();
       return {
         decisions: runs.map((run) => ({
           kind: 'leave',

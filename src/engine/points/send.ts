@@ -34,12 +34,12 @@ interface ChannelSend<C extends DeviceChannel> {
  * the window) the message is enqueued for every device, each due when its
  * own window ends, and the run moves on.
  */
-export function prepareSend({ journey, now }: PointContext, point: SendPoint): PreparedPoint {
+export function prepareSend({ journey }: PointContext, point: SendPoint): PreparedPoint {
   const send = channelSendOf(point);
   const silentHours = journey.silentHours;
   return {
-    async execute(runs, reads) {
-      const devices = await reads.devicesOf(
+    async execute(runs, { now, access }) {
+      const devices = await access.devicesOf(
         runs.map((run) => run.userId),
         send.devices,
       );
@@ -57,7 +57,7 @@ export function prepareSend({ journey, now }: PointContext, point: SendPoint): P
         if (own.length > 0) sending.push({ run, devices: own, sendTimes });
       }
 
-      const scopes = await BatchScopes.load(sending.map((s) => s.run), reads, send.templates);
+      const scopes = await BatchScopes.load(sending.map((s) => s.run), access, send.templates);
       const items: BatchMessage[] = [];
       let failed = 0;
       for (const { run, devices: own, sendTimes } of sending) {

@@ -14,8 +14,8 @@ import { allLeave, type PointContext, type PreparedPoint } from './types.js';
 export function prepareSetTags(_context: PointContext, point: PointOf<'POINT_TYPE_SET_TAGS'>): PreparedPoint {
   const templates = point.point_data.set_tags.tags;
   return {
-    async execute(runs, reads) {
-      const scopes = await BatchScopes.load(runs, reads, [templates]);
+    async execute(runs, { access }) {
+      const scopes = await BatchScopes.load(runs, access, [templates]);
       const writes = new Map<string, { userIds: string[]; tags: Record<string, string> }>();
       let failed = 0;
       for (const run of runs) {

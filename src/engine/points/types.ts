@@ -1,6 +1,6 @@
 import type { Point } from '../../domain/journey.js';
 import type { Logger } from '../../logger.js';
-import type { BatchMessage, BatchReads, DueRun, TagWrite } from '../../store/runs.js';
+import type { BatchAccess, BatchMessage, DueRun, TagWrite } from '../../store/runs.js';
 import type { Store } from '../../store/store.js';
 import type { Channel } from '../../domain/messages.js';
 import type { JourneyPlan } from '../journey-plan.js';
@@ -16,6 +16,7 @@ export type RunDecision =
 
 /** A point's execution for a whole batch. */
 export interface PointResult {
+  /** One per run, in the order of the runs given. */
   readonly decisions: readonly RunDecision[];
   readonly messages?: { readonly channel: Channel; readonly items: readonly BatchMessage[] };
   readonly tagWrites?: readonly TagWrite[];
@@ -23,19 +24,26 @@ export interface PointResult {
   readonly failed?: number;
 }
 
+/** What executing a point for a batch has: the batch's instant and its transaction. */
+export interface BatchContext {
+  /** The batch's "now": every due time and send time of the batch is computed from it. */
+  readonly now: number;
+  readonly access: BatchAccess;
+}
+
 /**
- * A point compiled for one batch. Whatever needs the database outside the
- * batch's transaction (a seglang filter's tag declarations) is done before;
- * `execute` then reads only through the batch's `reads`.
+ * A point compiled for execution. Whatever needs the database outside a
+ * batch's transaction (a seglang filter's tag declarations) is done when
+ * preparing; `execute` then reads only through the batch.
  */
 export interface PreparedPoint {
-  execute(runs: readonly DueRun[], reads: BatchReads): Promise<PointResult>;
+  execute(runs: readonly DueRun[], batch: BatchContext): Promise<PointResult>;
 }
 
 /** What preparing a point may use. */
 export interface PointContext {
   readonly journey: JourneyPlan;
-  /** The batch's "now": every due time and send time of the batch is computed from it. */
+  /** The instant seglang's `daysago` counts from. */
   readonly now: number;
   readonly store: Store;
   readonly logger: Logger;

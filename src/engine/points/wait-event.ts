@@ -8,14 +8,14 @@ import { endsWait, type PointContext, type PreparedPoint } from './types.js';
  * the contract); if the scheduler executes it again, no event came in time
  * and it leaves by the default output.
  */
-export function prepareWaitEvent({ journey, now }: PointContext, point: PointOf<'POINT_TYPE_WAIT_EVENT'>): PreparedPoint {
+export function prepareWaitEvent({ journey }: PointContext, point: PointOf<'POINT_TYPE_WAIT_EVENT'>): PreparedPoint {
   const timeoutMs = journey.rule(point, 'timeout', () => {
     const compiled = compileWaitEvent(point.point_data.wait_event);
     if (!compiled.ok) throw new Error(`point ${point.uuid}: ${compiled.error}`);
     return compiled.rule.timeoutMs;
   });
   return {
-    execute: async (runs) => ({
+    execute: async (runs, { now }) => ({
       decisions: runs.map((run) =>
         endsWait(run, point)
           ? { kind: 'leave', runId: run.id, output: DEFAULT_OUTPUT }

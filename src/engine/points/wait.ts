@@ -1,5 +1,6 @@
 import { DEFAULT_OUTPUT, type PointOf } from '../../domain/journey.js';
 import { compileWait, dueAfterWait, type WaitRule } from '../../domain/schedule.js';
+import type { BatchAccess } from '../../store/runs.js';
 import { endsWait, type PointContext, type PreparedPoint, type RunDecision } from './types.js';
 
 /**
@@ -9,7 +10,7 @@ import { endsWait, type PointContext, type PreparedPoint, type RunDecision } fro
  * that is already here passes the run on in the same batch. When the wait
  * ends the run leaves by its default output.
  */
-export function prepareWait({ journey, now }: PointContext, point: PointOf<'POINT_TYPE_WAIT'>): PreparedPoint {
+export function prepareWait({ journey }: PointContext, point: PointOf<'POINT_TYPE_WAIT'>): PreparedPoint {
   const rule = journey.rule(point, 'wait', () => {
     const compiled = compileWait(point.point_data.wait);
     // `start` validated the point with the same function.
@@ -17,9 +18,9 @@ export function prepareWait({ journey, now }: PointContext, point: PointOf<'POIN
     return compiled.rule;
   });
   return {
-    async execute(runs, reads) {
+    async execute(runs, { now, access }) {
       const arriving = runs.filter((run) => !endsWait(run, point));
-      const timezones = needsTimezone(rule) ? await userTimezones(reads, arriving.map((run) => run.userId)) : undefined;
+      const timezones = needsTimezone(rule) ? await userTimezones(access, arriving.map((run) => run.userId)) : undefined;
       const decisions: RunDecision[] = runs.map((run) => {
         if (endsWait(run, point)) return { kind: 'leave', runId: run.id, output: DEFAULT_OUTPUT };
         const due = dueAfterWait(rule, now, timezones?.get(run.userId) ?? null);
@@ -34,11 +35,8 @@ function needsTimezone(rule: WaitRule): boolean {
   return rule.kind === 'until_time' || (rule.kind === 'until_date' && rule.date.kind === 'wall_clock');
 }
 
-async function userTimezones(
-  reads: Parameters<PreparedPoint['execute']>[1],
-  userIds: readonly string[],
-): Promise<Map<string, number | null>> {
-  const devices = await reads.devicesOf(userIds, 'any');
+async function userTimezones(access: BatchAccess, userIds: readonly string[]): Promise<Map<string, number | null>> {
+  const devices = await access.devicesOf(userIds, 'any');
   const timezones = new Map<string, number | null>();
   for (const [userId, list] of devices) timezones.set(userId, list[0]?.timezone ?? null);
   return timezones;

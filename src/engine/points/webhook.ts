@@ -10,11 +10,11 @@ import { allLeave, type PointContext, type PreparedPoint } from './types.js';
  * for the run; the dispatcher delivers it. Silent hours do not apply (it is
  * not a message to the user's devices).
  */
-export function prepareWebhook({ now }: PointContext, point: PointOf<'POINT_TYPE_WEBHOOK'>): PreparedPoint {
+export function prepareWebhook(_context: PointContext, point: PointOf<'POINT_TYPE_WEBHOOK'>): PreparedPoint {
   const { url, method, headers, body } = point.point_data.webhook;
   return {
-    async execute(runs, reads) {
-      const scopes = await BatchScopes.load(runs, reads, [url, headers, body]);
+    async execute(runs, { now, access }) {
+      const scopes = await BatchScopes.load(runs, access, [url, headers, body]);
       const items: BatchMessage[] = [];
       let failed = 0;
       for (const run of runs) {

@@ -62,25 +62,22 @@ export class PostgresRunStatements implements RunStatements {
   async applyMoves(executor: Kysely<Database>, moves: readonly RunMove[], now: number): Promise<void> {
     if (moves.length === 0) return;
     const ids: number[] = [];
-    const points: (string | null)[] = [];
-    const dues: (number | null)[] = [];
-    const kinds: string[] = [];
-    for (const move of moves) {
-      ids.push(move.runId);
-      kinds.push(move.kind);
-      points.push(move.kind === 'advance' ? move.to : null);
-      dues.push(move.kind === 'hold' ? move.until : null);
+    const points: string[] = [];
+    const dues: number[] = [];
+    const waiting: (string | null)[] = [];
+    const states: string[] = [];
+    for (const m of moves) {
+      ids.push(m.runId);
+      points.push(m.kind === 'advance' ? m.to : m.at);
+      dues.push(m.kind === 'hold' ? m.until : now);
+      waiting.push(m.kind === 'hold' ? m.at : null);
+      states.push(m.kind === 'exit' ? 'exited' : 'active');
     }
     await sql`
-      UPDATE runs r SET
-        point_uuid = CASE WHEN m.kind = 'advance' THEN m.point_uuid ELSE r.point_uuid END,
-        due_at = CASE m.kind WHEN 'advance' THEN ${now}::bigint WHEN 'hold' THEN m.until ELSE r.due_at END,
-        waiting_point = CASE WHEN m.kind = 'hold' THEN r.point_uuid END,
-        state = CASE WHEN m.kind = 'exit' THEN 'exited' ELSE r.state END,
-        exited_at = CASE WHEN m.kind = 'exit' THEN ${now}::bigint ELSE r.exited_at END,
-        updated_at = ${now}
-      FROM unnest(${ids}::bigint[], ${kinds}::text[], ${points}::text[], ${dues}::bigint[])
-        AS m(id, kind, point_uuid, until)
+      UPDATE runs r SET point_uuid = m.point_uuid, due_at = m.due_at, waiting_point = m.waiting_point, state = m.state,
+        exited_at = CASE WHEN m.state = 'exited' THEN ${now}::bigint END, updated_at = ${now}
+      FROM unnest(${ids}::bigint[], ${points}::text[], ${dues}::bigint[], ${waiting}::text[], ${states}::text[])
+        AS m(id, point_uuid, due_at, waiting_point, state)
       WHERE r.id = m.id`.execute(executor);
   }
 

@@ -68,17 +68,13 @@ export class SqliteRunStatements implements RunStatements {
   }
 
   async applyMoves(_executor: Kysely<Database>, moves: readonly RunMove[], now: number): Promise<void> {
-    const advance = this.statement(
-      `UPDATE runs SET point_uuid = ?, due_at = ?, waiting_point = NULL, updated_at = ? WHERE id = ?`,
+    const move = this.statement(
+      `UPDATE runs SET point_uuid = ?, due_at = ?, waiting_point = ?, state = ?, exited_at = ?, updated_at = ? WHERE id = ?`,
     );
-    const hold = this.statement(`UPDATE runs SET due_at = ?, waiting_point = point_uuid, updated_at = ? WHERE id = ?`);
-    const exit = this.statement(
-      `UPDATE runs SET state = 'exited', exited_at = ?, waiting_point = NULL, updated_at = ? WHERE id = ?`,
-    );
-    for (const move of moves) {
-      if (move.kind === 'advance') advance.run(move.to, now, now, move.runId);
-      else if (move.kind === 'hold') hold.run(move.until, now, move.runId);
-      else exit.run(now, now, move.runId);
+    for (const m of moves) {
+      if (m.kind === 'advance') move.run(m.to, now, null, 'active', null, now, m.runId);
+      else if (m.kind === 'hold') move.run(m.at, m.until, m.at, 'active', null, now, m.runId);
+      else move.run(m.at, now, null, 'exited', now, now, m.runId);
     }
   }
 
