@@ -77,8 +77,9 @@ export async function readDevicesOf(
   userIds: readonly string[],
   kind: DeviceKind,
 ): Promise<Map<string, RecipientDevice[]>> {
-  const byUser = new Map<string, RecipientDevice[]>();
+  const byUser = new Map<string, (RecipientDevice & { readonly updatedAt: number })[]>();
   if (userIds.length === 0) return byUser;
+  // Unordered: most users have one device, so sorting the few lists of several here beats an SQL sort of all.
   const { rows } = await sql<{
     id: number;
     user_id: string;
@@ -86,22 +87,26 @@ export async function readDevicesOf(
     device_type: number;
     push_token: string | null;
     timezone: number | null;
-  }>`SELECT d.id, d.user_id, d.hwid, d.device_type, d.push_token, d.timezone FROM devices d
+    updated_at: number;
+  }>`SELECT d.id, d.user_id, d.hwid, d.device_type, d.push_token, d.timezone, d.updated_at FROM devices d
      WHERE d.application_id = ${applicationId} AND ${userIdIn(dialect, sql.ref('d.user_id'), userIds)}
-       AND ${kindCondition(kind)}
-     ORDER BY d.user_id, d.updated_at DESC, d.id DESC`.execute(executor);
+       AND ${kindCondition(kind)}`.execute(executor);
   for (const row of rows) {
-    const device: RecipientDevice = {
+    const device = {
       id: Number(row.id),
       userId: row.user_id,
       hwid: row.hwid,
       deviceType: Number(row.device_type),
       pushToken: row.push_token,
       timezone: row.timezone === null ? null : Number(row.timezone),
+      updatedAt: Number(row.updated_at),
     };
     const list = byUser.get(row.user_id);
     if (list) list.push(device);
     else byUser.set(row.user_id, [device]);
+  }
+  for (const list of byUser.values()) {
+    if (list.length > 1) list.sort((a, b) => b.updatedAt - a.updatedAt || b.id - a.id);
   }
   return byUser;
 }
