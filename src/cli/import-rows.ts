@@ -1,6 +1,6 @@
-import { validateDeviceFields, type DeviceFieldsInput } from '../domain/device.js';
+import { validateDeviceFields, type DeviceFields, type DeviceFieldsInput } from '../domain/device.js';
 import { encodeTagValue, inferTagType, tagNameProblem, TagType } from '../domain/tags.js';
-import type { ImportDeviceRow, ImportTagValues } from '../store/device-import/index.js';
+import type { ImportTagValues } from '../store/device-import/index.js';
 import type { TagDefinition } from '../store/tags.js';
 
 /**
@@ -14,7 +14,7 @@ import type { TagDefinition } from '../store/tags.js';
 export type TagCatalog = ReadonlyMap<string, TagDefinition>;
 
 export type RowParse =
-  | { readonly kind: 'accepted'; readonly row: ImportDeviceRow }
+  | { readonly kind: 'accepted'; readonly device: DeviceFields; readonly tags: readonly ImportTagValues[] }
   | { readonly kind: 'rejected'; readonly reason: string }
   /** The row is valid once these tags are declared with the types their sample values imply; parse it again then. */
   | { readonly kind: 'undeclared'; readonly samples: ReadonlyMap<string, unknown> };
@@ -52,12 +52,12 @@ class RowTags {
     return true;
   }
 
-  result(line: number, input: DeviceFieldsInput): RowParse {
+  result(input: DeviceFieldsInput): RowParse {
     const device = validateDeviceFields(input);
     if (!device.ok) return rejected(device.error);
     if (this.error !== undefined) return rejected(this.error);
     if (this.samples) return { kind: 'undeclared', samples: this.samples };
-    return { kind: 'accepted', row: { line, device: device.device, tags: this.values } };
+    return { kind: 'accepted', device: device.device, tags: this.values };
   }
 
   private fail(error: string): false {
@@ -75,7 +75,7 @@ const NDJSON_DEVICE_FIELDS = new Set(['hwid', 'userId', 'device_type', 'push_tok
  * "language"?, "timezone"?, "tags"?: {name: value}}`. Tag values are JSON
  * values typed as the Device API types them; null removes the tag.
  */
-export function parseNdjsonRow(line: number, text: string, catalog: TagCatalog): RowParse {
+export function parseNdjsonRow(text: string, catalog: TagCatalog): RowParse {
   let record: unknown;
   try {
     record = JSON.parse(text);
@@ -98,7 +98,7 @@ export function parseNdjsonRow(line: number, text: string, catalog: TagCatalog):
       if (!tags.add(name, catalog.get(name), values[name])) break;
     }
   }
-  return tags.result(line, fields);
+  return tags.result(fields);
 }
 
 // ---------------------------------------------------------------- CSV
@@ -186,7 +186,7 @@ export class CsvRowReader {
     return new CsvRowReader(deviceColumns, tagColumns);
   }
 
-  parse(line: number, cells: readonly string[], catalog: TagCatalog): RowParse {
+  parse(cells: readonly string[], catalog: TagCatalog): RowParse {
     const tags = new RowTags();
     for (const { name, index } of this.tagColumns) {
       const cell = cells[index] ?? '';
@@ -195,7 +195,7 @@ export class CsvRowReader {
       const raw = definition ? declaredCsvValue(definition.type, cell) : inferCsvValue(cell);
       if (!tags.add(name, definition, raw)) break;
     }
-    return tags.result(line, {
+    return tags.result({
       hwid: this.cell(cells, 'hwid'),
       userId: this.cell(cells, 'userId'),
       device_type: mapDefined(this.cell(cells, 'device_type'), integerCell),

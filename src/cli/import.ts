@@ -180,7 +180,7 @@ async function readNdjson(importer: DeviceImporter, file: string, progress: Impo
   const source = new NdjsonSource(file);
   for await (const lines of source.lines()) {
     for (const { line, text } of lines) {
-      const pending = importer.add(line, (catalog) => parseNdjsonRow(line, text, catalog));
+      const pending = importer.add(line, (catalog) => parseNdjsonRow(text, catalog));
       if (pending) await pending;
     }
     progress?.update(importer.rowsRead, source.bytesRead);
@@ -201,7 +201,7 @@ async function readCsv(importer: DeviceImporter, file: string, progress: ImportP
     } else {
       const { line, cells } = record;
       const rowReader = reader;
-      const pending = importer.add(line, (catalog) => rowReader.parse(line, cells, catalog));
+      const pending = importer.add(line, (catalog) => rowReader.parse(cells, catalog));
       if (pending) await pending;
     }
     if (importer.rowsRead % PROGRESS_EVERY_ROWS === 0) progress?.update(importer.rowsRead, source.bytesRead);

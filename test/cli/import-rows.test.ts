@@ -13,15 +13,13 @@ const catalog: TagCatalog = new Map([
 describe('import rows: NDJSON', () => {
   it('accepts a row with declared tags and encodes each value', () => {
     const parsed = parseNdjsonRow(
-      7,
       '{"hwid":"h","device_type":3,"userId":"u","tags":{"Age":"42","Labels":["x","x","y"],"Seen":null}}',
       catalog,
     );
     assert.equal(parsed.kind, 'accepted');
     if (parsed.kind !== 'accepted') return;
-    assert.equal(parsed.row.line, 7);
-    assert.equal(parsed.row.device.userId, 'u');
-    assert.deepEqual(parsed.row.tags, [
+    assert.equal(parsed.device.userId, 'u');
+    assert.deepEqual(parsed.tags, [
       { tagId: 1, values: [{ column: 'int_value', value: 42 }] },
       {
         tagId: 2,
@@ -35,9 +33,9 @@ describe('import rows: NDJSON', () => {
   });
 
   it('asks for undeclared tags to be declared, with their sample values, only when the row is valid', () => {
-    const parsed = parseNdjsonRow(1, '{"hwid":"h","device_type":3,"tags":{"Age":1,"City":"Paris","Gone":null}}', catalog);
+    const parsed = parseNdjsonRow('{"hwid":"h","device_type":3,"tags":{"Age":1,"City":"Paris","Gone":null}}', catalog);
     assert.deepEqual(parsed, { kind: 'undeclared', samples: new Map([['City', 'Paris']]) });
-    const invalid = parseNdjsonRow(1, '{"hwid":"h","device_type":3,"tags":{"Age":"x","City":"Paris"}}', catalog);
+    const invalid = parseNdjsonRow('{"hwid":"h","device_type":3,"tags":{"Age":"x","City":"Paris"}}', catalog);
     assert.equal(invalid.kind, 'rejected');
   });
 
@@ -53,12 +51,12 @@ describe('import rows: NDJSON', () => {
   ];
   for (const [line, reason] of rejections) {
     it(`rejects ${line}`, () => {
-      assert.deepEqual(parseNdjsonRow(1, line, catalog), { kind: 'rejected', reason });
+      assert.deepEqual(parseNdjsonRow(line, catalog), { kind: 'rejected', reason });
     });
   }
 
   it('reports device field errors before tag errors', () => {
-    assert.deepEqual(parseNdjsonRow(1, '{"hwid":"","device_type":3,"tags":{"Age":"x"}}', catalog), {
+    assert.deepEqual(parseNdjsonRow('{"hwid":"","device_type":3,"tags":{"Age":"x"}}', catalog), {
       kind: 'rejected',
       reason: 'hwid is required and must be a non-empty string',
     });
@@ -86,10 +84,10 @@ describe('import rows: CSV', () => {
 
   it('reads device columns by name, skips empty cells and reads declared tags by their type', () => {
     const reader = CsvRowReader.fromHeader(['Labels', 'device_type', 'hwid', 'timezone', 'Age', 'Seen']);
-    const parsed = reader.parse(4, ['["a"]', '3', 'h-1', '-3600', '', '2024-05-01 08:30'], catalog);
+    const parsed = reader.parse(['["a"]', '3', 'h-1', '-3600', '', '2024-05-01 08:30'], catalog);
     assert.equal(parsed.kind, 'accepted');
     if (parsed.kind !== 'accepted') return;
-    assert.deepEqual(parsed.row.device, {
+    assert.deepEqual(parsed.device, {
       hwid: 'h-1',
       userId: undefined,
       deviceType: 3,
@@ -97,7 +95,7 @@ describe('import rows: CSV', () => {
       language: undefined,
       timezone: -3600,
     });
-    assert.deepEqual(parsed.row.tags, [
+    assert.deepEqual(parsed.tags, [
       { tagId: 2, values: [{ column: 'text_value', value: 'a' }] },
       { tagId: 3, values: [{ column: 'int_value', value: 1714552200 }] },
     ]);
@@ -105,7 +103,7 @@ describe('import rows: CSV', () => {
 
   it('rejects a declared List cell that is not a JSON array of strings', () => {
     const reader = CsvRowReader.fromHeader(['hwid', 'device_type', 'Labels']);
-    assert.deepEqual(reader.parse(2, ['h', '3', 'a,b'], catalog), {
+    assert.deepEqual(reader.parse(['h', '3', 'a,b'], catalog), {
       kind: 'rejected',
       reason: 'tag "Labels" is List; "a,b" is not a list of strings',
     });

@@ -1,9 +1,11 @@
 import type { Backend } from '../backend.js';
 import { PostgresDeviceBatchWriter } from './postgres.js';
 import { SqliteDeviceBatchWriter } from './sqlite.js';
-import type { BatchOutcome, DeviceBatchWriter, ImportDeviceRow, RejectedRow } from './types.js';
+import type { DeviceBatch } from './batch.js';
+import type { BatchOutcome, DeviceBatchWriter, RejectedRow, RowRange } from './types.js';
 
-export type { BatchOutcome, ImportDeviceRow, ImportTagValues, RejectedRow } from './types.js';
+export { DeviceBatch, type ImportTagValues } from './batch.js';
+export type { BatchOutcome, RejectedRow } from './types.js';
 
 /**
  * The write side of `journeyd devices import`: batches of validated rows
@@ -17,21 +19,26 @@ export class DeviceImportStore {
 
   constructor(private readonly backend: Backend) {}
 
-  /** Upserts one batch (distinct hwids) in one transaction. */
-  async writeBatch(applicationId: number, rows: readonly ImportDeviceRow[]): Promise<BatchOutcome> {
+  /** Upserts a batch (distinct hwids) in one transaction. */
+  async writeBatch(
+    applicationId: number,
+    batch: DeviceBatch,
+    rows: RowRange = { start: 0, end: batch.size },
+  ): Promise<BatchOutcome> {
     const writer = (this.writer ??= this.createWriter());
     try {
-      return await writer.write(applicationId, rows);
+      return await writer.write(applicationId, batch, rows);
     } catch (error) {
       if (!isRowDataError(error)) throw error;
-      const [row] = rows;
-      if (rows.length === 1 && row) {
-        return { inserted: 0, updated: 0, rejected: [{ line: row.line, reason: `the database refused the row: ${(error as Error).message}` }] };
+      const { start, end } = rows;
+      if (end - start === 1) {
+        const reason = `the database refused the row: ${(error as Error).message}`;
+        return { inserted: 0, updated: 0, rejected: [{ line: batch.lines[start] ?? 0, reason }] };
       }
-      const middle = Math.ceil(rows.length / 2);
+      const middle = start + Math.ceil((end - start) / 2);
       return mergeOutcomes(
-        await this.writeBatch(applicationId, rows.slice(0, middle)),
-        await this.writeBatch(applicationId, rows.slice(middle)),
+        await this.writeBatch(applicationId, batch, { start, end: middle }),
+        await this.writeBatch(applicationId, batch, { start: middle, end }),
       );
     }
   }

@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import type { BatchOutcome, DeviceBatchWriter, ImportDeviceRow, RejectedRow } from './types.js';
+import type { DeviceBatch } from './batch.js';
+import type { BatchOutcome, DeviceBatchWriter, RejectedRow, RowRange } from './types.js';
 
 /**
  * Postgres writes a batch with a fixed handful of statements whatever its
@@ -45,11 +46,11 @@ const INSERT_TAG_VALUES = `
 export class PostgresDeviceBatchWriter implements DeviceBatchWriter {
   constructor(private readonly pool: pg.Pool) {}
 
-  async write(applicationId: number, rows: readonly ImportDeviceRow[]): Promise<BatchOutcome> {
+  async write(applicationId: number, batch: DeviceBatch, rows: RowRange): Promise<BatchOutcome> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      const outcome = await this.writeRows(client, applicationId, rows);
+      const outcome = await writeRows(client, applicationId, batch, rows);
       await client.query('COMMIT');
       return outcome;
     } catch (error) {
@@ -59,107 +60,95 @@ export class PostgresDeviceBatchWriter implements DeviceBatchWriter {
       client.release();
     }
   }
+}
 
-  private async writeRows(
-    client: pg.PoolClient,
-    applicationId: number,
-    rows: readonly ImportDeviceRow[],
-  ): Promise<BatchOutcome> {
-    const now = Date.now();
-    const hwids = new Set<string>();
-    for (const row of rows) {
-      if (hwids.has(row.device.hwid)) throw new Error(`batch holds hwid "${row.device.hwid}" twice`);
-      hwids.add(row.device.hwid);
-    }
+async function writeRows(
+  client: pg.PoolClient,
+  applicationId: number,
+  batch: DeviceBatch,
+  { start, end }: RowRange,
+): Promise<BatchOutcome> {
+  const now = Date.now();
+  const all = Array.from({ length: end - start }, (_, i) => start + i);
+  // ON CONFLICT and UPDATE … FROM would silently keep one of two rows for the same device.
+  if (new Set(all.map((row) => batch.hwids[row])).size !== all.length) throw new Error('a batch holds a hwid twice');
 
-    const inserted = await client.query<{ id: number; hwid: string }>(INSERT_NEW_DEVICES, [
+  const inserted = await client.query<{ id: number; hwid: string }>(INSERT_NEW_DEVICES, [
+    applicationId,
+    now,
+    ...deviceColumns(batch, all),
+  ]);
+  const deviceIds = new Map<string, number>();
+  for (const { id, hwid } of inserted.rows) deviceIds.set(hwid, id);
+
+  const existing = all.filter((row) => !deviceIds.has(batch.hwids[row] ?? ''));
+  let updatedCount = 0;
+  if (existing.length > 0) {
+    const updated = await client.query<{ id: number; hwid: string }>(UPDATE_EXISTING_DEVICES, [
       applicationId,
       now,
-      ...deviceColumns(rows),
+      ...deviceColumns(batch, existing),
     ]);
-    const deviceIds = new Map<string, number>();
-    for (const { id, hwid } of inserted.rows) deviceIds.set(hwid, id);
-
-    const existing = rows.filter((row) => !deviceIds.has(row.device.hwid));
-    let updatedCount = 0;
-    if (existing.length > 0) {
-      const updated = await client.query<{ id: number; hwid: string }>(UPDATE_EXISTING_DEVICES, [
-        applicationId,
-        now,
-        ...deviceColumns(existing),
-      ]);
-      for (const { id, hwid } of updated.rows) deviceIds.set(hwid, id);
-      updatedCount = updated.rows.length;
-      await deleteReplacedTagValues(client, existing, deviceIds);
-    }
-
-    const rejected: RejectedRow[] = [];
-    const tagValues = new TagValueColumns();
-    for (const row of rows) {
-      const deviceId = deviceIds.get(row.device.hwid);
-      if (deviceId === undefined) {
-        rejected.push({ line: row.line, reason: 'the device was deleted by another writer during the import' });
-        continue;
-      }
-      for (const tag of row.tags) for (const value of tag.values) tagValues.add(deviceId, tag.tagId, value);
-    }
-    if (tagValues.length > 0) await client.query(INSERT_TAG_VALUES, tagValues.parameters());
-
-    return { inserted: inserted.rows.length, updated: updatedCount, rejected };
+    for (const { id, hwid } of updated.rows) deviceIds.set(hwid, id);
+    updatedCount = updated.rows.length;
+    await deleteReplacedTagValues(client, batch, existing, deviceIds);
   }
+
+  const rejected: RejectedRow[] = [];
+  const valueDeviceIds: number[] = [];
+  const valueTagIds: number[] = [];
+  const intValues: (number | null | undefined)[] = [];
+  const realValues: (number | null | undefined)[] = [];
+  const textValues: (string | null | undefined)[] = [];
+  for (const row of all) {
+    const deviceId = deviceIds.get(batch.hwids[row] ?? '');
+    if (deviceId === undefined) {
+      rejected.push({ line: batch.lines[row] ?? 0, reason: 'the device was deleted by another writer during the import' });
+      continue;
+    }
+    for (let v = batch.valuesStart(row); v < batch.valuesEnd(row); v++) {
+      valueDeviceIds.push(deviceId);
+      valueTagIds.push(batch.valueTagIds[v] ?? 0);
+      intValues.push(batch.intValues[v]);
+      realValues.push(batch.realValues[v]);
+      textValues.push(batch.textValues[v]);
+    }
+  }
+  if (valueDeviceIds.length > 0) {
+    await client.query(INSERT_TAG_VALUES, [valueDeviceIds, valueTagIds, intValues, realValues, textValues]);
+  }
+  return { inserted: inserted.rows.length, updated: updatedCount, rejected };
 }
 
 /** An updated device's stored values of every tag its row names are replaced, so they go first. */
 async function deleteReplacedTagValues(
   client: pg.PoolClient,
-  existing: readonly ImportDeviceRow[],
+  batch: DeviceBatch,
+  existing: readonly number[],
   deviceIds: ReadonlyMap<string, number>,
 ): Promise<void> {
   const deviceColumn: number[] = [];
   const tagColumn: number[] = [];
   for (const row of existing) {
-    const deviceId = deviceIds.get(row.device.hwid);
+    const deviceId = deviceIds.get(batch.hwids[row] ?? '');
     if (deviceId === undefined) continue;
-    for (const tag of row.tags) {
+    for (let t = batch.tagsStart(row); t < batch.tagsEnd(row); t++) {
       deviceColumn.push(deviceId);
-      tagColumn.push(tag.tagId);
+      tagColumn.push(batch.namedTagIds[t] ?? 0);
     }
   }
   if (deviceColumn.length > 0) await client.query(DELETE_REPLACED_TAG_VALUES, [deviceColumn, tagColumn]);
 }
 
-function deviceColumns(rows: readonly ImportDeviceRow[]): unknown[] {
+/** The six device columns DEVICE_COLUMNS unnests, for the given rows. */
+function deviceColumns(batch: DeviceBatch, rows: readonly number[]): unknown[] {
+  const pick = <T>(column: readonly T[]) => rows.map((row) => column[row]);
   return [
-    rows.map((r) => r.device.hwid),
-    rows.map((r) => r.device.userId || null),
-    rows.map((r) => r.device.deviceType),
-    rows.map((r) => r.device.pushToken ?? null),
-    rows.map((r) => r.device.language ?? null),
-    rows.map((r) => r.device.timezone ?? null),
+    pick(batch.hwids),
+    pick(batch.userIds),
+    pick(batch.deviceTypes),
+    pick(batch.pushTokens),
+    pick(batch.languages),
+    pick(batch.timezones),
   ];
-}
-
-/** device_tags rows as the five column arrays INSERT_TAG_VALUES unnests. */
-class TagValueColumns {
-  private readonly deviceIds: number[] = [];
-  private readonly tagIds: number[] = [];
-  private readonly intValues: (number | null)[] = [];
-  private readonly realValues: (number | null)[] = [];
-  private readonly textValues: (string | null)[] = [];
-
-  get length(): number {
-    return this.deviceIds.length;
-  }
-
-  add(deviceId: number, tagId: number, value: ImportDeviceRow['tags'][number]['values'][number]): void {
-    this.deviceIds.push(deviceId);
-    this.tagIds.push(tagId);
-    this.intValues.push(value.column === 'int_value' ? value.value : null);
-    this.realValues.push(value.column === 'real_value' ? value.value : null);
-    this.textValues.push(value.column === 'text_value' ? value.value : null);
-  }
-
-  parameters(): unknown[] {
-    return [this.deviceIds, this.tagIds, this.intValues, this.realValues, this.textValues];
-  }
 }

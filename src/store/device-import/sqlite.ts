@@ -1,5 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import type { BatchOutcome, DeviceBatchWriter, ImportDeviceRow } from './types.js';
+import type { DeviceBatch } from './batch.js';
+import type { BatchOutcome, DeviceBatchWriter, RowRange } from './types.js';
 
 /**
  * The SQLite hot path: statements prepared once, reused for every row, and
@@ -15,7 +16,7 @@ export class SqliteDeviceBatchWriter implements DeviceBatchWriter {
   private readonly updateDevice: BetterSqlite3.Statement;
   private readonly deleteTagValues: BetterSqlite3.Statement;
   private readonly insertTagValue: BetterSqlite3.Statement;
-  private readonly writeInTransaction: (applicationId: number, rows: readonly ImportDeviceRow[]) => BatchOutcome;
+  private readonly writeInTransaction: (applicationId: number, batch: DeviceBatch, rows: RowRange) => BatchOutcome;
 
   constructor(raw: BetterSqlite3.Database) {
     this.insertDevice = raw.prepare(
@@ -37,30 +38,34 @@ export class SqliteDeviceBatchWriter implements DeviceBatchWriter {
     this.insertTagValue = raw.prepare(
       `INSERT INTO device_tags (device_id, tag_id, int_value, real_value, text_value) VALUES (?, ?, ?, ?, ?)`,
     );
-    this.writeInTransaction = raw.transaction((applicationId: number, rows: readonly ImportDeviceRow[]) =>
-      this.writeRows(applicationId, rows),
+    this.writeInTransaction = raw.transaction((applicationId: number, batch: DeviceBatch, rows: RowRange) =>
+      this.writeRows(applicationId, batch, rows),
     );
   }
 
-  async write(applicationId: number, rows: readonly ImportDeviceRow[]): Promise<BatchOutcome> {
-    return this.writeInTransaction(applicationId, rows);
+  async write(applicationId: number, batch: DeviceBatch, rows: RowRange): Promise<BatchOutcome> {
+    return this.writeInTransaction(applicationId, batch, rows);
   }
 
-  private writeRows(applicationId: number, rows: readonly ImportDeviceRow[]): BatchOutcome {
+  private writeRows(applicationId: number, batch: DeviceBatch, { start, end }: RowRange): BatchOutcome {
     const now = Date.now();
+    const { hwids, userIds, deviceTypes, pushTokens, languages, timezones } = batch;
+    const { namedTagIds, valueTagIds, intValues, realValues, textValues } = batch;
     let inserted = 0;
     let updated = 0;
-    for (const { device, tags } of rows) {
-      const { hwid, userId, deviceType, pushToken, language, timezone } = device;
+    for (let row = start; row < end; row++) {
+      const hwid = hwids[row];
+      const userId = userIds[row];
+      const pushToken = pushTokens[row];
       const insert = this.insertDevice.run(
         applicationId,
         hwid,
-        userId || null,
+        userId,
         hwid,
-        deviceType,
-        pushToken ?? null,
-        language ?? null,
-        timezone ?? null,
+        deviceTypes[row],
+        pushToken,
+        languages[row],
+        timezones[row],
         now,
         now,
       );
@@ -70,33 +75,21 @@ export class SqliteDeviceBatchWriter implements DeviceBatchWriter {
         inserted++;
       } else {
         deviceId = this.updateDevice.get(
-          userId || null,
-          deviceType,
-          pushToken ?? null,
-          pushToken ?? null,
-          language ?? null,
-          timezone ?? null,
+          userId,
+          deviceTypes[row],
+          pushToken,
+          pushToken,
+          languages[row],
+          timezones[row],
           now,
           applicationId,
           hwid,
         ) as number;
         updated++;
-        for (const tag of tags) this.deleteTagValues.run(deviceId, tag.tagId);
+        for (let t = batch.tagsStart(row); t < batch.tagsEnd(row); t++) this.deleteTagValues.run(deviceId, namedTagIds[t]);
       }
-      for (const { tagId, values } of tags) {
-        for (const encoded of values) {
-          switch (encoded.column) {
-            case 'int_value':
-              this.insertTagValue.run(deviceId, tagId, encoded.value, null, null);
-              break;
-            case 'real_value':
-              this.insertTagValue.run(deviceId, tagId, null, encoded.value, null);
-              break;
-            case 'text_value':
-              this.insertTagValue.run(deviceId, tagId, null, null, encoded.value);
-              break;
-          }
-        }
+      for (let v = batch.valuesStart(row); v < batch.valuesEnd(row); v++) {
+        this.insertTagValue.run(deviceId, valueTagIds[v], intValues[v], realValues[v], textValues[v]);
       }
     }
     return { inserted, updated, rejected: [] };

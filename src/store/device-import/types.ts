@@ -1,19 +1,4 @@
-import type { DeviceFields } from '../../domain/device.js';
-import type { EncodedTagValue } from '../../domain/tags.js';
-
-/** One tag of a row: its stored rows are replaced by `values`; no values removes the tag from the device. */
-export interface ImportTagValues {
-  readonly tagId: number;
-  readonly values: readonly EncodedTagValue[];
-}
-
-/** A validated row of an import file. */
-export interface ImportDeviceRow {
-  /** Where the row starts in the file, for the summary. */
-  readonly line: number;
-  readonly device: DeviceFields;
-  readonly tags: readonly ImportTagValues[];
-}
+import type { DeviceBatch } from './batch.js';
 
 export interface RejectedRow {
   readonly line: number;
@@ -25,11 +10,17 @@ export interface BatchOutcome {
   readonly inserted: number;
   /** Devices that existed and were updated. */
   readonly updated: number;
-  /** Rows the database could not take (only races with concurrent writers end up here). */
+  /** Rows the database could not take. */
   readonly rejected: readonly RejectedRow[];
 }
 
-/** Writes one batch in one transaction; `rows` never holds the same hwid twice. */
+/** Rows `start` (inclusive) to `end` (exclusive) of a batch. */
+export interface RowRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Writes a range of a batch in one transaction; a batch never holds the same hwid twice. */
 export interface DeviceBatchWriter {
-  write(applicationId: number, rows: readonly ImportDeviceRow[]): Promise<BatchOutcome>;
+  write(applicationId: number, batch: DeviceBatch, rows: RowRange): Promise<BatchOutcome>;
 }
