@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyBaseLogger } from 'fastify';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/store.js';
@@ -40,7 +40,7 @@ export function describeError(error: unknown): ErrorBody & { headers: Record<str
 export function buildServer(deps: AppDeps): App {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
     // Wrong types must be reported, never silently coerced ("123" for 123 or the reverse).
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
