@@ -88,7 +88,10 @@ export async function runDevicesImport(
       }
       if (!(error instanceof ImportInterruptedError)) throw error;
       io.stdout.write(formatSummary(`Import of ${basename(request.file)} stopped`, error.totals, Date.now() - startedAt));
-      io.stderr.write(`journeyd: import stopped: ${error.message}; the rows counted above are committed\n`);
+      io.stderr.write(
+        `journeyd: import stopped: ${error.message}\n` +
+          'the new and updated devices counted above are committed; importing the file again is safe\n',
+      );
       return IMPORT_EXIT.failed;
     }
   } finally {

@@ -108,6 +108,26 @@ describeEachBackend('journeyd devices import (CLI)', (dialect) => {
     assert.ok(await store.devices.find(app.id, 'ok-2'));
   });
 
+  it('stops with exit 1 on a database failure and says what was committed', async () => {
+    const broken = await createTestDatabase(dialect);
+    const brokenStore = Store.open(broken.url);
+    try {
+      await brokenStore.migrate();
+      await brokenStore.applications.create('BROKE-00001', 'broken');
+      // Tag values have nowhere to go: every batch fails, which is not the fault of any row.
+      await brokenStore.backend.db.schema.dropTable('device_tags').execute();
+      const result = await runImportCli(broken.url, [fixture('devices.ndjson'), '--app', 'BROKE-00001']);
+      assert.equal(result.code, IMPORT_EXIT.failed);
+      assert.match(result.stdout, /^Import of devices\.ndjson stopped in /);
+      assert.match(result.stdout, /\n {2}new +0\n/);
+      assert.match(result.stderr, /journeyd: import stopped: .*device_tags/);
+      assert.match(result.stderr, /importing the file again is safe/);
+    } finally {
+      await brokenStore.close();
+      await broken.drop();
+    }
+  });
+
   it('lists the first 20 rejections and counts the rest', async () => {
     const file = join(scratch, 'many-bad.ndjson');
     const lines = Array.from({ length: 25 }, (_, i) => JSON.stringify({ hwid: `bad-${i}`, device_type: 0 }));

@@ -10,9 +10,11 @@ export type { BatchOutcome, RejectedRow } from './types.js';
 /**
  * The write side of `journeyd devices import`: batches of validated rows
  * (tags already resolved to definitions by the TagStore) upserted in one
- * transaction each. A row the database itself refuses (a constraint, a value too large for
- * an index) is isolated by retrying its batch in halves, so one bad row costs
- * its own rejection and never the rest of the batch.
+ * transaction each. A row the database itself refuses (a constraint, a value
+ * too large for an index) is isolated by retrying its batch in halves, so one
+ * bad row costs its own rejection and never the rest of the batch. Any other
+ * error (connection lost, deadlock) is thrown: the batches committed before it
+ * stay, and importing the file again is safe since every row is an upsert.
  */
 export class DeviceImportStore {
   private writer: DeviceBatchWriter | undefined;
