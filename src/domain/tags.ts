@@ -95,10 +95,7 @@ function describe(raw: unknown): string {
 
 /** Validates `raw` as a value of `type` and encodes it; the error names the tag and the problem. */
 export function encodeTagValue(tagName: string, type: TagType, raw: unknown): TagEncoding {
-  const fail = (what: string): TagEncoding => ({
-    ok: false,
-    error: `tag "${tagName}" is ${TAG_TYPE_NAMES[type]}; ${describe(raw)} is not ${what}`,
-  });
+  const fail = (what: string): TagEncoding => notA(tagName, type, raw, what);
   switch (type) {
     case TagType.Integer: {
       const n = parseNumber(raw);
@@ -125,12 +122,33 @@ export function encodeTagValue(tagName: string, type: TagType, raw: unknown): Ta
       return v !== undefined ? { ok: true, values: [{ column: 'text_value', value: v }] } : fail('a version (a.b.c.d)');
     }
     case TagType.String:
-      return typeof raw === 'string' ? { ok: true, values: [{ column: 'text_value', value: raw }] } : fail('a string');
+      if (typeof raw !== 'string') return fail('a string');
+      if (isTooLongForIndex(raw)) return tooLong(tagName);
+      return { ok: true, values: [{ column: 'text_value', value: raw }] };
     case TagType.List: {
       if (!Array.isArray(raw) || !raw.every((e): e is string => typeof e === 'string')) return fail('a list of strings');
+      if (raw.some(isTooLongForIndex)) return tooLong(tagName);
       return { ok: true, values: [...new Set(raw)].map((value) => ({ column: 'text_value' as const, value })) };
     }
   }
+}
+
+/**
+ * Text values are keys of the `device_tags_by_text` index; Postgres refuses a
+ * B-tree entry over ~2.7 kB, so values are capped well below it, in bytes.
+ */
+export const MAX_TEXT_TAG_BYTES = 1024;
+
+function isTooLongForIndex(value: string): boolean {
+  return value.length > MAX_TEXT_TAG_BYTES / 4 && Buffer.byteLength(value) > MAX_TEXT_TAG_BYTES;
+}
+
+function notA(tagName: string, type: TagType, raw: unknown, what: string): TagEncoding {
+  return { ok: false, error: `tag "${tagName}" is ${TAG_TYPE_NAMES[type]}; ${describe(raw)} is not ${what}` };
+}
+
+function tooLong(tagName: string): TagEncoding {
+  return { ok: false, error: `tag "${tagName}" value is longer than ${MAX_TEXT_TAG_BYTES} bytes` };
 }
 
 /** Turns stored rows of one tag back into the value a client sees. */
