@@ -1,30 +1,4 @@
-import { Liquid } from 'liquidjs';
 import type { Point } from './journey.js';
-
-/**
- * Liquid as journeyd accepts it: unknown filters are errors (a typo must not
- * render as an empty string), and the partial tags (`include`, `render`,
- * `layout`) do not exist, since there are no partials and they would read
- * files. Anything that renders journey templates should build its engine here
- * so that what `start` accepts is exactly what renders.
- */
-export function createTemplateEngine(): Liquid {
-  const liquid = new Liquid({ strictFilters: true, templates: {} });
-  for (const tag of ['include', 'render', 'layout']) delete liquid.tags[tag];
-  return liquid;
-}
-
-const parser = createTemplateEngine();
-
-/** The Liquid syntax error in `template` (with line and column), or undefined when it parses. */
-export function templateSyntaxError(template: string): string | undefined {
-  try {
-    parser.parse(template);
-    return undefined;
-  } catch (error) {
-    return (error as Error).message;
-  }
-}
 
 /** One templated field of a point, named by its path under `point_data`. */
 export interface TemplateField {

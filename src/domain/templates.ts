@@ -14,9 +14,8 @@ import { Liquid, type Template } from 'liquidjs';
  *   template cannot read files, and partial lookups go to an empty map;
  * - own properties only, and limits on render time and memory.
  *
- * What parses here is exactly what the journey start check
- * (`templateSyntaxError` in ./templates-check.ts) accepts: the same filters,
- * tags and delimiters; a test holds the two to that.
+ * The journey start check calls `checkTemplate`, so what `start` accepts is
+ * exactly what renders.
  */
 const liquid = new Liquid({
   strictFilters: true,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { PointDraft } from '../../src/domain/journey.js';
 import { describePoint, expectedOutputKeys, validateJourneyForStart } from '../../src/domain/journey-validation/index.js';
-import { templateFieldsOf } from '../../src/domain/templates-check.js';
+import { templateFieldsOf } from '../../src/domain/template-fields.js';
 import { everyPointType, minimalPoints, point, withPoint } from '../support/journey-fixtures.js';
 
 const JOURNEY = '7d3c8a52-2f4e-4b8e-9a51-0c1d2e3f4a5b';

@@ -12,7 +12,8 @@ import {
 } from '../journey.js';
 import { compileWait, parseUntilDate } from '../schedule.js';
 import { parseSeglang, SeglangError } from '../seglang/index.js';
-import { templateFieldsOf, templateSyntaxError } from '../templates-check.js';
+import { templateFieldsOf } from '../template-fields.js';
+import { checkTemplate } from '../templates.js';
 import {
   describeValue,
   fail,
@@ -48,7 +49,7 @@ export function parsePoint(draft: PointDraft, journeyUuid: string): Point {
   // POINT_DATA_PARSERS is keyed by point type, so the data matches the draft's point_type.
   const point = { ...draft, point_data: pointData } as Point;
   for (const { path, template } of templateFieldsOf(point)) {
-    const error = templateSyntaxError(template);
+    const error = checkTemplate(template);
     if (error !== undefined) fail(`${path} is not a valid template: ${error}`);
   }
   return point;
