@@ -280,6 +280,7 @@ async function lateness(dialect: Dialect): Promise<void> {
     const dueAt = Math.ceil((Date.now() + 5_000) / 1000) * 1000;
     await seedRuns(bench, journey.id, 'wait', dueAt, true);
     await sql`UPDATE runs SET due_at = due_at + (id % 1000)`.execute(bench.store.backend.db);
+    if (dialect === 'postgres') await sql`VACUUM ANALYZE runs`.execute(bench.store.backend.db);
 
     const lateMs: number[] = [];
     const scheduler = new Scheduler(bench.store, {
@@ -318,6 +319,8 @@ async function batchSizes(dialect: Dialect): Promise<void> {
       for (const batchSize of sizes) {
         const journey = await runningJourney(bench, SPLIT_PUSH_EXIT);
         await seedRuns(bench, journey.id, 'start', Date.now(), false);
+        // The previous sizes' journeys have no runs left; finishing them keeps them out of the scheduler's reading.
+        await sql`UPDATE journeys SET status = 'STATUS_FINISHED' WHERE id <> ${journey.id}`.execute(bench.store.backend.db);
         let longest = 0;
         const scheduler = new Scheduler(bench.store, {
           logger,
@@ -336,6 +339,8 @@ async function batchSizes(dialect: Dialect): Promise<void> {
         });
         await sql`DELETE FROM runs`.execute(bench.store.backend.db);
         await sql`DELETE FROM outbox`.execute(bench.store.backend.db);
+        // Each size starts from the same state: no dead rows left by the previous one.
+        if (dialect === 'postgres') await sql`VACUUM ANALYZE runs, outbox, journey_point_counters`.execute(bench.store.backend.db);
       }
     }
   } finally {

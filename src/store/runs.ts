@@ -18,10 +18,10 @@ export type { DeviceKind, RecipientDevice } from './run-reads.js';
 
 /**
  * The scheduler's statements (docs/engine.md): finding which points of which
- * running journeys have due runs, and executing one point for a batch of its
- * due runs in ONE transaction that selects the batch, lets the engine decide,
- * and writes the moves, the point counters, the outbox messages and the tag
- * writes.
+ * running journeys have due runs, and executing a batch of one point's due
+ * runs in ONE transaction that selects the batch, lets the engine decide
+ * (for that point and the instant points after it), and writes the moves,
+ * the point counters, the outbox messages and the tag writes.
  *
  * The transaction is the batch's lease. On Postgres the batch's rows are
  * locked `FOR UPDATE SKIP LOCKED` (other workers skip them; event moves and
@@ -118,7 +118,7 @@ export type BatchOutcome =
       readonly runs: readonly DueRun[];
       /** Points runs were left at, due at once. */
       readonly advancedTo: readonly string[];
-      /** The group's earliest remaining run after the batch, or null when it has none. */
+      /** The group's earliest remaining run after the batch, or null when it has none; after a full batch, `now`. */
       readonly nextDueAt: number | null;
     };
 
@@ -156,7 +156,7 @@ export interface RunningJourney {
 export interface RunStatements {
   /** Runs `body` in the batch's transaction, giving it the executor to use; commits when it resolves. */
   transaction<T>(body: (executor: Kysely<Database>) => Promise<T>): Promise<T>;
-  /** The journey's status, and on Postgres its row locked FOR SHARE until the transaction ends. */
+  /** The batch's first statement: the journey's status, and on Postgres its row locked FOR SHARE until the transaction ends. */
   lockJourney(executor: Kysely<Database>, journeyId: number): Promise<JourneyStatus | undefined>;
   /** Up to `limit` due active runs of the group, earliest first; Postgres locks them, skipping locked ones. */
   selectDue(executor: Kysely<Database>, group: PointGroup, terms: BatchTerms): Promise<DueRun[]>;
@@ -253,7 +253,10 @@ export class RunStore {
       }
       if (inserted > 0) await this.outbox.announceNewWork(executor);
       const advancedTo = [...new Set(write.moves.flatMap((move) => (move.kind === 'advance' ? [move.to] : [])))];
-      return { kind: 'executed', runs, advancedTo, nextDueAt: await this.statements.nextDueAt(executor, group) };
+      // After a full batch more runs are most likely due: not worth a probe (on Postgres, one that wades
+      // through the index entries of the rows just moved until vacuum removes them).
+      const nextDueAt = runs.length === terms.limit ? terms.now : await this.statements.nextDueAt(executor, group);
+      return { kind: 'executed', runs, advancedTo, nextDueAt };
     });
   }
 

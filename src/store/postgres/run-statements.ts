@@ -31,15 +31,14 @@ export class PostgresRunStatements implements RunStatements {
   constructor(private readonly backend: PostgresBackend) {}
 
   transaction<T>(body: (executor: Kysely<Database>) => Promise<T>): Promise<T> {
-    return this.backend.db.transaction().execute(async (trx) => {
-      await sql`SET LOCAL idle_in_transaction_session_timeout = ${sql.lit(BATCH_IDLE_TIMEOUT)}`.execute(trx);
-      return body(trx);
-    });
+    return this.backend.db.transaction().execute(body);
   }
 
+  /** Also sets the batch's idle timeout, in the same round trip: lockJourney is a batch's first statement. */
   async lockJourney(executor: Kysely<Database>, journeyId: number): Promise<JourneyStatus | undefined> {
     const { rows } = await sql<{ status: JourneyStatus }>`
-      SELECT status FROM journeys WHERE id = ${journeyId} FOR SHARE`.execute(executor);
+      SELECT status, set_config('idle_in_transaction_session_timeout', ${BATCH_IDLE_TIMEOUT}, true)
+      FROM journeys WHERE id = ${journeyId} FOR SHARE`.execute(executor);
     return rows[0]?.status;
   }
 
