@@ -26,8 +26,8 @@ export type { DeviceKind, RecipientDevice } from './run-reads.js';
  * The transaction is the batch's lease. On Postgres the batch's rows are
  * locked `FOR UPDATE SKIP LOCKED` (other workers skip them; event moves and
  * drop-users wait for the commit and then see the moved run) and the
- * journey's row `FOR SHARE` (a pause or finish waits for the batch, and a
- * batch that starts after it sees the new status); a worker that dies or
+ * journey's batch lock is held shared (a pause or finish waits for the
+ * batch, and a batch that starts after it sees the new status); a worker that dies or
  * stalls mid-batch has its transaction rolled back by the server
  * (`idle_in_transaction_session_timeout`), which releases the rows and
  * refuses its commit. On SQLite the transaction is `BEGIN IMMEDIATE`: the one
@@ -156,8 +156,13 @@ export interface RunningJourney {
 export interface RunStatements {
   /** Runs `body` in the batch's transaction, giving it the executor to use; commits when it resolves. */
   transaction<T>(body: (executor: Kysely<Database>) => Promise<T>): Promise<T>;
-  /** The batch's first statement: the journey's status, and on Postgres its row locked FOR SHARE until the transaction ends. */
+  /**
+   * The batch's first statement: the journey's status, read once the
+   * journey's batch lock is held (shared, until the transaction ends).
+   */
   lockJourney(executor: Kysely<Database>, journeyId: number): Promise<JourneyStatus | undefined>;
+  /** In a lifecycle transition: waits for the journey's batches in flight, and holds off new ones until commit. */
+  awaitBatches(executor: Kysely<Database>, journeyId: number): Promise<void>;
   /** Up to `limit` due active runs of the group, earliest first; Postgres locks them, skipping locked ones. */
   selectDue(executor: Kysely<Database>, group: PointGroup, terms: BatchTerms): Promise<DueRun[]>;
   applyMoves(executor: Kysely<Database>, moves: readonly RunMove[], now: number): Promise<void>;
@@ -269,6 +274,9 @@ export class RunStore {
    *   point) and undelivered messages are cancelled.
    */
   async onTransition(trx: Kysely<Database>, to: StoredJourney, now: number): Promise<void> {
+    // A batch in flight commits first (its messages are then held or cancelled with the rest);
+    // one that starts later reads the new status.
+    if (to.journey.info.status !== 'STATUS_RUNNING') await this.statements.awaitBatches(trx, to.id);
     switch (to.journey.info.status) {
       case 'STATUS_PAUSED':
         await this.outbox.holdJourney(to.id, trx);

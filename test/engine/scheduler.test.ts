@@ -158,6 +158,58 @@ describeEachBackend('scheduler', (dialect) => {
     for (const run of exited) assert.ok(Number(run.exited_at) >= Number(run.entered_at) + 1_000, 'left the wait no earlier than its due time');
   });
 
+  it('makes a pause wait for the batch in flight, whose messages it then holds', async () => {
+    await seedUsers(ctx.store, 'inflight-', 3);
+    const journey = await runningJourney(ctx.store, [
+      point('api', 'START_BY_API', { start_by_api: {} }, { default: 'exit' }),
+      point('exit', 'EXIT', {}),
+    ]);
+    await seedRuns(ctx.store, journey.id, 'api', 'inflight-', 3);
+    let batchStarted!: () => void;
+    const started = new Promise<void>((resolve) => (batchStarted = resolve));
+    let releaseBatch!: () => void;
+    const released = new Promise<void>((resolve) => (releaseBatch = resolve));
+    const batch = ctx.store.runs.executeBatch(journey, 'api', { now: Date.now(), limit: 10 }, async (runs) => {
+      batchStarted();
+      await released;
+      return {
+        moves: runs.map((run) => ({ kind: 'exit' as const, runId: run.id, at: 'exit' })),
+        counts: [{ pointUuid: 'api', entered: 0, passed: runs.length, failed: 0 }],
+        messages: [
+          {
+            pointUuid: 'api',
+            channel: 'push' as const,
+            items: runs.map((run) => ({
+              runId: run.id,
+              userId: run.userId,
+              hwid: null,
+              recipient: `tok-${run.userId}`,
+              payload: { title: 'in flight', body: run.userId },
+              deliverAt: Date.now(),
+            })),
+          },
+        ],
+      };
+    });
+    await started;
+    let paused = false;
+    const pausing = ctx.store.journeys.transition(journey, 'STATUS_PAUSED').then((moved) => {
+      paused = true;
+      return moved;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(paused, false, 'the pause waits for the batch');
+    releaseBatch();
+    assert.equal((await batch).kind, 'executed');
+    assert.equal((await pausing)?.journey.info.status, 'STATUS_PAUSED');
+    const statuses = await ctx.store.backend.db
+      .selectFrom('outbox')
+      .select('status')
+      .where('journey_id', '=', journey.id)
+      .execute();
+    assert.deepEqual(statuses.map((s) => s.status), ['held', 'held', 'held']);
+  });
+
   it('stops only between batches: after stop() every run is wholly at one point and the counters agree', async () => {
     const users = 6_000;
     await seedUsers(ctx.store, 'stop-', users);

@@ -14,6 +14,20 @@ import type { Database, JourneyStatus } from '../schema.js';
 
 type PostgresBackend = Extract<Backend, { dialect: 'postgres' }>;
 
+/** The class of the engine's advisory locks (the two-integer key space, apart from single-bigint keys). */
+const ENGINE_LOCK_CLASS = 7_001;
+
+/**
+ * The advisory lock of a journey's batches: each batch holds it shared, a
+ * lifecycle transition takes it exclusively. Rather than a row lock on the
+ * journey, which entry batches take exclusively (FOR NO KEY UPDATE) and so
+ * would serialize entry with execution. Journeys whose ids agree modulo
+ * 2^31 share a lock, which only makes a transition wait a little longer.
+ */
+function journeyBatchLock(journeyId: number) {
+  return sql`${sql.lit(ENGINE_LOCK_CLASS)}, ${journeyId % 2_147_483_647}::int`;
+}
+
 /**
  * A batch whose worker stops talking to the server mid-transaction (the
  * process hung, the network went) is rolled back after this long, which
@@ -34,12 +48,20 @@ export class PostgresRunStatements implements RunStatements {
     return this.backend.db.transaction().execute(body);
   }
 
-  /** Also sets the batch's idle timeout, in the same round trip: lockJourney is a batch's first statement. */
+  /**
+   * The journey's batch lock, shared, then its status: read after the lock
+   * is held, so a batch that waited for a transition sees its outcome. The
+   * first statement also sets the batch's idle timeout.
+   */
   async lockJourney(executor: Kysely<Database>, journeyId: number): Promise<JourneyStatus | undefined> {
-    const { rows } = await sql<{ status: JourneyStatus }>`
-      SELECT status, set_config('idle_in_transaction_session_timeout', ${BATCH_IDLE_TIMEOUT}, true)
-      FROM journeys WHERE id = ${journeyId} FOR SHARE`.execute(executor);
+    await sql`SELECT pg_advisory_xact_lock_shared(${journeyBatchLock(journeyId)}),
+                     set_config('idle_in_transaction_session_timeout', ${BATCH_IDLE_TIMEOUT}, true)`.execute(executor);
+    const { rows } = await sql<{ status: JourneyStatus }>`SELECT status FROM journeys WHERE id = ${journeyId}`.execute(executor);
     return rows[0]?.status;
+  }
+
+  async awaitBatches(executor: Kysely<Database>, journeyId: number): Promise<void> {
+    await sql`SELECT pg_advisory_xact_lock(${journeyBatchLock(journeyId)})`.execute(executor);
   }
 
   async selectDue(executor: Kysely<Database>, group: PointGroup, { now, limit }: BatchTerms): Promise<DueRun[]> {

@@ -52,6 +52,9 @@ export class SqliteRunStatements implements RunStatements {
     return row?.status;
   }
 
+  /** SQLite's one writer: a transition cannot run while a batch holds the write lock. */
+  async awaitBatches(): Promise<void> {}
+
   async selectDue(_executor: Kysely<Database>, group: PointGroup, { now, limit }: BatchTerms): Promise<DueRun[]> {
     const rows = this.statement(
       `SELECT id, user_id, attributes, due_at, waiting_point FROM runs
