@@ -142,12 +142,16 @@ export class SegmentEntryWorker {
       if (staged.kind === 'lease-lost') return this.leaseLost(entry);
     }
 
-    for (;;) {
-      const batch = await this.store.segmentEntry.enterBatch(entry, { ...this.leaseTerms(), batchSize: this.batchSize });
+    let after: string | undefined;
+    for (let first = true; ; first = false) {
+      const terms = { ...this.leaseTerms(), batchSize: this.batchSize, after };
+      const batch = await this.store.segmentEntry.enterBatch(entry, terms);
       if (batch.kind === 'lease-lost') return this.leaseLost(entry);
       // Paused (or back in draft): hold the entry; finished or archived: the transition has cancelled it.
       if (batch.kind === 'journey-not-running') return this.store.segmentEntry.release(entry);
       if (!batch.remaining) break;
+      after = batch.last;
+      if (first && batch.entered > 0) await this.store.segmentEntry.refreshRunStatistics();
       if (this.stopping) return this.store.segmentEntry.release(entry);
       // Let HTTP requests in between batches: on SQLite each batch holds the event loop while it runs.
       await yieldToEventLoop();

@@ -141,7 +141,7 @@ describeEachBackend('start_by_segment enters the matching users when the journey
     const staged = await ctx.store.segmentEntry.stageAudience(claim, audience.userIds, { now: t0, leaseMs });
     assert.deepEqual(staged, { kind: 'resolved', selected: 5 });
     const first = await ctx.store.segmentEntry.enterBatch(claim, { now: t0, leaseMs, batchSize: 2 });
-    assert.deepEqual(first, { kind: 'entered', taken: 2, entered: 2, remaining: true });
+    assert.deepEqual(first, { kind: 'entered', taken: 2, entered: 2, remaining: true, last: 'bob' });
 
     // A new process (its own store on the same database) finds the entry held until A's lease expires.
     const restarted = Store.open(ctx.database.url);
