@@ -24,7 +24,9 @@ export interface DropRequest {
   readonly scope: { readonly kind: 'journeys'; readonly uuids: readonly string[] } | { readonly kind: 'all' };
 }
 
-export type DropRequestCheck = { readonly ok: true; readonly value: DropRequest } | { readonly ok: false; readonly message: string };
+export type DropRequestCheck =
+  | { readonly ok: true; readonly value: DropRequest }
+  | { readonly ok: false; readonly message: string };
 
 const fail = (message: string): DropRequestCheck => ({ ok: false, message });
 

@@ -98,7 +98,8 @@ export class SegmentEntryWorker {
       const message = (error as Error).message;
       this.logger.error({ err: error, entry: entry.id, attempt: entry.attempts }, 'segment entry failed');
       if (entry.attempts >= this.maxAttempts) {
-        await this.store.segmentEntry.fail(entry, `entry failed after ${entry.attempts} attempts: ${message}`, this.clock());
+        const reason = `entry failed after ${entry.attempts} attempts: ${message}`;
+        await this.store.segmentEntry.fail(entry, reason, this.clock());
       } else {
         await this.store.segmentEntry.release(entry);
       }

@@ -24,7 +24,9 @@ const IDS_PER_LIST = 500;
  * run is `state = 'dropped'` with `exited_at` set. On Postgres a run a
  * scheduler's batch holds is locked by that batch: the drop waits for its
  * commit and then drops the run where the batch left it, cancelling any
- * message the batch produced.
+ * message the batch produced. Locks are taken journeys first, then runs, each
+ * in id order, as postEvent takes them, so neither deadlocks with the other
+ * nor with a lifecycle transition.
  * No point counter changes: the run leaves `in_point` (counted from active
  * runs) and counts as exited in the totals, and `passed` stays for runs that
  * moved on.
@@ -50,11 +52,25 @@ export class DropUsersStore {
   async drop(input: DropUsersInput, now = Date.now()): Promise<DropUsersOutcome> {
     if (input.journeyIds.length === 0 || input.userIds.length === 0) return { droppedRuns: 0, cancelledMessages: 0 };
     return this.backend.db.transaction().execute(async (trx) => {
+      if (this.backend.dialect === 'postgres') {
+        // The journeys first, shared and in id order as events lock them: a pause, finish or draft
+        // of one of them (which ends or holds its runs) waits for the drop instead of locking the
+        // same runs in another order.
+        for (const journeyIds of chunks(input.journeyIds, IDS_PER_LIST)) {
+          await trx
+            .selectFrom('journeys')
+            .select('id')
+            .where('id', 'in', journeyIds)
+            .orderBy('id')
+            .forShare()
+            .execute();
+        }
+      }
       let droppedRuns = 0;
       for (const journeyIds of chunks(input.journeyIds, IDS_PER_LIST)) {
         for (const userIds of chunks(input.userIds, IDS_PER_LIST)) {
           if (this.backend.dialect === 'postgres') {
-            // Lock in id order, as events moving waiting runs do, so the two never deadlock.
+            // Then the runs in id order, as events moving waiting runs lock them.
             await trx
               .selectFrom('runs')
               .select('id')

@@ -52,8 +52,10 @@ interface TriggerRow {
  *   by every lifecycle transition, in the transition's transaction, so an
  *   event needs one index lookup to find the points it may concern, and an
  *   application whose running journeys ignore the event pays only that.
- * - A waiting run moves by compare-and-set on (id, point, no live lease), so a
- *   run a scheduler has claimed for its timeout is left to the scheduler.
+ * - A waiting run moves by compare-and-set on (id, point, active, no live
+ *   lease): one that timed out meanwhile or is leased is not moved, and on
+ *   Postgres one a scheduler's batch holds locked is re-checked after that
+ *   batch commits.
  * - On Postgres the matching journeys' rows are locked FOR SHARE, which holds
  *   off a concurrent pause or finish (not other events) until commit, and an
  *   entry without `allow_reenter` takes a transaction advisory lock on

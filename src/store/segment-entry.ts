@@ -229,7 +229,8 @@ export class SegmentEntryStore {
             WHERE r.journey_id = ${entry.journeyId} AND r.user_id = a.user_id AND r.state = 'active'
             ${probeFence})`;
       const inserted = await sql`
-        INSERT INTO runs (journey_id, application_id, user_id, point_uuid, state, due_at, attributes, entered_at, updated_at)
+        INSERT INTO runs
+          (journey_id, application_id, user_id, point_uuid, state, due_at, attributes, entered_at, updated_at)
         SELECT ${entry.journeyId}, ${entry.applicationId}, a.user_id, ${entry.pointUuid}, 'active', ${terms.now}, '{}',
                ${terms.now}, ${terms.now}
         FROM segment_entry_audience a
