@@ -54,6 +54,9 @@ export type OutboundMessage = {
 
 export type OutboundMessageOf<C extends Channel> = Extract<OutboundMessage, { channel: C }>;
 
+/** Base-36 digits of the largest safe integer, so every run id has the same width. */
+const RUN_ID_WIDTH = Number.MAX_SAFE_INTEGER.toString(36).length;
+
 /**
  * The idempotency key of the message a run produces at a point for one
  * recipient. It has no attempt number in it: re-executing the point after a
@@ -63,5 +66,8 @@ export type OutboundMessageOf<C extends Channel> = Extract<OutboundMessage, { ch
 export function messageIdempotencyKey(runId: number, pointUuid: string, channel: Channel, recipient: string): string {
   // 128 bits of SHA-256 keep the unique index small; collisions are out of reach.
   const digest = hash('sha256', `${runId}\u0000${pointUuid}\u0000${channel}\u0000${recipient}`, 'base64url');
-  return `jd1-${digest.slice(0, 22)}`;
+  // The fixed-width run id in front makes a batch's keys neighbours in the unique
+  // index instead of random pages: 1M runs through a push point took 32.9 s
+  // instead of 55.8 s on SQLite (docs/engine.md).
+  return `jd1-${runId.toString(36).padStart(RUN_ID_WIDTH, '0')}-${digest.slice(0, 22)}`;
 }
