@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { PassThrough } from 'node:stream';
+import { Writable } from 'node:stream';
 import { after, before, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { runChannelsCommand } from '../../src/cli/channels.js';
@@ -11,13 +11,21 @@ const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const APP = 'CHCLI-00001';
 
 /** Runs `journeyd channels <sub> …` in this process against `databaseUrl`, capturing its output. */
+function recorder(chunks: string[]): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(chunk.toString());
+      done();
+    },
+  });
+}
+
 async function channels(databaseUrl: string, sub: string, args: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
+  // Writables that record each write synchronously, so the text is complete when the command returns.
   const out: string[] = [];
   const err: string[] = [];
-  stdout.on('data', (chunk: Buffer) => out.push(chunk.toString()));
-  stderr.on('data', (chunk: Buffer) => err.push(chunk.toString()));
+  const stdout = recorder(out);
+  const stderr = recorder(err);
   const previous = process.env.JOURNEYD_DATABASE_URL;
   process.env.JOURNEYD_DATABASE_URL = databaseUrl;
   try {
