@@ -11,6 +11,7 @@ export const CHANNELS_USAGE = `usage: journeyd channels list --app CODE
 export interface ChannelsCommandIo {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
+  readonly databaseUrl: string;
 }
 
 /** Bad arguments, an unknown application or an invalid setting; nothing was written. */
@@ -24,7 +25,7 @@ class ChannelsUsageError extends Error {}
 export async function runChannelsCommand(
   sub: string | undefined,
   args: string[],
-  io: ChannelsCommandIo = { stdout: process.stdout, stderr: process.stderr },
+  io: ChannelsCommandIo = { stdout: process.stdout, stderr: process.stderr, databaseUrl: readConfig().databaseUrl },
 ): Promise<number> {
   try {
     const { values } = parseArgs({
@@ -38,7 +39,7 @@ export async function runChannelsCommand(
     });
     if (!values.app) throw new ChannelsUsageError('--app CODE is required');
     const appCode = values.app;
-    const store = Store.open(readConfig().databaseUrl);
+    const store = Store.open(io.databaseUrl);
     try {
       await store.migrate();
       const application = await store.applications.findByCode(appCode);

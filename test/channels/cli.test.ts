@@ -10,7 +10,6 @@ import { createTestDatabase, describeEachBackend, type TestDatabase } from '../s
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const APP = 'CHCLI-00001';
 
-/** Runs `journeyd channels <sub> …` in this process against `databaseUrl`, capturing its output. */
 function recorder(chunks: string[]): Writable {
   return new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -20,20 +19,15 @@ function recorder(chunks: string[]): Writable {
   });
 }
 
+/** Runs `journeyd channels <sub> …` in this process against `databaseUrl`, capturing its output. */
 async function channels(databaseUrl: string, sub: string, args: string[]) {
   // Writables that record each write synchronously, so the text is complete when the command returns.
   const out: string[] = [];
   const err: string[] = [];
   const stdout = recorder(out);
   const stderr = recorder(err);
-  const previous = process.env.JOURNEYD_DATABASE_URL;
-  process.env.JOURNEYD_DATABASE_URL = databaseUrl;
-  try {
-    const code = await runChannelsCommand(sub, args, { stdout, stderr });
-    return { code, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    process.env.JOURNEYD_DATABASE_URL = previous;
-  }
+  const code = await runChannelsCommand(sub, args, { stdout, stderr, databaseUrl });
+  return { code, stdout: out.join(''), stderr: err.join('') };
 }
 
 describeEachBackend('journeyd channels (CLI)', (dialect) => {
@@ -61,7 +55,7 @@ describeEachBackend('journeyd channels (CLI)', (dialect) => {
     assert.equal(stored?.config.pass, 'secret');
 
     const list = await channels(database.url, 'list', ['--app', APP]);
-    assert.equal(list.code, 0);
+    assert.equal(list.code, 0, list.stderr);
     const lines = list.stdout.trim().split('\n');
     assert.deepEqual(
       lines.map((l) => l.split('\t').slice(0, 2)),
