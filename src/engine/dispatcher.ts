@@ -30,6 +30,15 @@ export interface DispatcherOptions {
   readonly settingsTtlMs?: number;
   /** Source of jitter; tests may fix it. */
   readonly random?: () => number;
+  readonly metrics?: DispatcherMetrics;
+}
+
+/** What a dispatcher reports to the process's metrics (src/service/metrics.ts). */
+export interface DispatcherMetrics {
+  /** A provider answered for a message `sinceClaimMs` after this dispatcher claimed it. */
+  deliveryAnswered(outcome: MessageOutcome['kind'], sinceClaimMs: number): void;
+  /** Outcomes the store refused because the messages' leases had expired and another dispatcher claimed them. */
+  leasesLost(messages: number): void;
 }
 
 /**
@@ -73,8 +82,9 @@ export class Dispatcher {
   private readonly pollIntervalMs: number;
   private readonly retryPolicy: RetryPolicy;
   private readonly random: () => number;
-  /** Claimed messages not yet recorded: queued, in flight, or awaiting their outcome's write. */
-  private readonly held = new Set<number>();
+  private readonly metrics: DispatcherMetrics | undefined;
+  /** Claimed messages not yet recorded (queued, in flight, or awaiting their outcome's write), with when each was claimed. */
+  private readonly held = new Map<number, number>();
   private readonly inFlight = new Set<Promise<void>>();
   private queue: ClaimedMessage[] = [];
   private outcomes: MessageOutcome[] = [];
@@ -97,6 +107,7 @@ export class Dispatcher {
     this.pollIntervalMs = options.pollIntervalMs ?? 1_000;
     this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.random = options.random ?? Math.random;
+    this.metrics = options.metrics;
     this.providers = new ChannelProviders(store.channelSettings, logger, { settingsTtlMs: options.settingsTtlMs });
   }
 
@@ -153,15 +164,16 @@ export class Dispatcher {
       }
       this.workArrived = false;
       let batch: ClaimedMessage[];
+      const claimedAt = Date.now();
       try {
-        batch = await this.store.outbox.claimDue(this.owner, this.batchSize, this.leaseMs);
+        batch = await this.store.outbox.claimDue(this.owner, this.batchSize, this.leaseMs, claimedAt);
       } catch (error) {
         this.logger.error({ err: error }, 'dispatcher could not claim messages');
         await this.wait('work', this.pollIntervalMs);
         continue;
       }
       for (const message of batch) {
-        this.held.add(message.id);
+        this.held.set(message.id, claimedAt);
         this.queue.push(message);
       }
       if (this.running) this.startDeliveries();
@@ -214,7 +226,10 @@ export class Dispatcher {
       provider = 'unknown';
       result = { outcome: 'retryable', error: `provider error: ${(error as Error).message}` };
     }
-    this.outcomes.push(this.outcomeOf(message, provider, result));
+    const outcome = this.outcomeOf(message, provider, result);
+    const claimedAt = this.held.get(message.id);
+    if (claimedAt !== undefined) this.metrics?.deliveryAnswered(outcome.kind, Date.now() - claimedAt);
+    this.outcomes.push(outcome);
     this.flushing ??= this.flush().finally(() => {
       this.flushing = undefined;
     });
@@ -243,7 +258,9 @@ export class Dispatcher {
       const batch = this.outcomes;
       this.outcomes = [];
       try {
-        await this.store.outbox.recordOutcomes(this.owner, batch);
+        const recorded = await this.store.outbox.recordOutcomes(this.owner, batch);
+        // recordOutcomes drops exactly the outcomes whose row another owner has claimed since.
+        if (recorded < batch.length) this.metrics?.leasesLost(batch.length - recorded);
         for (const outcome of batch) this.held.delete(outcome.id);
         this.wakeForCapacity();
       } catch (error) {
@@ -272,7 +289,7 @@ export class Dispatcher {
   private async renewLeases(): Promise<void> {
     if (this.held.size === 0) return;
     try {
-      await this.store.outbox.extendLeases(this.owner, [...this.held], this.leaseMs);
+      await this.store.outbox.extendLeases(this.owner, [...this.held.keys()], this.leaseMs);
     } catch (error) {
       this.logger.error({ err: error }, 'dispatcher could not renew its leases');
     }

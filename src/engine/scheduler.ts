@@ -31,6 +31,11 @@ export interface BatchReport {
   readonly pointUuid: string;
   readonly pointType: PointType;
   readonly runs: number;
+  /**
+   * True for the point whose due runs the batch claimed (its first report);
+   * false for the instant points those runs reached after it in the same batch.
+   */
+  readonly claimed: boolean;
   /** When each run became due at the point, to measure lateness against `startedAt`. */
   readonly dueAts: readonly number[];
   /** The batch's "now": when it started. */
@@ -162,6 +167,7 @@ export class Scheduler {
       return;
     }
     const now = this.clock();
+    const batchLogger = this.logger.child({ journey: plan.uuid, point: point.uuid });
     try {
       const prepared = await this.preparedPoints(plan, now);
       let chain: ChainOutcome | undefined;
@@ -177,42 +183,44 @@ export class Scheduler {
       const taken = outcome.runs.length;
       this.agenda.finished(group, { taken, full: taken === this.batchSize, nextDueAt: outcome.nextDueAt, now });
       for (const pointUuid of outcome.advancedTo) this.agenda.due({ journeyId: plan.id, pointUuid }, now);
-      if (chain) this.afterChain(plan, chain, now);
+      if (chain) this.afterChain(plan, chain, now, batchLogger);
     } catch (error) {
       this.agenda.failed(group, this.clock() + this.pollIntervalMs);
-      this.logger.error({ err: error, journey: plan.uuid, point: point.uuid }, 'batch failed; it is retried');
+      batchLogger.error({ err: error }, 'batch failed; it is retried');
     } finally {
       this.wakeSleepers();
     }
   }
 
-  private afterChain(plan: JourneyPlan, chain: ChainOutcome, startedAt: number): void {
+  /** `batchLogger` names the journey and the point the batch claimed at. */
+  private afterChain(plan: JourneyPlan, chain: ChainOutcome, startedAt: number, batchLogger: Logger): void {
     for (const move of chain.write.moves) {
       if (move.kind === 'hold') this.agenda.due({ journeyId: plan.id, pointUuid: move.at }, move.until);
     }
     // A batch that set tags may have declared some: compile the journey's splits again.
     if (chain.executions.some((e) => e.point.point_type === 'POINT_TYPE_SET_TAGS')) this.prepared.delete(plan);
     if (chain.tagErrors.length > 0) {
-      this.logger.warn({ journey: plan.uuid, reasons: chain.tagErrors }, 'tag writes refused');
+      batchLogger.warn({ reasons: chain.tagErrors }, 'tag writes refused');
     }
     if (chain.unwired > 0) {
       // `start` refuses unwired outputs, so this is a journey changed around the validation.
-      this.logger.error({ journey: plan.uuid, runs: chain.unwired }, 'runs left by an unwired output and exited');
+      batchLogger.error({ runs: chain.unwired }, 'runs left by an unwired output and exited');
     }
     if (!this.onBatch) return;
     const committedAt = this.clock();
-    for (const { point, dueAts, executionMs } of chain.executions) {
-      this.onBatch({
+    chain.executions.forEach(({ point, dueAts, executionMs }, index) => {
+      this.onBatch?.({
         journeyId: plan.id,
         pointUuid: point.uuid,
         pointType: point.point_type,
         runs: dueAts.length,
+        claimed: index === 0,
         dueAts,
         startedAt,
         executionMs,
         committedAt,
       });
-    }
+    });
   }
 
   /**

@@ -6,6 +6,7 @@ import type { Store } from '../store/store.js';
 import { deviceApiRoutes } from './device-api/index.js';
 import { HttpError } from './errors.js';
 import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { messageRoutes } from './routes/messages.js';
 import { startExternalRoutes } from './routes/start-external.js';
 import { statisticsRoutes } from './routes/statistics.js';
@@ -19,7 +20,19 @@ export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, Fasti
 export interface AppDeps {
   readonly store: Store;
   readonly logger: Logger;
+  /** When given, every request is counted and timed and `GET /metrics` serves the process's metrics. */
+  readonly metrics?: HttpMetrics;
 }
+
+/** What the HTTP layer reports and serves (src/service/metrics.ts implements it). */
+export interface HttpMetrics {
+  requestAnswered(method: string, route: string, statusCode: number, seconds: number): void;
+  /** Every metric of the process in the Prometheus text format, with its content type. */
+  exposition(): Promise<{ contentType: string; body: string }>;
+}
+
+/** The route label of requests that matched no route, so raw URLs never become label values. */
+export const UNMATCHED_ROUTE = 'unmatched';
 
 /** Every error reply, whatever its source: `{"code", "message"}` with the HTTP status. */
 export interface ErrorBody {
@@ -37,6 +50,17 @@ export function describeError(error: unknown): ErrorBody & { headers: Record<str
   return { code: 500, message: 'internal error', headers: {} };
 }
 
+const JOURNEY_ROUTES = '/api/journey/:id/';
+
+/**
+ * Log fields naming the journey (and Start-by-API request) a `/api/journey/:id/…`
+ * route addresses, so every line its handler or the error handler writes can be found by them.
+ */
+function journeyLogFields(params: unknown): { journey_id?: unknown; request_uuid?: unknown } {
+  const { id, request_uuid } = (params ?? {}) as { id?: unknown; request_uuid?: unknown };
+  return request_uuid === undefined ? { journey_id: id } : { journey_id: id, request_uuid };
+}
+
 export function buildServer(deps: AppDeps): App {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
@@ -47,6 +71,19 @@ export function buildServer(deps: AppDeps): App {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorateRequest('grant', null);
+
+  const { metrics } = deps;
+  if (metrics) {
+    app.addHook('onResponse', async (request, reply) => {
+      const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
+      metrics.requestAnswered(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    });
+    app.register(metricsRoutes, { metrics });
+  }
+  app.addHook('onRequest', async (request) => {
+    if (!request.routeOptions.url?.startsWith(JOURNEY_ROUTES)) return;
+    request.log = request.log.child(journeyLogFields(request.params));
+  });
 
   app.setErrorHandler((error, request, reply) => {
     const { headers, ...body } = describeError(error);

@@ -4,53 +4,77 @@ import { EntryWorker } from '../engine/entry-worker.js';
 import { Scheduler } from '../engine/scheduler.js';
 import { SegmentEntryWorker } from '../engine/segment-entry.js';
 import { buildServer } from '../http/server.js';
-import { createLogger } from '../logger.js';
+import { createLogger, type Logger } from '../logger.js';
 import { Store } from '../store/store.js';
 import { bootstrapIfEmpty } from './bootstrap.js';
+import { listenForMetrics, ServiceMetrics } from './metrics.js';
 
 export type Role = 'all' | 'api' | 'worker';
 export const ROLES: readonly Role[] = ['all', 'api', 'worker'];
 
 export interface RunningService {
   readonly url: string | undefined;
+  /** Where `GET /metrics` answers: the API server, or a worker's metrics listener (METRICS_PORT); else undefined. */
+  readonly metricsUrl: string | undefined;
+  readonly logger: Logger;
+  /**
+   * Graceful stop (docs/operations.md): the HTTP server refuses new requests
+   * and lets those in flight finish while the workers stop claiming and
+   * finish or give back the work in hand; then the store closes.
+   */
   stop(): Promise<void>;
 }
 
-/** Starts the HTTP API (roles all/api) on a migrated store; workers join here as the engine grows. */
+/** Starts the HTTP API (roles all/api) and the workers (roles all/worker) on a migrated store. */
 export async function serve(config: Config, role: Role): Promise<RunningService> {
   const logger = createLogger(config.logLevel);
   const store = Store.open(config.databaseUrl);
   await store.migrate();
   const bootstrap = await bootstrapIfEmpty(store, config.bootstrapApp, config.bootstrapToken);
+  const metrics = new ServiceMetrics({ outboxBacklog: () => store.outbox.dueBacklog() });
 
   let url: string | undefined;
-  const app = role === 'worker' ? undefined : buildServer({ store, logger });
+  const app = role === 'worker' ? undefined : buildServer({ store, logger, metrics });
   if (app) url = await app.listen({ host: config.host, port: config.port });
+  const metricsListener =
+    role === 'worker' && config.metricsPort !== undefined
+      ? await listenForMetrics(metrics, config.host, config.metricsPort)
+      : undefined;
   const entryWorker = role === 'api' ? undefined : new EntryWorker(store, { logger });
   entryWorker?.start();
   const segmentEntryWorker = role === 'api' ? undefined : new SegmentEntryWorker(store, { logger });
   segmentEntryWorker?.start();
-  const scheduler = role === 'api' ? undefined : new Scheduler(store, { logger });
+  const scheduler = role === 'api' ? undefined : new Scheduler(store, { logger, onBatch: metrics.batchCommitted });
   await scheduler?.start();
-  const dispatcher = role === 'api' ? undefined : new Dispatcher(store, logger);
+  const dispatcher = role === 'api' ? undefined : new Dispatcher(store, logger, { metrics });
   await dispatcher?.start();
 
+  const metricsUrl = url ? `${url}/metrics` : metricsListener && `${metricsListener.url}/metrics`;
   if (url) console.log(`journeyd (${role}) listening on ${url} — database ${describeDatabase(config.databaseUrl)}`);
+  else console.log(`journeyd (${role}) running — database ${describeDatabase(config.databaseUrl)}`);
+  if (metricsListener) console.log(`journeyd (${role}) metrics on ${metricsUrl}`);
   if (bootstrap) {
     console.log(`bootstrap application: ${bootstrap.applicationCode}`);
     console.log(`bootstrap server API token: ${bootstrap.apiToken}`);
-    console.log(`  try: curl -H 'Authorization: Api ${bootstrap.apiToken}' ${url ?? ''}/api/journey`);
+    if (url) console.log(`  try: curl -H 'Authorization: Api ${bootstrap.apiToken}' ${url}/api/journey`);
   }
 
   return {
     url,
+    metricsUrl,
+    logger,
     async stop() {
-      await app?.close();
-      await entryWorker?.stop();
-      await segmentEntryWorker?.stop();
-      await scheduler?.stop();
-      await dispatcher?.stop();
+      const stopped = await Promise.allSettled([
+        app?.close(),
+        entryWorker?.stop(),
+        segmentEntryWorker?.stop(),
+        scheduler?.stop(),
+        dispatcher?.stop(),
+        metricsListener?.close(),
+      ]);
       await store.close();
+      const failures = stopped.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
+      if (failures.length > 0) throw new AggregateError(failures, 'journeyd did not stop cleanly');
     },
   };
 }

@@ -204,6 +204,21 @@ export class OutboxStore {
     return rows.sort((a, b) => a.id - b.id).map(toClaimedMessage);
   }
 
+  /**
+   * The dispatchers' backlog: pending messages due by `now` and not under a
+   * claim (a claim moves `next_attempt_at` to the lease's end), and the
+   * earliest due time among them. One range scan of the outbox_due index.
+   */
+  async dueBacklog(now = Date.now()): Promise<{ messages: number; oldestDueAt: number | null }> {
+    const row = await this.backend.db
+      .selectFrom('outbox')
+      .select((eb) => [eb.fn.countAll<number>().as('messages'), eb.fn.min('next_attempt_at').as('oldest')])
+      .where('status', '=', 'pending')
+      .where('next_attempt_at', '<=', now)
+      .executeTakeFirstOrThrow();
+    return { messages: Number(row.messages), oldestDueAt: row.oldest === null ? null : Number(row.oldest) };
+  }
+
   /** Pushes the lease of messages `owner` still holds to `now + leaseMs`. */
   async extendLeases(owner: string, ids: readonly number[], leaseMs: number, now = Date.now()): Promise<void> {
     for (const chunk of chunks(ids, IDS_PER_STATEMENT)) {
