@@ -19,7 +19,8 @@ const USAGE = `usage: journeyd <command>
   channels list|set|reset --app CODE [--channel C] [--provider P] [--config JSON]
                                       show or set the providers that deliver messages (docs/messages.md)
 
-Settings come from the environment: JOURNEYD_DATABASE_URL, HOST, PORT, LOG_LEVEL.`;
+Settings come from the environment: JOURNEYD_DATABASE_URL, HOST, PORT, LOG_LEVEL,
+METRICS_PORT (role worker), JOURNEYD_SHUTDOWN_TIMEOUT_MS (docs/operations.md).`;
 
 class UsageError extends Error {}
 
@@ -39,12 +40,12 @@ async function main(argv: string[]): Promise<void> {
     case 'serve': {
       // Loaded on demand so the other commands (import above all) do not carry the HTTP server in memory.
       const { ROLES, serve } = await import('../service/serve.js');
+      const { stopOnSignals } = await import('../service/shutdown.js');
       const { values } = parseArgs({ args: argv.slice(1), options: { role: { type: 'string', default: 'all' } } });
       if (!ROLES.includes(values.role as Role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
-      const service = await serve(readConfig(), values.role as Role);
-      const stop = () => void service.stop().then(() => process.exit(0));
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      const config = readConfig();
+      const service = await serve(config, values.role as Role);
+      stopOnSignals(service, config.shutdownTimeoutMs);
       return;
     }
     case 'migrate': {
