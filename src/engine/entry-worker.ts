@@ -206,7 +206,7 @@ export class EntryWorker {
     }
 
     const allowReenter = allowsReentry(request);
-    for (;;) {
+    for (let first = true; ; first = false) {
       const batch = await this.store.entry.enterBatch(request, {
         ...this.leaseTerms(),
         batchSize: this.batchSize,
@@ -215,6 +215,7 @@ export class EntryWorker {
       if (batch.kind === 'lease-lost') return this.leaseLost(request);
       if (batch.kind === 'journey-not-running') return this.settle(request, { notRunning: batch.status });
       if (!batch.remaining) break;
+      if (first && batch.entered > 0) await this.store.runs.refreshStatistics();
       if (this.stopping) return this.store.entry.release(request);
       // Let HTTP requests in between batches: on SQLite each batch holds the event loop while it runs.
       await yieldToEventLoop();

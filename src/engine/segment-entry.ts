@@ -152,7 +152,7 @@ export class SegmentEntryWorker {
       if (batch.kind === 'journey-not-running') return this.store.segmentEntry.release(entry);
       if (!batch.remaining) break;
       after = batch.last;
-      if (first && batch.entered > 0) await this.store.segmentEntry.refreshRunStatistics();
+      if (first && batch.entered > 0) await this.store.runs.refreshStatistics();
       if (this.stopping) return this.store.segmentEntry.release(entry);
       // Let HTTP requests in between batches: on SQLite each batch holds the event loop while it runs.
       await yieldToEventLoop();

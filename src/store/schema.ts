@@ -172,6 +172,8 @@ export interface EntryRequestsTable {
 /** A request's resolved, de-duplicated audience; a row leaves when its user has been entered (or skipped). */
 export interface EntryAudienceTable {
   request_id: number;
+  /** Postgres only: the user's place, 1…n, in the staged audience, which batches take in ranges. */
+  seq?: number;
   user_id: string;
 }
 

@@ -220,7 +220,7 @@ export class SegmentEntryStore {
       // OFFSET 0 keeps NOT EXISTS a per-row probe of runs_active_by_user on Postgres: flattened into an
       // anti-join, statistics of a runs table that was small when last analyzed made it re-read every
       // active run of the journey per staged user (49 s for 10,000 users against 20,000 runs, against
-      // 0.23 s probing). See also `refreshRunStatistics`. SQLite runs NOT EXISTS as that probe anyway.
+      // 0.23 s probing). See also `RunStore.refreshStatistics`. SQLite runs NOT EXISTS as that probe anyway.
       const probeFence = this.backend.dialect === 'postgres' ? sql`OFFSET 0` : sql``;
       const notAlreadyActive = allowReenter
         ? sql``
@@ -256,19 +256,6 @@ export class SegmentEntryStore {
         .executeTakeFirst();
       return { kind: 'entered', taken, entered, remaining: remaining !== undefined, last };
     });
-  }
-
-  /**
-   * Postgres: brings the planner's statistics of `runs` up to date (SQLite:
-   * nothing). A segment entry grows runs faster than autovacuum analyzes it;
-   * planned from statistics taken while the journey had no runs, the
-   * active-run probe of later batches took runs_by_journey_state_point and
-   * read every active run of the journey per user (a 500,000-user segment
-   * took 329 s instead of 11 s). The worker calls this once, after the first
-   * batch of an entry larger than a batch.
-   */
-  async refreshRunStatistics(): Promise<void> {
-    if (this.backend.dialect === 'postgres') await sql`ANALYZE runs`.execute(this.backend.db);
   }
 
   /** Marks the entry done; false when the lease was lost. */

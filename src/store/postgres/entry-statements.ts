@@ -147,10 +147,12 @@ export class PostgresEntryStatements implements EntryStatements {
     let staged: number;
     let unknown = 0;
     if (audience.kind === 'filter') {
+      // userIds is a SELECT DISTINCT: each user is staged once.
       const result = await sql`
-        INSERT INTO entry_audience (request_id, user_id)
-        SELECT ${request.id}::bigint, audience.user_id FROM (${audience.userIds}) AS audience
-        ON CONFLICT DO NOTHING`.execute(trx);
+        INSERT INTO entry_audience (request_id, seq, user_id)
+        SELECT ${request.id}::bigint, row_number() OVER (), audience.user_id FROM (${audience.userIds}) AS audience`.execute(
+        trx,
+      );
       staged = Number(result.numAffectedRows ?? 0);
     } else {
       const column = sql.ref(`d.${audience.kind === 'users' ? 'user_id' : 'hwid'}`);
@@ -161,9 +163,8 @@ export class PostgresEntryStatements implements EntryStatements {
           SELECT d.user_id FROM devices d
           WHERE d.application_id = ${request.applicationId} AND ${column} IN (SELECT id FROM requested)
         ), staged AS (
-          INSERT INTO entry_audience (request_id, user_id)
-          SELECT DISTINCT ${request.id}::bigint, user_id FROM known
-          ON CONFLICT DO NOTHING
+          INSERT INTO entry_audience (request_id, seq, user_id)
+          SELECT ${request.id}::bigint, row_number() OVER (), user_id FROM (SELECT DISTINCT user_id FROM known) AS users
           RETURNING 1
         )
         SELECT (SELECT count(*) FROM staged) AS staged, (SELECT count(*) FROM known) AS known,
@@ -197,17 +198,19 @@ export class PostgresEntryStatements implements EntryStatements {
     const status = journey.rows[0]?.status ?? 'STATUS_ARCHIVED';
     if (status !== 'STATUS_RUNNING') return { kind: 'journey-not-running', status };
 
+    // OFFSET 0 keeps NOT EXISTS a per-row probe of runs_active_by_user, whatever the statistics of
+    // runs say (see SegmentEntryStore.enterBatch).
     const notAlreadyActive = terms.allowReenter
       ? sql``
       : sql`WHERE NOT EXISTS (
           SELECT 1 FROM runs r
-          WHERE r.journey_id = ${request.journeyId} AND r.user_id = b.user_id AND r.state = 'active')`;
+          WHERE r.journey_id = ${request.journeyId} AND r.user_id = b.user_id AND r.state = 'active'
+          OFFSET 0)`;
     const { rows } = await sql<{ taken: number; entered: number }>`
       WITH batch AS (
         DELETE FROM entry_audience
-        WHERE request_id = ${request.id} AND user_id IN (
-          SELECT user_id FROM entry_audience WHERE request_id = ${request.id}
-          ORDER BY user_id LIMIT ${terms.batchSize})
+        WHERE request_id = ${request.id}
+          AND seq < (SELECT min(seq) FROM entry_audience WHERE request_id = ${request.id}) + ${terms.batchSize}
         RETURNING user_id
       ), entered AS (
         INSERT INTO runs (journey_id, application_id, user_id, point_uuid, state, due_at, attributes,
