@@ -187,17 +187,28 @@ export class PostgresEntryStatements implements EntryStatements {
     return this.db.transaction().execute((trx) => this.enterNextBatch(trx, request, terms));
   }
 
+  /**
+   * Enters the staged users numbered after those already taken (`entered +
+   * skipped_already`, kept in the same transaction), so a batch reads a range
+   * of the stage's key and deletes nothing; the stage goes when the request
+   * ends. The commit does not wait for its WAL flush: should Postgres lose
+   * it in a crash, it loses the runs and the progress together, and the next
+   * batch enters those users again.
+   */
   private async enterNextBatch(
     trx: Transaction<Database>,
     request: ClaimedEntryRequest,
     terms: BatchTerms,
   ): Promise<BatchOutcome> {
-    if (!(await this.holdLease(trx, request))) return { kind: 'lease-lost' };
+    const lease = await this.holdLease(trx, request);
+    if (!lease) return { kind: 'lease-lost' };
     const journey = await sql<{ status: JourneyStatus }>`
       SELECT status FROM journeys WHERE id = ${request.journeyId} FOR NO KEY UPDATE`.execute(trx);
     const status = journey.rows[0]?.status ?? 'STATUS_ARCHIVED';
     if (status !== 'STATUS_RUNNING') return { kind: 'journey-not-running', status };
 
+    const takenBefore = Number(lease.entered) + Number(lease.skipped_already);
+    const staged = Number(lease.selected) - Number(lease.skipped_unknown);
     // OFFSET 0 keeps NOT EXISTS a per-row probe of runs_active_by_user, whatever the statistics of
     // runs say (see SegmentEntryStore.enterBatch).
     const notAlreadyActive = terms.allowReenter
@@ -208,10 +219,8 @@ export class PostgresEntryStatements implements EntryStatements {
           OFFSET 0)`;
     const { rows } = await sql<{ taken: number; entered: number }>`
       WITH batch AS (
-        DELETE FROM entry_audience
-        WHERE request_id = ${request.id}
-          AND seq < (SELECT min(seq) FROM entry_audience WHERE request_id = ${request.id}) + ${terms.batchSize}
-        RETURNING user_id
+        SELECT user_id FROM entry_audience
+        WHERE request_id = ${request.id} AND seq > ${takenBefore} AND seq <= ${takenBefore + terms.batchSize}
       ), entered AS (
         INSERT INTO runs (journey_id, application_id, user_id, point_uuid, state, due_at, attributes,
                           entry_request_id, entered_at, updated_at)
@@ -220,29 +229,24 @@ export class PostgresEntryStatements implements EntryStatements {
         FROM batch b
         ${notAlreadyActive}
         RETURNING 1
+      ), counts AS (
+        SELECT (SELECT count(*) FROM batch) AS taken, (SELECT count(*) FROM entered) AS entered
+      ), progress AS (
+        UPDATE entry_requests r
+        SET entered = r.entered + counts.entered, skipped_already = r.skipped_already + counts.taken - counts.entered,
+            lease_expires_at = ${terms.now + terms.leaseMs}
+        FROM counts WHERE r.id = ${request.id}
+      ), point_counter AS (
+        INSERT INTO journey_point_counters AS c (journey_id, point_uuid, entered)
+        SELECT ${request.journeyId}, ${request.pointUuid}, counts.entered FROM counts WHERE counts.entered > 0
+        ON CONFLICT (journey_id, point_uuid) DO UPDATE SET entered = c.entered + EXCLUDED.entered
       )
-      SELECT (SELECT count(*) FROM batch) AS taken, (SELECT count(*) FROM entered) AS entered`.execute(trx);
+      SELECT taken, entered, set_config('synchronous_commit', 'off', true) FROM counts`.execute(trx);
     const counts = rows[0] as { taken: number; entered: number };
     const taken = Number(counts.taken);
     const entered = Number(counts.entered);
-    await trx
-      .updateTable('entry_requests')
-      .set((eb) => ({
-        entered: eb('entered', '+', entered),
-        skipped_already: eb('skipped_already', '+', taken - entered),
-        lease_expires_at: terms.now + terms.leaseMs,
-      }))
-      .where('id', '=', request.id)
-      .execute();
-    if (entered > 0) {
-      await this.runWake.announce(trx);
-      await sql`
-        INSERT INTO journey_point_counters AS c (journey_id, point_uuid, entered)
-        VALUES (${request.journeyId}, ${request.pointUuid}, ${entered})
-        ON CONFLICT (journey_id, point_uuid) DO UPDATE SET entered = c.entered + EXCLUDED.entered`.execute(trx);
-    }
-    // A full batch may have left nothing behind; the next call then takes 0 and ends the request.
-    return { kind: 'entered', taken, entered, remaining: taken === terms.batchSize };
+    if (entered > 0) await this.runWake.announce(trx);
+    return { kind: 'entered', taken, entered, remaining: takenBefore + taken < staged };
   }
 
   finish(request: ClaimedEntryRequest, now: number): Promise<boolean> {
@@ -254,6 +258,7 @@ export class PostgresEntryStatements implements EntryStatements {
   }
 
   private async markDone(trx: Transaction<Database>, request: ClaimedEntryRequest, now: number): Promise<void> {
+    await trx.deleteFrom('entry_audience').where('request_id', '=', request.id).execute();
     await trx
       .updateTable('entry_requests')
       .set({ status: 'done', finished_at: now, lease_owner: null, lease_expires_at: null })
@@ -314,7 +319,7 @@ export class PostgresEntryStatements implements EntryStatements {
   private async holdLease(trx: Transaction<Database>, request: ClaimedEntryRequest) {
     return trx
       .selectFrom('entry_requests')
-      .select(['audience_resolved', 'selected'])
+      .select(['audience_resolved', 'selected', 'skipped_unknown', 'entered', 'skipped_already'])
       .where('id', '=', request.id)
       .where('status', '=', 'processing')
       .where('lease_owner', '=', request.owner)

@@ -1,13 +1,15 @@
 import { sql, type Kysely } from 'kysely';
 
 /**
- * A Start-by-API audience is staged numbered 1…n (`seq`), so each batch takes
- * the next range of the primary key: no sort, whatever the statistics say.
- * Keyed by (request, user) instead, a batch asked for the first n user ids in
- * order, and on a freshly staged table (never analyzed) the planner sorted
- * all the staged rows for every batch: 1,000,000 users entered in 105 s, each
- * batch of 10,000 taking 0.8 s (docs/start-by-api.md). Rows staged before this
- * migration are numbered in user-id order, so requests in progress go on.
+ * A Start-by-API audience is staged numbered 1…n (`seq`), and a batch takes
+ * the range after the users already taken (entered + skipped_already): a
+ * range of the primary key, no sort whatever the statistics say, nothing
+ * deleted until the request ends. Keyed by (request, user) instead, a batch
+ * asked for the first n user ids in order, and on a freshly staged table
+ * (never analyzed) the planner sorted all the staged rows for every batch:
+ * 1,000,000 users entered in 105 s, each batch of 10,000 taking 0.8 s
+ * (docs/start-by-api.md). What requests in progress have left staged is
+ * numbered on from what they have taken, so they go on.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   for (const statement of STATEMENTS) await sql.raw(statement).execute(db);
@@ -20,7 +22,9 @@ const STATEMENTS = [
      user_id TEXT NOT NULL,
      PRIMARY KEY (request_id, seq))`,
   `INSERT INTO entry_audience_numbered (request_id, seq, user_id)
-   SELECT request_id, row_number() OVER (PARTITION BY request_id ORDER BY user_id), user_id FROM entry_audience`,
+   SELECT a.request_id, r.entered + r.skipped_already + row_number() OVER (PARTITION BY a.request_id ORDER BY a.user_id),
+          a.user_id
+   FROM entry_audience a JOIN entry_requests r ON r.id = a.request_id`,
   `DROP TABLE entry_audience`,
   `ALTER TABLE entry_audience_numbered RENAME TO entry_audience`,
   `ALTER INDEX entry_audience_numbered_pkey RENAME TO entry_audience_pkey`,
