@@ -76,11 +76,12 @@ async function runServer(kind: string, databaseUrl: string | undefined): Promise
       await store.close();
     };
   }
-  console.log(`listening ${url}`);
+  // Before the `listening` line: the parent may signal as soon as it reads it, and SIGUSR2 unhandled kills.
   process.on('SIGUSR2', () => {
     const { user, system } = process.cpuUsage();
     console.log(`cpu ${user + system}`);
   });
+  console.log(`listening ${url}`);
   process.on('SIGTERM', () => void close().then(() => process.exit(0)));
 }
 
