@@ -19,8 +19,19 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
+/** Authenticated tokens remembered per process; beyond this the least recently used is forgotten. */
+const GRANT_CACHE_SIZE = 1_000;
+
 /** Applications and the tokens granted to them. */
 export class ApplicationStore {
+  /**
+   * Token hash → grant. A token and its grants are written once, in
+   * `createToken`'s transaction, and never updated or deleted, so a grant
+   * read once stays true in every process; unknown tokens are never cached
+   * (one may be created by another process at any time).
+   */
+  private readonly grants = new Map<string, TokenGrant>();
+
   constructor(private readonly backend: Backend) {}
 
   async count(): Promise<number> {
@@ -78,16 +89,26 @@ export class ApplicationStore {
   }
 
   async authenticate(token: string): Promise<TokenGrant | undefined> {
+    const hash = hashToken(token);
+    const cached = this.grants.get(hash);
+    if (cached) {
+      this.grants.delete(hash);
+      this.grants.set(hash, cached);
+      return cached;
+    }
     const rows = await this.backend.db
       .selectFrom('tokens')
       .leftJoin('token_applications', 'token_applications.token_id', 'tokens.id')
       .select(['tokens.id', 'tokens.kind', 'token_applications.application_id'])
-      .where('tokens.token_hash', '=', hashToken(token))
+      .where('tokens.token_hash', '=', hash)
       .execute();
     const first = rows[0];
     if (!first) return undefined;
     const applicationIds = new Set<number>();
     for (const row of rows) if (row.application_id !== null) applicationIds.add(row.application_id);
-    return { tokenId: first.id, kind: first.kind, applicationIds };
+    const grant: TokenGrant = { tokenId: first.id, kind: first.kind, applicationIds };
+    if (this.grants.size >= GRANT_CACHE_SIZE) this.grants.delete(this.grants.keys().next().value as string);
+    this.grants.set(hash, grant);
+    return grant;
   }
 }
