@@ -1,7 +1,7 @@
 import type { Journey, JourneyParams, JourneyStatus, Point, PointDraft } from '../domain/journey.js';
 import type { Backend } from './backend.js';
 import type { Database, JourneysTable } from './schema.js';
-import type { Kysely, Selectable } from 'kysely';
+import { CompiledQuery, type Kysely, type Selectable } from 'kysely';
 
 /** A journey as stored, with the ids other tables refer to. */
 export interface StoredJourney {
@@ -45,13 +45,24 @@ export type TransitionHook = (
 ) => Promise<void>;
 
 export class JourneyStore {
+  /**
+   * `findByUuid`'s query, built and compiled once: it runs on every
+   * Start-by-API request, where building it cost more than running it.
+   */
+  private readonly byUuid: CompiledQuery<Selectable<JourneysTable>>;
+
   constructor(
     private readonly backend: Backend,
     private readonly transitionHooks: readonly TransitionHook[] = [],
-  ) {}
+  ) {
+    this.byUuid = backend.db.selectFrom('journeys').selectAll().where('uuid', '=', '').compile();
+  }
 
   async findByUuid(uuid: string): Promise<StoredJourney | undefined> {
-    const row = await this.backend.db.selectFrom('journeys').selectAll().where('uuid', '=', uuid).executeTakeFirst();
+    const { rows } = await this.backend.db.executeQuery(
+      CompiledQuery.raw(this.byUuid.sql, [uuid]) as CompiledQuery<Selectable<JourneysTable>>,
+    );
+    const row = rows[0];
     return row && toStoredJourney(row);
   }
 
