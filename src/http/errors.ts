@@ -5,7 +5,14 @@ export class HttpError extends Error {
     message: string,
     readonly headers: Readonly<Record<string, string>> = {},
   ) {
-    super(message);
+    // A 4xx is an answer, not a fault: nothing logs its stack, and capturing one cost more than the rest of a refusal.
+    const stackTraceLimit = Error.stackTraceLimit;
+    if (statusCode < 500) Error.stackTraceLimit = 0;
+    try {
+      super(message);
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
+    }
     this.name = 'HttpError';
   }
 }
