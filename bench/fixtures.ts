@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import pg from 'pg';
 import type { Dialect } from '../src/store/backend.js';
-import type { Store } from '../src/store/store.js';
+import { Store } from '../src/store/store.js';
 
 export const POSTGRES_URL = process.env.JOURNEYD_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -73,5 +73,19 @@ export function point(uuid: string, type: string, data: Record<string, unknown>,
     point_type: `POINT_TYPE_${type}`,
     point_data: data,
     outputs: Object.entries(outputs).map(([key, next_point_uuid]) => ({ key, next_point_uuid })),
+  };
+}
+
+/** A migrated store on a fresh database; `close` closes it and drops the database. */
+export async function openBenchStore(dialect: Dialect): Promise<{ store: Store; close(): Promise<void> }> {
+  const database = await createDatabase(dialect);
+  const store = Store.open(database.url);
+  await store.migrate();
+  return {
+    store,
+    async close() {
+      await store.close();
+      await database.drop();
+    },
   };
 }

@@ -20,23 +20,19 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { Scheduler, type BatchReport } from '../../src/engine/scheduler.js';
 import { createLogger } from '../../src/logger.js';
 import { bootstrapIfEmpty } from '../../src/service/bootstrap.js';
 import type { Dialect } from '../../src/store/backend.js';
 import { Store } from '../../src/store/store.js';
+import { createDatabase, point, seedUsers } from '../fixtures.js';
 import { peakRssMb, report } from '../report.js';
 
 const APP_CODE = 'BENCH-00001';
 const TOKEN = 'bench-token';
-const POSTGRES_URL = process.env.JOURNEYD_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const logger = createLogger('warn');
@@ -59,16 +55,6 @@ const WAIT_EXIT = [
   point('wait', 'WAIT', { wait: { delay_seconds: 3600 } }, { default: 'exit' }),
   point('exit', 'EXIT', {}),
 ];
-
-function point(uuid: string, type: string, data: Record<string, unknown>, outputs: Record<string, string> = {}) {
-  return {
-    uuid,
-    title: uuid,
-    point_type: `POINT_TYPE_${type}`,
-    point_data: data,
-    outputs: Object.entries(outputs).map(([key, next_point_uuid]) => ({ key, next_point_uuid })),
-  };
-}
 
 function runAll(): void {
   let failed = 0;
@@ -107,30 +93,6 @@ async function openBench(dialect: Dialect): Promise<Bench> {
       await database.drop();
     },
   };
-}
-
-/** `count` users `user-1` …, one iOS device each with a push token; every other one tagged Tier=gold. */
-async function seedUsers(bench: Bench, count: number): Promise<void> {
-  const { store, applicationId } = bench;
-  const db = store.backend.db;
-  const now = Date.now();
-  const series =
-    store.dialect === 'sqlite'
-      ? sql`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${count}) SELECT i FROM n`
-      : sql`SELECT i FROM generate_series(1, ${count}::int) AS n(i)`;
-  await sql`
-    INSERT INTO devices (application_id, hwid, user_id, device_type, push_token, timezone, created_at, updated_at)
-    SELECT ${applicationId}, 'hw-' || i, 'user-' || i, 1, 'token-' || i, 3600, ${now}, ${now} FROM (${series}) AS s`.execute(db);
-  const { id: tagId } = await db
-    .insertInto('tag_definitions')
-    .values({ application_id: applicationId, name: 'Tier', type: 2, created_at: now })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  await sql`
-    INSERT INTO device_tags (device_id, tag_id, text_value)
-    SELECT d.id, ${tagId}, CASE WHEN d.id % 2 = 0 THEN 'gold' ELSE 'silver' END
-    FROM devices d WHERE d.application_id = ${applicationId}`.execute(db);
-  if (store.dialect === 'postgres') await sql`ANALYZE`.execute(db);
 }
 
 async function runningJourney(bench: Bench, points: unknown[]): Promise<{ id: number; uuid: string }> {
@@ -219,7 +181,7 @@ async function million(dialect: Dialect): Promise<void> {
   const bench = await openBench(dialect);
   try {
     const setupStarted = Date.now();
-    await seedUsers(bench, MILLION);
+    await seedUsers(bench.store, bench.applicationId, MILLION);
     const journey = await runningJourney(bench, SPLIT_PUSH_EXIT);
     await seedRuns(bench, journey.id, 'start', Date.now(), false);
     const setupSeconds = (Date.now() - setupStarted) / 1000;
@@ -256,7 +218,7 @@ async function million(dialect: Dialect): Promise<void> {
 async function lateness(dialect: Dialect): Promise<void> {
   const bench = await openBench(dialect);
   try {
-    await seedUsers(bench, LATENESS_RUNS);
+    await seedUsers(bench.store, bench.applicationId, LATENESS_RUNS);
     const journey = await runningJourney(bench, WAIT_EXIT);
     // Every run has begun its wait, all due within the same second, a few seconds from now.
     const dueAt = Math.ceil((Date.now() + 5_000) / 1000) * 1000;
@@ -297,7 +259,7 @@ async function batchSizes(dialect: Dialect): Promise<void> {
   const concurrencies = dialect === 'postgres' ? [1, 2, 4] : [1];
   const bench = await openBench(dialect);
   try {
-    await seedUsers(bench, TUNING_RUNS);
+    await seedUsers(bench.store, bench.applicationId, TUNING_RUNS);
     for (const concurrency of concurrencies) {
       for (const batchSize of sizes) {
         const journey = await runningJourney(bench, SPLIT_PUSH_EXIT);
@@ -341,7 +303,7 @@ async function claimStrategies(dialect: Dialect): Promise<void> {
   const bench = await openBench(dialect);
   const batchSize = 2_000;
   try {
-    await seedUsers(bench, TUNING_RUNS);
+    await seedUsers(bench.store, bench.applicationId, TUNING_RUNS);
     const journey = await runningJourney(bench, WAIT_EXIT);
     await seedRuns(bench, journey.id, 'start', Date.now(), false);
     const db = bench.store.backend.db;
@@ -380,29 +342,6 @@ async function claimStrategies(dialect: Dialect): Promise<void> {
   } finally {
     await bench.close();
   }
-}
-
-async function createDatabase(dialect: Dialect): Promise<{ url: string; drop(): Promise<void> }> {
-  if (dialect === 'sqlite') {
-    const dir = mkdtempSync(join(tmpdir(), 'journeyd-bench-'));
-    return { url: `sqlite:${join(dir, 'bench.db')}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
-  }
-  const schema = `bench_${process.pid}_${Date.now().toString(36)}`;
-  const admin = new pg.Client({ connectionString: POSTGRES_URL });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  await admin.end();
-  const url = new URL(POSTGRES_URL);
-  url.searchParams.set('options', `-c search_path=${schema}`);
-  return {
-    url: url.toString(),
-    async drop() {
-      const client = new pg.Client({ connectionString: POSTGRES_URL });
-      await client.connect();
-      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await client.end();
-    },
-  };
 }
 
 const [mode, argument] = process.argv.slice(2);

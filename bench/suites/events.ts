@@ -10,16 +10,12 @@
  * parsing the points of every running journey of the application per event.
  */
 import { sql } from 'kysely';
-import pg from 'pg';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Point } from '../../src/domain/journey.js';
 import type { Dialect } from '../../src/store/backend.js';
 import { Store } from '../../src/store/store.js';
+import { openBenchStore } from '../fixtures.js';
 import { peakRssMb, report } from '../report.js';
 
-const POSTGRES_URL = process.env.JOURNEYD_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const USERS = 5_000;
 const EVENTS = 3_000;
 const QUIET_JOURNEYS = 500;
@@ -85,33 +81,6 @@ function waitPoints(): Point[] {
   ];
 }
 
-async function openStore(dialect: Dialect): Promise<{ store: Store; drop(): Promise<void> }> {
-  if (dialect === 'sqlite') {
-    const dir = mkdtempSync(join(tmpdir(), 'journeyd-bench-'));
-    const store = Store.open(`sqlite:${join(dir, 'bench.db')}`);
-    await store.migrate();
-    return { store, drop: async () => rmSync(dir, { recursive: true, force: true }) };
-  }
-  const schema = `bench_events_${process.pid}`;
-  const admin = new pg.Client({ connectionString: POSTGRES_URL });
-  await admin.connect();
-  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema}`);
-  await admin.end();
-  const url = new URL(POSTGRES_URL);
-  url.searchParams.set('options', `-c search_path=${schema}`);
-  const store = Store.open(url.toString());
-  await store.migrate();
-  return {
-    store,
-    async drop() {
-      await store.close();
-      const client = new pg.Client({ connectionString: POSTGRES_URL });
-      await client.connect();
-      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await client.end();
-    },
-  };
-}
 
 async function runningJourney(store: Store, applicationId: number, code: string, points: Point[], allowReenter: boolean) {
   const created = await store.journeys.create(crypto.randomUUID(), applicationId, {
@@ -173,7 +142,7 @@ async function timeJourneyScan(label: string, store: Store, applicationId: numbe
 }
 
 async function benchmark(dialect: Dialect): Promise<void> {
-  const { store, drop } = await openStore(dialect);
+  const { store, close: drop } = await openBenchStore(dialect);
   try {
     const bare = await store.applications.create('BARE0-00001', 'bare');
     const busy = await store.applications.create('BUSY0-00001', 'busy');

@@ -13,21 +13,17 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { renderTemplate, templateScope } from '../../src/domain/templates.js';
 import { Dispatcher } from '../../src/engine/dispatcher.js';
 import { createLogger } from '../../src/logger.js';
 import type { Dialect } from '../../src/store/backend.js';
 import type { NewMessage } from '../../src/store/outbox.js';
 import { Store } from '../../src/store/store.js';
+import { openBenchStore } from '../fixtures.js';
 import { peakRssMb, report } from '../report.js';
 
-const POSTGRES_URL = process.env.JOURNEYD_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MESSAGES = Number(process.env.MESSAGES ?? 100_000);
@@ -69,32 +65,11 @@ function benchTemplates(): void {
 }
 
 async function withDatabase(dialect: Dialect, fn: (store: Store) => Promise<void>): Promise<void> {
-  if (dialect === 'sqlite') {
-    const dir = mkdtempSync(join(tmpdir(), 'journeyd-bench-messages-'));
-    const store = Store.open(`sqlite:${join(dir, 'bench.db')}`);
-    try {
-      await store.migrate();
-      await fn(store);
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-    return;
-  }
-  const schema = `bench_messages_${process.pid}`;
-  const admin = new pg.Client({ connectionString: POSTGRES_URL });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  const url = new URL(POSTGRES_URL);
-  url.searchParams.set('options', `-c search_path=${schema}`);
-  const store = Store.open(url.toString());
+  const { store, close } = await openBenchStore(dialect);
   try {
-    await store.migrate();
     await fn(store);
   } finally {
-    await store.close();
-    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-    await admin.end();
+    await close();
   }
 }
 

@@ -7,46 +7,20 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { SegmentEntryWorker } from '../../src/engine/segment-entry.js';
 import { createLogger } from '../../src/logger.js';
 import type { Dialect } from '../../src/store/backend.js';
 import { Store } from '../../src/store/store.js';
+import { createDatabase } from '../fixtures.js';
 import { peakRssMb, report } from '../report.js';
 
-const POSTGRES_URL = process.env.JOURNEYD_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const APP_CODE = 'BENCH-00002';
 const MATCHING = 500_000;
 /** One device in six is not in the segment. */
 const DECOYS = MATCHING / 5;
 
-async function openDatabase(dialect: Dialect): Promise<{ url: string; drop(): Promise<void> }> {
-  if (dialect === 'sqlite') {
-    const dir = mkdtempSync(join(tmpdir(), 'journeyd-bench-'));
-    return { url: `sqlite:${join(dir, 'bench.db')}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
-  }
-  const schema = `bench_segment_${process.pid}`;
-  const admin = new pg.Client({ connectionString: POSTGRES_URL });
-  await admin.connect();
-  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema}`);
-  await admin.end();
-  const url = new URL(POSTGRES_URL);
-  url.searchParams.set('options', `-c search_path=${schema}`);
-  return {
-    url: url.toString(),
-    async drop() {
-      const client = new pg.Client({ connectionString: POSTGRES_URL });
-      await client.connect();
-      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await client.end();
-    },
-  };
-}
 
 /** 600,000 devices generated in SQL, five in six tagged Plan=gold; a draft journey entering the gold segment. */
 async function seed(store: Store) {
@@ -87,7 +61,7 @@ async function seed(store: Store) {
 }
 
 async function benchmark(dialect: Dialect): Promise<void> {
-  const database = await openDatabase(dialect);
+  const database = await createDatabase(dialect);
   const store = Store.open(database.url);
   try {
     await store.migrate();

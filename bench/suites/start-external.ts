@@ -95,7 +95,7 @@ interface ServerChild {
 }
 
 async function startServer(kind: 'journeyd' | 'bare', databaseUrl = ''): Promise<ServerChild> {
-  const child = spawn(process.execPath, ['--import', 'tsx', SELF, 'server', kind, databaseUrl], {
+  const child = spawn(process.execPath, [...(kind === 'journeyd' && process.env.PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/sx/prof'] : []), '--import', 'tsx', SELF, 'server', kind, databaseUrl], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
