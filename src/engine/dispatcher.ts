@@ -54,6 +54,17 @@ export function retryDelayMs(attempt: number, policy: RetryPolicy, random: () =>
 
 type Waiting = 'work' | 'capacity';
 
+/**
+ * How long a claim holds a message. A live dispatcher renews the leases of
+ * everything it holds every third of this (in flight or queued), so the lease
+ * does not have to outlast a delivery; it only bounds how long the claims of
+ * a dispatcher that died (kill -9, a lost host) wait before another takes
+ * them. It was 2 min: a worker killed with its ~430 claimed messages left
+ * them undelivered for 2 min (test/fault/worker-kill.test.ts). 30 s keeps two
+ * renewals of margin for a database that is briefly unreachable.
+ */
+const DEFAULT_LEASE_MS = 30_000;
+
 /** How many times a stopping dispatcher tries to record its last outcomes before leaving them to lease expiry. */
 const FINAL_FLUSH_ATTEMPTS = 3;
 
@@ -103,7 +114,7 @@ export class Dispatcher {
   ) {
     this.batchSize = options.batchSize ?? 200;
     this.concurrency = options.concurrency ?? 32;
-    this.leaseMs = options.leaseMs ?? 120_000;
+    this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     this.pollIntervalMs = options.pollIntervalMs ?? 1_000;
     this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.random = options.random ?? Math.random;
