@@ -113,10 +113,25 @@ export type SmallEntryOutcome =
   | { readonly kind: 'journey-not-running'; readonly status: JourneyStatus }
   | LeaseLost;
 
+/**
+ * Called for each request as it is claimed: the `allowReenter` to enter it
+ * with, in the claim's own transaction, or undefined to leave it claimed.
+ */
+export type EnterAtClaim = (request: ClaimedEntryRequest) => { readonly allowReenter: boolean } | undefined;
+
+export interface ClaimOutcome {
+  /** The requests claimed and not entered: the worker holds their leases. */
+  readonly claimed: readonly ClaimedEntryRequest[];
+  /** How many requests were claimed and entered (and are done) at once. */
+  readonly entered: number;
+}
+
 /** The per-dialect statements behind EntryStore. */
 export interface EntryStatements {
   accept(uuid: string, input: EntryRequestInput, now: number): Promise<AcceptOutcome>;
   claim(owner: string, terms: LeaseTerms, limit: number): Promise<ClaimedEntryRequest[]>;
+  /** SQLite: `claim` and the chosen requests' `enterSmall` in one transaction. */
+  claimAndEnter?(owner: string, terms: LeaseTerms, limit: number, choose: EnterAtClaim): Promise<ClaimOutcome>;
   enterSmall(entries: readonly SmallEntry[], terms: LeaseTerms): Promise<SmallEntryOutcome[]>;
   resolveAudience(request: ClaimedEntryRequest, audience: AudienceQuery, terms: LeaseTerms): Promise<ResolveOutcome>;
   enterBatch(request: ClaimedEntryRequest, terms: BatchTerms): Promise<BatchOutcome>;
@@ -192,6 +207,17 @@ export class EntryStore {
    */
   claim(owner: string, terms: LeaseTerms, limit: number): Promise<ClaimedEntryRequest[]> {
     return this.statements.claim(owner, terms, limit);
+  }
+
+  /**
+   * `claim`, and where the dialect can (SQLite), the requests `choose` picks
+   * are entered and finished in the same transaction, which sees the
+   * journey as claimed: neither a lease nor the journey's status can change
+   * in between. Elsewhere every claimed request is returned.
+   */
+  async claimAndEnter(owner: string, terms: LeaseTerms, limit: number, choose: EnterAtClaim): Promise<ClaimOutcome> {
+    if (this.statements.claimAndEnter) return this.statements.claimAndEnter(owner, terms, limit, choose);
+    return { claimed: await this.statements.claim(owner, terms, limit), entered: 0 };
   }
 
   /**

@@ -8,6 +8,8 @@ import {
   type BatchOutcome,
   type BatchTerms,
   type ClaimedEntryRequest,
+  type ClaimOutcome,
+  type EnterAtClaim,
   type EntryRequestInput,
   type EntryStatements,
   type LeaseTerms,
@@ -39,9 +41,11 @@ export class SqliteEntryStatements implements EntryStatements {
 
   /**
    * Group commit: acceptances that arrive in the same turn of the event loop
-   * share one IMMEDIATE transaction (each in its own savepoint, so one failing
-   * leaves the others standing). Every caller still hears back only after the
-   * commit, and the gate is checked per request in arrival order.
+   * share one IMMEDIATE transaction. Every caller still hears back only after
+   * the commit, and the gate is checked per request in arrival order. Should
+   * the shared transaction throw, nothing of it committed and each request is
+   * retried in a transaction of its own, so one failing leaves the others
+   * standing (a savepoint per request cost about 15 µs each).
    */
   accept(uuid: string, input: EntryRequestInput, now: number): Promise<AcceptOutcome> {
     return new Promise((resolve, reject) => {
@@ -53,24 +57,21 @@ export class SqliteEntryStatements implements EntryStatements {
   private async commitPendingAccepts(): Promise<void> {
     const batch = this.pendingAccepts;
     this.pendingAccepts = [];
+    let outcomes: AcceptOutcome[];
     try {
-      const outcomes = await this.transaction(() =>
-        batch.map((item) => {
-          try {
-            return { ok: true as const, outcome: this.backend.raw.transaction(() => this.acceptOne(item))() };
-          } catch (error) {
-            return { ok: false as const, error };
-          }
-        }),
-      );
-      outcomes.forEach((result, i) => {
-        const item = batch[i] as PendingAccept;
-        if (result.ok) item.resolve(result.outcome);
-        else item.reject(result.error);
-      });
+      outcomes = await this.transaction(() => batch.map((item) => this.acceptOne(item)));
     } catch (error) {
-      for (const item of batch) item.reject(error);
+      if (batch.length === 1) return (batch[0] as PendingAccept).reject(error);
+      for (const item of batch) {
+        try {
+          item.resolve(await this.transaction(() => this.acceptOne(item)));
+        } catch (alone) {
+          item.reject(alone);
+        }
+      }
+      return;
     }
+    outcomes.forEach((outcome, i) => (batch[i] as PendingAccept).resolve(outcome));
   }
 
   private acceptOne({ uuid, input, now }: PendingAccept): AcceptOutcome {
@@ -103,44 +104,162 @@ export class SqliteEntryStatements implements EntryStatements {
     return { accepted: true, requestUuid: uuid };
   }
 
-  claim(owner: string, { now, leaseMs }: LeaseTerms, limit: number): Promise<ClaimedEntryRequest[]> {
-    return this.transaction(() => {
-      const rows = this.statement(
-        `SELECT r.id, r.uuid, r.journey_id, j.uuid AS journey_uuid, r.application_id, r.point_uuid, r.selector_kind,
-                CASE WHEN r.selector_kind = 'filter' THEN r.selector END AS filter,
-                CASE WHEN r.selector_kind = 'filter' THEN 0 ELSE json_array_length(r.selector) END AS id_count,
-                r.attributes, r.audience_resolved, r.attempts,
-                j.status AS journey_status, j.params AS journey_params, j.points AS journey_points
-         FROM entry_requests r JOIN journeys j ON j.id = r.journey_id
-         WHERE r.status IN ('queued', 'processing')
-           AND (r.status = 'queued' OR r.lease_expires_at < ?)
-           AND j.status NOT IN ('STATUS_PAUSED', 'STATUS_DRAFT')
-         ORDER BY r.id LIMIT ?`,
-      ).all(now, limit) as ClaimRow[];
-      const take = this.statement(
-        `UPDATE entry_requests
-         SET status = 'processing', lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1,
-             started_at = COALESCE(started_at, ?)
-         WHERE id = ?`,
-      );
-      for (const row of rows) take.run(owner, now + leaseMs, now, row.id);
-      return rows.map((row) => toClaimed(row, owner));
-    });
+  claim(owner: string, terms: LeaseTerms, limit: number): Promise<ClaimedEntryRequest[]> {
+    return this.transaction(() => this.claimRows(owner, terms, limit));
   }
 
+  /**
+   * One transaction (and one commit, where a claim and then an entry took
+   * two) for the claim and the small requests `choose` picks. The claim's
+   * read of the journey is current within it, so such a request needs no
+   * lease check or status read: it goes from queued to done here.
+   */
+  async claimAndEnter(owner: string, terms: LeaseTerms, limit: number, choose: EnterAtClaim): Promise<ClaimOutcome> {
+    const outcome = await this.transaction(() => {
+      const claimed: ClaimedEntryRequest[] = [];
+      const counters = new PointCounters();
+      let entered = 0;
+      let runs = 0;
+      for (const request of this.claimRows(owner, terms, limit)) {
+        const chosen = choose(request);
+        if (!chosen) {
+          claimed.push(request);
+          continue;
+        }
+        const users = this.enterFromIds(request, chosen.allowReenter, terms.now);
+        counters.add(request, users);
+        runs += users;
+        entered++;
+      }
+      counters.write(this);
+      return { claimed, entered, runs };
+    });
+    if (outcome.runs > 0) await this.runWake.announce();
+    return { claimed: outcome.claimed, entered: outcome.entered };
+  }
+
+  private claimRows(owner: string, { now, leaseMs }: LeaseTerms, limit: number): ClaimedEntryRequest[] {
+    const rows = this.statement(
+      `SELECT r.id, r.uuid, r.journey_id, j.uuid AS journey_uuid, r.application_id, r.point_uuid, r.selector_kind,
+              CASE WHEN r.selector_kind = 'filter' THEN r.selector END AS filter,
+              CASE WHEN r.selector_kind = 'filter' THEN 0 ELSE json_array_length(r.selector) END AS id_count,
+              r.attributes, r.audience_resolved, r.attempts,
+              j.status AS journey_status, j.params AS journey_params, j.points AS journey_points
+       FROM entry_requests r JOIN journeys j ON j.id = r.journey_id
+       WHERE r.status IN ('queued', 'processing')
+         AND (r.status = 'queued' OR r.lease_expires_at < ?)
+         AND j.status NOT IN ('STATUS_PAUSED', 'STATUS_DRAFT')
+       ORDER BY r.id LIMIT ?`,
+    ).all(now, limit) as ClaimRow[];
+    if (rows.length === 0) return [];
+    this.statement(
+      `UPDATE entry_requests
+       SET status = 'processing', lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1,
+           started_at = COALESCE(started_at, ?)
+       WHERE id IN (SELECT value FROM json_each(?))`,
+    ).run(owner, now + leaseMs, now, JSON.stringify(rows.map((row) => row.id)));
+    return rows.map((row) => toClaimed(row, owner));
+  }
+
+  /**
+   * A request of a running journey whose audience is not staged yet is
+   * entered straight from its id list (about 5 statements instead of 13:
+   * no stage rows to write, find and delete); the journey's status is read
+   * once per journey and the point counters are added once per point, for
+   * the whole set. Anything else takes the staged path, exactly as a large
+   * request would.
+   */
   async enterSmall(entries: readonly SmallEntry[], terms: LeaseTerms): Promise<SmallEntryOutcome[]> {
-    const outcomes = await this.transaction(() =>
-      entries.map(({ request, allowReenter }): SmallEntryOutcome => {
-        const staged = this.stage(request, undefined, terms);
-        if (staged.kind === 'lease-lost') return staged;
-        const batch = this.enterNextBatch(request, { ...terms, allowReenter, batchSize: Math.max(1, request.idCount) });
-        if (batch.kind !== 'entered') return batch;
-        this.markDone(request, terms.now);
-        return { kind: 'done', entered: batch.entered };
-      }),
-    );
+    const outcomes = await this.transaction(() => {
+      const statuses = new Map<number, JourneyStatus>();
+      const counters = new PointCounters();
+      const results = entries.map(({ request, allowReenter }): SmallEntryOutcome => {
+        const lease = this.holdsLease(request);
+        if (!lease) return { kind: 'lease-lost' };
+        let status = statuses.get(request.journeyId);
+        if (status === undefined) {
+          status = this.journeyStatus(request.journeyId);
+          statuses.set(request.journeyId, status);
+        }
+        if (lease.audience_resolved || status !== 'STATUS_RUNNING') return this.enterSmallStaged(request, allowReenter, terms);
+        const entered = this.enterFromIds(request, allowReenter, terms.now);
+        counters.add(request, entered);
+        return { kind: 'done', entered };
+      });
+      counters.write(this);
+      return results;
+    });
     if (outcomes.some((outcome) => outcome.kind === 'done' && outcome.entered > 0)) await this.runWake.announce();
     return outcomes;
+  }
+
+  private enterSmallStaged(request: ClaimedEntryRequest, allowReenter: boolean, terms: LeaseTerms): SmallEntryOutcome {
+    const staged = this.stage(request, undefined, terms);
+    if (staged.kind === 'lease-lost') return staged;
+    const batch = this.enterNextBatch(request, { ...terms, allowReenter, batchSize: Math.max(1, request.idCount) });
+    if (batch.kind !== 'entered') return batch;
+    this.markDone(request, terms.now);
+    return { kind: 'done', entered: batch.entered };
+  }
+
+  /**
+   * Enters a users/hwids request's distinct known users and marks it done,
+   * with the same counts the staged path records: a user id is known when
+   * the user has a device, an hwid when its device exists; users with an
+   * active run are skipped unless the journey allows re-entry. The caller
+   * holds the lease and has seen the journey running, in this transaction.
+   */
+  private enterFromIds(request: ClaimedEntryRequest, allowReenter: boolean, now: number): number {
+    const column = request.selectorKind === 'users' ? 'user_id' : 'hwid';
+    const ids = `SELECT value FROM json_each((SELECT selector FROM entry_requests WHERE id = ?))`;
+    const known = this.statement(
+      `SELECT COUNT(*) AS devices, COUNT(DISTINCT user_id) AS users
+       FROM devices WHERE application_id = ? AND ${column} IN (${ids})`,
+    ).get(request.applicationId, request.id) as { devices: number; users: number };
+    const unknown = request.idCount - (request.selectorKind === 'users' ? known.users : known.devices);
+    const entered =
+      known.users === 0
+        ? 0
+        : this.statement(
+            `INSERT INTO runs (journey_id, application_id, user_id, point_uuid, state, due_at, attributes,
+                               entry_request_id, entered_at, updated_at)
+             SELECT ?, ?, a.user_id, ?, 'active', ?, ?, ?, ?, ?
+             FROM (SELECT DISTINCT user_id FROM devices WHERE application_id = ? AND ${column} IN (${ids})) AS a
+             WHERE 1 ${allowReenter ? '' : NOT_ALREADY_ACTIVE}
+             ORDER BY a.user_id`,
+          ).run(
+            request.journeyId,
+            request.applicationId,
+            request.pointUuid,
+            now,
+            request.attributes,
+            request.id,
+            now,
+            now,
+            request.applicationId,
+            request.id,
+            ...(allowReenter ? [] : [request.journeyId]),
+          ).changes;
+    this.statement(
+      `UPDATE entry_requests
+       SET audience_resolved = 1, selected = ?, skipped_unknown = ?, entered = entered + ?,
+           skipped_already = skipped_already + ?, status = 'done', finished_at = ?,
+           lease_owner = NULL, lease_expires_at = NULL
+       WHERE id = ?`,
+    ).run(known.users + unknown, unknown, entered, known.users - entered, now, request.id);
+    return entered;
+  }
+
+  private journeyStatus(journeyId: number): JourneyStatus {
+    return (this.statement(`SELECT status FROM journeys WHERE id = ?`).get(journeyId) as { status: JourneyStatus })
+      .status;
+  }
+
+  addToPointCounter(journeyId: number, pointUuid: string, entered: number): void {
+    this.statement(
+      `INSERT INTO journey_point_counters (journey_id, point_uuid, entered) VALUES (?, ?, ?)
+       ON CONFLICT (journey_id, point_uuid) DO UPDATE SET entered = entered + excluded.entered`,
+    ).run(journeyId, pointUuid, entered);
   }
 
   async resolveAudience(request: ClaimedEntryRequest, audience: AudienceQuery, terms: LeaseTerms): Promise<ResolveOutcome> {
@@ -202,10 +321,8 @@ export class SqliteEntryStatements implements EntryStatements {
 
   private enterNextBatch(request: ClaimedEntryRequest, terms: BatchTerms): BatchOutcome {
     if (!this.holdsLease(request)) return { kind: 'lease-lost' };
-    const journey = this.statement(`SELECT status FROM journeys WHERE id = ?`).get(request.journeyId) as {
-      status: JourneyStatus;
-    };
-    if (journey.status !== 'STATUS_RUNNING') return { kind: 'journey-not-running', status: journey.status };
+    const status = this.journeyStatus(request.journeyId);
+    if (status !== 'STATUS_RUNNING') return { kind: 'journey-not-running', status };
 
     const last = this.lastUserOfNextBatch(request.id, terms.batchSize);
     if (last === undefined) {
@@ -237,12 +354,7 @@ export class SqliteEntryStatements implements EntryStatements {
       last,
     ).changes;
     this.renewLease(request, terms, entered, taken - entered);
-    if (entered > 0) {
-      this.statement(
-        `INSERT INTO journey_point_counters (journey_id, point_uuid, entered) VALUES (?, ?, ?)
-         ON CONFLICT (journey_id, point_uuid) DO UPDATE SET entered = entered + excluded.entered`,
-      ).run(request.journeyId, request.pointUuid, entered);
-    }
+    if (entered > 0) this.addToPointCounter(request.journeyId, request.pointUuid, entered);
     const remaining = this.statement(`SELECT 1 FROM entry_audience WHERE request_id = ? LIMIT 1`).get(request.id);
     return { kind: 'entered', taken, entered, remaining: remaining !== undefined };
   }
@@ -330,6 +442,25 @@ export class SqliteEntryStatements implements EntryStatements {
 /** Literal 'active' so that SQLite can use the partial index runs_active_by_user. */
 const NOT_ALREADY_ACTIVE = `AND NOT EXISTS (
   SELECT 1 FROM runs r WHERE r.journey_id = ? AND r.user_id = a.user_id AND r.state = 'active')`;
+
+/** Runs entered per entry point, added to journey_point_counters once per point for a whole set of requests. */
+class PointCounters {
+  private readonly byPoint = new Map<string, { journeyId: number; pointUuid: string; entered: number }>();
+
+  add(request: ClaimedEntryRequest, entered: number): void {
+    if (entered === 0) return;
+    const key = `${request.journeyId}:${request.pointUuid}`;
+    const counter = this.byPoint.get(key) ?? { journeyId: request.journeyId, pointUuid: request.pointUuid, entered: 0 };
+    counter.entered += entered;
+    this.byPoint.set(key, counter);
+  }
+
+  write(statements: SqliteEntryStatements): void {
+    for (const { journeyId, pointUuid, entered } of this.byPoint.values()) {
+      statements.addToPointCounter(journeyId, pointUuid, entered);
+    }
+  }
+}
 
 interface PendingAccept {
   readonly uuid: string;
