@@ -21,6 +21,12 @@ export interface EntryWorkerOptions {
   /** Claims of one request before it is marked failed. */
   readonly maxAttempts?: number;
   readonly clock?: () => number;
+  /** Told of each request whose lease expired and was taken by another worker. */
+  readonly metrics?: EntryWorkerMetrics;
+}
+
+export interface EntryWorkerMetrics {
+  leaseExpired(work: 'entry_request'): void;
 }
 
 /**
@@ -55,6 +61,7 @@ export class EntryWorker {
   private readonly pollIntervalMs: number;
   private readonly maxAttempts: number;
   private readonly clock: () => number;
+  private readonly metrics: EntryWorkerMetrics | undefined;
 
   private stopping = false;
   private loop: Promise<void> | undefined;
@@ -73,6 +80,7 @@ export class EntryWorker {
     this.pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     this.maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     this.clock = options.clock ?? Date.now;
+    this.metrics = options.metrics;
   }
 
   start(): void {
@@ -96,15 +104,14 @@ export class EntryWorker {
 
   /** Claims a set of requests and takes each as far as it can go; returns how many it claimed. */
   async processNext(): Promise<number> {
-    const claimed = await this.store.entry.claim(this.workerId, this.leaseTerms(), CLAIM_LIMIT);
+    const { claimed, entered } = await this.claim();
     const small: SmallEntry[] = [];
     const large: ClaimedEntryRequest[] = [];
     for (const request of claimed) {
       const refusal = this.refusal(request);
       if (refusal) await this.guarded(request, () => this.settle(request, refusal));
-      else if (request.selectorKind !== 'filter' && !request.audienceResolved && request.idCount <= this.batchSize) {
-        small.push({ request, allowReenter: allowsReentry(request) });
-      } else large.push(request);
+      else if (this.isSmall(request)) small.push({ request, allowReenter: allowsReentry(request) });
+      else large.push(request);
     }
     await this.enterSmall(small);
     for (const [index, request] of large.entries()) {
@@ -114,7 +121,28 @@ export class EntryWorker {
       }
       await this.guarded(request, () => this.enterLarge(request));
     }
-    return claimed.length;
+    return entered + claimed.length;
+  }
+
+  /**
+   * Claims, entering the small requests of running journeys in the claim's
+   * transaction where the store can (SQLite). Should that fail, nothing of it
+   * committed: the requests are claimed plainly and take the usual paths.
+   */
+  private async claim(): Promise<{ claimed: readonly ClaimedEntryRequest[]; entered: number }> {
+    try {
+      return await this.store.entry.claimAndEnter(this.workerId, this.leaseTerms(), CLAIM_LIMIT, (request) =>
+        this.refusal(request) === undefined && this.isSmall(request) ? { allowReenter: allowsReentry(request) } : undefined,
+      );
+    } catch (error) {
+      this.logger.warn({ err: error }, 'entering small requests at their claim failed; claiming them plainly');
+      return { claimed: await this.store.entry.claim(this.workerId, this.leaseTerms(), CLAIM_LIMIT), entered: 0 };
+    }
+  }
+
+  /** Ids at most one batch, not staged yet: staged, entered and finished in one go. */
+  private isSmall(request: ClaimedEntryRequest): boolean {
+    return request.selectorKind !== 'filter' && !request.audienceResolved && request.idCount <= this.batchSize;
   }
 
   /**
@@ -127,8 +155,14 @@ export class EntryWorker {
     try {
       outcomes = await this.store.entry.enterSmall(small, this.leaseTerms());
     } catch (error) {
-      this.logger.warn({ err: error, requests: small.length }, 'entering small requests together failed; one by one');
-      for (const { request } of small) await this.guarded(request, () => this.enterLarge(request));
+      for (const { request } of small) {
+        // One line per request, so that each can be found by its request_uuid.
+        this.requestLogger(request).warn(
+          { err: error, requests: small.length },
+          'entering small requests together failed; one by one',
+        );
+        await this.guarded(request, () => this.enterLarge(request));
+      }
       return;
     }
     for (const [index, outcome] of outcomes.entries()) {
@@ -146,7 +180,7 @@ export class EntryWorker {
       await work();
     } catch (error) {
       const message = (error as Error).message;
-      this.logger.error({ err: error, request: request.uuid, attempt: request.attempts }, 'entry request failed');
+      this.requestLogger(request).error({ err: error, attempt: request.attempts }, 'entry request failed');
       if (request.attempts >= this.maxAttempts) {
         await this.store.entry.fail(request, `entry failed after ${request.attempts} attempts: ${message}`, this.clock());
       } else {
@@ -237,8 +271,18 @@ export class EntryWorker {
     }
   }
 
+  /**
+   * Every write after the claim is fenced by the lease, and only the owner
+   * releases, finishes or fails a request: so a lost lease means it expired
+   * and another worker claimed the request again.
+   */
   private leaseLost(request: ClaimedEntryRequest): void {
-    this.logger.warn({ request: request.uuid }, 'entry request lease lost to another worker');
+    this.requestLogger(request).warn('entry request lease lost to another worker');
+    this.metrics?.leaseExpired('entry_request');
+  }
+
+  private requestLogger(request: ClaimedEntryRequest): Logger {
+    return this.logger.child({ request_uuid: request.uuid, journey_id: request.journeyUuid });
   }
 
   private leaseTerms() {

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DispatcherMetrics } from '../engine/dispatcher.js';
+import type { EntryWorkerMetrics } from '../engine/entry-worker.js';
 import type { BatchReport } from '../engine/scheduler.js';
 import type { HttpMetrics } from '../http/server.js';
 import type { MessageOutcome } from '../store/outbox.js';
@@ -12,7 +13,7 @@ export interface MetricsSources {
 }
 
 /** Lease-holding work whose expiries are counted (docs/operations.md says what is not). */
-type LeasedWork = 'outbox_message';
+type LeasedWork = 'outbox_message' | 'entry_request';
 
 /**
  * Every Prometheus metric of one journeyd process, in a registry of its own
@@ -20,7 +21,7 @@ type LeasedWork = 'outbox_message';
  * engine and the HTTP layer see it through their own small interfaces;
  * docs/operations.md lists the metrics.
  */
-export class ServiceMetrics implements HttpMetrics, DispatcherMetrics {
+export class ServiceMetrics implements HttpMetrics, DispatcherMetrics, EntryWorkerMetrics {
   readonly registry = new Registry();
   private readonly httpRequests: Counter<'method' | 'route' | 'status_code'>;
   private readonly httpRequestDuration: Histogram<'method' | 'route' | 'status_code'>;
@@ -71,7 +72,7 @@ export class ServiceMetrics implements HttpMetrics, DispatcherMetrics {
       labelNames: ['work'],
       registers,
     });
-    this.leaseExpiries.inc({ work: 'outbox_message' satisfies LeasedWork }, 0);
+    for (const work of ['outbox_message', 'entry_request'] satisfies LeasedWork[]) this.leaseExpiries.inc({ work }, 0);
 
     const dueMessages: Gauge = new Gauge({
       name: 'journeyd_outbox_due_messages',
@@ -112,6 +113,11 @@ export class ServiceMetrics implements HttpMetrics, DispatcherMetrics {
 
   leasesLost(messages: number): void {
     this.leaseExpiries.inc({ work: 'outbox_message' satisfies LeasedWork }, messages);
+  }
+
+  /** A Start-by-API request whose lease expired and which another entry worker claimed (EntryWorkerMetrics). */
+  leaseExpired(work: 'entry_request'): void {
+    this.leaseExpiries.inc({ work: work satisfies LeasedWork });
   }
 
   async exposition(): Promise<{ contentType: string; body: string }> {

@@ -40,7 +40,7 @@ export async function serve(config: Config, role: Role): Promise<RunningService>
     role === 'worker' && config.metricsPort !== undefined
       ? await listenForMetrics(metrics, config.host, config.metricsPort)
       : undefined;
-  const entryWorker = role === 'api' ? undefined : new EntryWorker(store, { logger });
+  const entryWorker = role === 'api' ? undefined : new EntryWorker(store, { logger, metrics });
   entryWorker?.start();
   const segmentEntryWorker = role === 'api' ? undefined : new SegmentEntryWorker(store, { logger });
   segmentEntryWorker?.start();
