@@ -31,21 +31,6 @@ import {
 
 const USERS = 20_000;
 
-/**
- * Known bug, outside this test's reach (src/store/postgres/connect.ts): the pool
- * handles `error` only on idle clients, so when the server terminates a
- * connection that is checked out with no query in flight (a scheduler or entry
- * transaction between two statements), pg emits `error` on a client with no
- * listener and the worker process dies ("Unhandled 'error' event … terminating
- * connection due to administrator command"). The fix is one line in
- * connectPostgres: `pool.on('connect', (client) => client.on('error', () => {}))`
- * (the client's next query then fails, the batch rolls back and is retried, and
- * pg-pool discards the broken client on release). With that listener added
- * (tried through a preload that patches pg.Client) this test passes in 44 s.
- * Until then it runs as `todo`: its failure is reported without failing the run.
- */
-const KNOWN_BUG = 'worker processes crash when Postgres terminates a checked-out idle connection (src/store/postgres/connect.ts)';
-
 interface ReadyProbe {
   at: number;
   status: number;
@@ -70,7 +55,7 @@ describe(`postgres: the database restarted mid-run (${USERS.toLocaleString('en')
     await database?.drop();
   });
 
-  it('processes stay up, /readyz goes 503 then 200, and the journey completes exactly once', { timeout: 110_000, todo: KNOWN_BUG }, async () => {
+  it('processes stay up, /readyz goes 503 then 200, and the journey completes exactly once', { timeout: 110_000 }, async () => {
     const started = Date.now();
     const users = await importUsers(database.url, 'p', USERS);
     const api = await supervisor.start('api', 'api');

@@ -30,6 +30,10 @@ export function connectPostgres(url: string, poolSize = 10): PostgresConnection 
   // Audience queries hash-join millions of device ids; at Postgres's default 4 MB the
   // join spills to disk (a 3-clause union took 2.3 s at 1M devices, half of it spilling).
   pool.on('connect', (client) => {
+    // The pool listens for errors only while a client is idle: one checked out by a batch, between
+    // two statements, would crash the process when Postgres restarts. Its next statement fails
+    // instead, the batch rolls back and is retried, and the pool drops the unqueryable client.
+    client.on('error', () => {});
     client.query(`SET work_mem = '${AUDIENCE_WORK_MEM}'`).catch(() => {});
   });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
