@@ -105,7 +105,7 @@ export class SqliteEntryStatements implements EntryStatements {
   }
 
   claim(owner: string, terms: LeaseTerms, limit: number): Promise<ClaimedEntryRequest[]> {
-    return this.transaction(() => this.claimRows(owner, terms, limit));
+    return this.claimTransaction(terms.now, [], () => this.claimRows(owner, terms, limit));
   }
 
   /**
@@ -115,7 +115,7 @@ export class SqliteEntryStatements implements EntryStatements {
    * lease check or status read: it goes from queued to done here.
    */
   async claimAndEnter(owner: string, terms: LeaseTerms, limit: number, choose: EnterAtClaim): Promise<ClaimOutcome> {
-    const outcome = await this.transaction(() => {
+    const outcome = await this.claimTransaction(terms.now, { claimed: [], entered: 0, runs: 0 }, () => {
       const claimed: ClaimedEntryRequest[] = [];
       const counters = new PointCounters();
       let entered = 0;
@@ -432,6 +432,25 @@ export class SqliteEntryStatements implements EntryStatements {
       this.prepared.set(text, statement);
     }
     return statement;
+  }
+
+  /**
+   * A worker is woken by every acceptance, and often finds that an earlier
+   * claim took the request already: a plain read of whether anything is
+   * claimable answers that without taking the write lock and committing an
+   * empty transaction. The claim itself re-reads inside the transaction.
+   */
+  private claimTransaction<T>(now: number, nothing: T, body: () => T): Promise<T> {
+    return this.backend.db.connection().execute(async () => {
+      const claimable = this.statement(
+        `SELECT 1 FROM entry_requests r JOIN journeys j ON j.id = r.journey_id
+         WHERE r.status IN ('queued', 'processing')
+           AND (r.status = 'queued' OR r.lease_expires_at < ?)
+           AND j.status NOT IN ('STATUS_PAUSED', 'STATUS_DRAFT')
+         LIMIT 1`,
+      ).get(now);
+      return claimable === undefined ? nothing : this.backend.raw.transaction(body).immediate();
+    });
   }
 
   private transaction<T>(body: () => T): Promise<T> {
