@@ -14,12 +14,19 @@
  *   claim <dialect>           what claiming 200,000 runs costs as a leased UPDATE … RETURNING plus
  *                             the release at commit, against the transaction-scoped SELECT the
  *                             scheduler uses.
+ *   scaling                   Postgres: the million journey executed by 1, 2 and 4 worker processes
+ *                             (each a Scheduler alone, as in million), runs/s and speed-up, with the
+ *                             CPU seconds the workers and the Postgres server spent, to tell which
+ *                             one the machine's cores were busy with.
  *
- * Without arguments it runs million and lateness on both backends, each in its own child
- * process (so each reports its own peak RSS).
+ * Without arguments it runs million and lateness on both backends and scaling, each in its own
+ * child process (so each reports its own peak RSS).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
@@ -63,6 +70,7 @@ function runAll(): void {
     ['million', 'postgres'],
     ['lateness', 'sqlite'],
     ['lateness', 'postgres'],
+    ['scaling'],
   ]) {
     const child = spawnSync(process.execPath, ['--import', 'tsx', SELF, ...args], { stdio: 'inherit', cwd: ROOT });
     if (child.status !== 0) failed++;
@@ -73,6 +81,8 @@ function runAll(): void {
 // ---------------------------------------------------------------------------------------------
 
 interface Bench {
+  /** The database's `JOURNEYD_DATABASE_URL`, for worker processes. */
+  readonly url: string;
   readonly store: Store;
   readonly applicationId: number;
   close(): Promise<void>;
@@ -86,6 +96,7 @@ async function openBench(dialect: Dialect): Promise<Bench> {
   const application = await store.applications.findByCode(APP_CODE);
   if (!application) throw new Error('no bench application');
   return {
+    url: database.url,
     store,
     applicationId: application.id,
     async close() {
@@ -344,6 +355,98 @@ async function claimStrategies(dialect: Dialect): Promise<void> {
   }
 }
 
+const SCALING_WORKERS = [1, 2, 4];
+
+/** A worker process of the scaling mode: one Scheduler on `url` until SIGTERM, then its CPU seconds. */
+async function schedulerProcess(url: string): Promise<void> {
+  const store = Store.open(url);
+  const scheduler = new Scheduler(store, { logger });
+  await scheduler.start();
+  console.log('scheduling');
+  process.once('SIGTERM', () => {
+    void scheduler
+      .stop()
+      .then(() => store.close())
+      .then(() => {
+        const { user, system } = process.cpuUsage();
+        console.log(`cpu ${(user + system) / 1e6}`);
+        process.exit(0);
+      });
+  });
+}
+
+function spawnSchedulerProcess(url: string): { ready: Promise<void>; stop(): Promise<number> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', SELF, 'scheduler-process', url], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout });
+  const line = (prefix: string) =>
+    new Promise<string>((resolve) => lines.on('line', (l: string) => l.startsWith(prefix) && resolve(l.slice(prefix.length))));
+  const ready = line('scheduling').then(() => undefined);
+  return {
+    ready,
+    async stop() {
+      const cpu = line('cpu ');
+      child.kill('SIGTERM');
+      return Number(await cpu);
+    },
+  };
+}
+
+/** CPU seconds (user + system) spent so far by every process of the local Postgres server. */
+function postgresCpuSeconds(): number {
+  const ticksPerSecond = 100;
+  let ticks = 0;
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (comm !== 'postgres') continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // The process ended while we read.
+    }
+  }
+  return ticks / ticksPerSecond;
+}
+
+async function scaling(): Promise<void> {
+  const bench = await openBench('postgres');
+  try {
+    await seedUsers(bench.store, bench.applicationId, MILLION);
+    const journey = await runningJourney(bench, SPLIT_PUSH_EXIT);
+    let single: number | undefined;
+    for (const workers of SCALING_WORKERS) {
+      await sql`TRUNCATE runs, outbox, journey_point_counters`.execute(bench.store.backend.db);
+      await seedRuns(bench, journey.id, 'start', Date.now(), false);
+      const processes = Array.from({ length: workers }, () => spawnSchedulerProcess(bench.url));
+      await Promise.all(processes.map((p) => p.ready));
+      const postgresBefore = postgresCpuSeconds();
+      const started = Date.now();
+      const exited = await untilExited(bench.store, journey.id, MILLION, 240_000);
+      const seconds = (Date.now() - started) / 1000;
+      const postgresCpu = postgresCpuSeconds() - postgresBefore;
+      const workersCpu = (await Promise.all(processes.map((p) => p.stop()))).reduce((a, b) => a + b, 0);
+      const runsPerSecond = exited / seconds;
+      single ??= runsPerSecond;
+      report(`1M runs, ${workers} worker process(es) (postgres)`, {
+        exited: exited === MILLION ? 'all' : `${exited} (stopped at the time budget)`,
+        seconds,
+        'runs/s': runsPerSecond,
+        speedup: runsPerSecond / single,
+        workers_cpu_s: workersCpu,
+        postgres_cpu_s: postgresCpu,
+        cores_busy: (workersCpu + postgresCpu) / seconds,
+        of_cores: cpus().length,
+      });
+    }
+  } finally {
+    await bench.close();
+  }
+}
+
 const [mode, argument] = process.argv.slice(2);
 const dialect: Dialect = argument === 'postgres' ? 'postgres' : 'sqlite';
 switch (mode) {
@@ -361,6 +464,12 @@ switch (mode) {
     break;
   case 'claim':
     await claimStrategies(dialect);
+    break;
+  case 'scaling':
+    await scaling();
+    break;
+  case 'scheduler-process':
+    await schedulerProcess(argument ?? '');
     break;
   default:
     throw new Error(`unknown mode ${mode}`);

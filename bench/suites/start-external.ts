@@ -29,6 +29,7 @@ import { EntryWorker } from '../../src/engine/entry-worker.js';
 import { buildServer } from '../../src/http/server.js';
 import { createLogger } from '../../src/logger.js';
 import { bootstrapIfEmpty } from '../../src/service/bootstrap.js';
+import { ServiceMetrics } from '../../src/service/metrics.js';
 import type { Dialect } from '../../src/store/backend.js';
 import { Store } from '../../src/store/store.js';
 import { createDatabase, point, seedUsers } from '../fixtures.js';
@@ -66,8 +67,10 @@ async function runServer(kind: string, databaseUrl: string | undefined): Promise
     close = () => app.close();
   } else {
     const store = Store.open(databaseUrl ?? '');
-    const app = buildServer({ store, logger });
-    const worker = new EntryWorker(store, { logger });
+    // As `journeyd serve` wires them: requests counted and timed, the worker's lease expiries counted.
+    const metrics = new ServiceMetrics({ outboxBacklog: () => store.outbox.dueBacklog() });
+    const app = buildServer({ store, logger, metrics });
+    const worker = new EntryWorker(store, { logger, metrics });
     worker.start();
     url = await app.listen({ host: '127.0.0.1', port: 0 });
     close = async () => {
