@@ -419,7 +419,7 @@ async function scaling(): Promise<void> {
     const journey = await runningJourney(bench, SPLIT_PUSH_EXIT);
     let single: number | undefined;
     for (const workers of SCALING_WORKERS) {
-      await sql`TRUNCATE runs, outbox, journey_point_counters`.execute(bench.store.backend.db);
+      await sql`TRUNCATE runs, outbox, message_deliveries, journey_point_counters`.execute(bench.store.backend.db);
       await seedRuns(bench, journey.id, 'start', Date.now(), false);
       const processes = Array.from({ length: workers }, () => spawnSchedulerProcess(bench.url));
       await Promise.all(processes.map((p) => p.ready));
