@@ -60,7 +60,7 @@ describe(`postgres: 2 api + 3 worker processes killed and restarted at random fo
     await database?.drop();
   });
 
-  it('enters every request answered 200 exactly once and delivers every webhook exactly once', { timeout: 170_000 }, async () => {
+  it('enters every request answered 200 exactly once and delivers every webhook exactly once', { timeout: 120_000 }, async () => {
     const started = Date.now();
     const users = await importUsers(database.url, 'c', USERS_PER_REQUEST);
     await Promise.all([...APIS.map((n) => supervisor.start(n, 'api')), ...WORKERS.map((n) => supervisor.start(n, 'worker'))]);

@@ -31,7 +31,7 @@ import {
  * message, one acknowledged key per user).
  */
 
-const PG_USERS = 30_000;
+const PG_USERS = 100_000;
 const PG_KILLS = 5;
 const SQLITE_USERS = 20_000;
 const SQLITE_KILLS = 3;
@@ -76,7 +76,7 @@ describe(`postgres: kill -9 of a worker inside a batch, ${PG_KILLS} times, durin
     await database?.drop();
   });
 
-  it('every user gets exactly one webhook and every run exits; the statistics agree', { timeout: 170_000 }, async () => {
+  it('every user gets exactly one webhook and every run exits; the statistics agree', { timeout: 120_000 }, async () => {
     const started = Date.now();
     const users = await importUsers(database.url, 'k', PG_USERS);
     const api = await supervisor.start('api', 'api');
@@ -135,7 +135,7 @@ describe(`sqlite: kill -9 of the single process (role all) inside a batch, ${SQL
     await database?.drop();
   });
 
-  it('restarted on the same file, it finishes: every user gets exactly one webhook and every run exits', { timeout: 170_000 }, async () => {
+  it('restarted on the same file, it finishes: every user gets exactly one webhook and every run exits', { timeout: 120_000 }, async () => {
     const started = Date.now();
     const users = await importUsers(database.url, 's', SQLITE_USERS);
     let server = await supervisor.start('all', 'all');
