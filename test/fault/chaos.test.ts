@@ -1,20 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Store } from '../../src/store/store.js';
-import type { TestDatabase } from '../support/backends.js';
 import {
   assertExactlyOnce,
   importUsers,
-  openStore,
+  faultRig,
   postgresSkip,
-  preparedDatabase,
   requestStatus,
   startExternal,
   startWebhookJourney,
-  Supervisor,
   waitForJourneyDone,
-  WebhookSink,
   type Reply,
 } from './support.js';
 
@@ -42,30 +37,14 @@ interface Attempt {
 }
 
 describe(`postgres: 2 api + 3 worker processes killed and restarted at random for ${CHAOS_MS / 1000} s under Start-by-API load`, { skip: postgresSkip }, () => {
-  let database: TestDatabase;
-  let supervisor: Supervisor;
-  let sink: WebhookSink;
-  let store: Store;
-
-  before(async () => {
-    database = await preparedDatabase('postgres');
-    sink = await new WebhookSink().start();
-    supervisor = new Supervisor(database.url);
-    store = openStore(database);
-  });
-  after(async () => {
-    await supervisor?.stopAll();
-    await store?.close();
-    await sink?.close();
-    await database?.drop();
-  });
+  const rig = faultRig('postgres');
 
   it('enters every request answered 200 exactly once and delivers every webhook exactly once', { timeout: 120_000 }, async () => {
     const started = Date.now();
-    const users = await importUsers(database.url, 'c', USERS_PER_REQUEST);
-    await Promise.all([...APIS.map((n) => supervisor.start(n, 'api')), ...WORKERS.map((n) => supervisor.start(n, 'worker'))]);
+    const users = await importUsers(rig.database.url, 'c', USERS_PER_REQUEST);
+    await Promise.all([...APIS.map((n) => rig.supervisor.start(n, 'api')), ...WORKERS.map((n) => rig.supervisor.start(n, 'worker'))]);
     const journeys: string[] = [];
-    for (let j = 0; j < JOURNEYS; j++) journeys.push(await startWebhookJourney(supervisor.get('a1').url as string, sink, `c${j}`));
+    for (let j = 0; j < JOURNEYS; j++) journeys.push(await startWebhookJourney(rig.supervisor.get('a1').url as string, rig.sink, `c${j}`));
     const setupMs = Date.now() - started;
 
     // The chaos: one random process killed every 1–3 s, restarted 0–1 s later; at most two down at once.
@@ -76,14 +55,14 @@ describe(`postgres: 2 api + 3 worker processes killed and restarted at random fo
     const chaos = (async () => {
       while (Date.now() < chaosEnds) {
         await sleep(1000 + Math.random() * 2000);
-        const candidates = [...APIS, ...WORKERS].filter((n) => !down.has(n) && supervisor.running(n));
+        const candidates = [...APIS, ...WORKERS].filter((n) => !down.has(n) && rig.supervisor.running(n));
         if (down.size >= 2 || candidates.length === 0) continue;
         const victim = candidates[Math.floor(Math.random() * candidates.length)] as string;
         down.add(victim);
-        await supervisor.kill(victim, 'SIGKILL');
+        await rig.supervisor.kill(victim, 'SIGKILL');
         kills.push(`${victim}@${Date.now() - started}`);
         const restart = sleep(Math.random() * 1000)
-          .then(() => supervisor.start(victim, victim.startsWith('a') ? 'api' : 'worker'))
+          .then(() => rig.supervisor.start(victim, victim.startsWith('a') ? 'api' : 'worker'))
           .finally(() => down.delete(victim));
         pending.add(restart);
       }
@@ -103,7 +82,7 @@ describe(`postgres: 2 api + 3 worker processes killed and restarted at random fo
             const api = APIS[(j + k) % 2] as string;
             let reply: Reply | undefined;
             try {
-              const url = supervisor.running(api) ? supervisor.get(api).url : undefined;
+              const url = rig.supervisor.running(api) ? rig.supervisor.get(api).url : undefined;
               if (url) reply = await startExternal(url, journey, users, 10_000);
             } catch (error) {
               attempts.push({ journey: j, api, outcome: (error as Error).name });
@@ -123,45 +102,45 @@ describe(`postgres: 2 api + 3 worker processes killed and restarted at random fo
     await Promise.all([chaos, client]);
     await Promise.all(pending);
     const chaosDoneMs = Date.now() - started;
-    supervisor.assertNoUnexpectedExit();
+    rig.supervisor.assertNoUnexpectedExit();
     // A restart takes 3–8 s on the loaded 2-core CI machine, and at most two processes are down at once.
     assert.ok(kills.length >= CHAOS_MS / 8000, `only ${kills.length} kills: ${kills.join(' ')}`);
     assert.ok(accepted.size >= JOURNEYS / 2, `only ${accepted.size} of ${JOURNEYS} requests answered 200: ${JSON.stringify(attempts)}`);
 
     // Every request answered 200 is done, entered every user, and its journey got one webhook per user.
-    const api = supervisor.get('a1').url as string;
+    const api = rig.supervisor.get('a1').url as string;
     let repeated = 0;
     for (const [j, requestUuid] of accepted) {
       const journey = journeys[j] as string;
-      await waitForJourneyDone(store, journey, users.length, 90_000);
+      await waitForJourneyDone(rig.store, journey, users.length, 90_000);
       const status = await requestStatus(api, journey, requestUuid);
       assert.deepEqual([status.status, status.entered], ['done', users.length], `journey ${j}: ${JSON.stringify(status)}`);
-      repeated += (await assertExactlyOnce(store, sink, journey, `c${j}`, users)).repeatedKeys;
+      repeated += (await assertExactlyOnce(rig.store, rig.sink, journey, `c${j}`, users)).repeatedKeys;
     }
     // At most one request was ever accepted per journey (the limit holds across processes), and any request
     // committed without its answer reaching the client completes too.
-    const requests = await store.backend.db.selectFrom('entry_requests').select(['journey_id', 'status', 'entered', 'uuid']).execute();
+    const requests = await rig.store.backend.db.selectFrom('entry_requests').select(['journey_id', 'status', 'entered', 'uuid']).execute();
     const perJourney = new Map<number, number>();
     for (const r of requests) perJourney.set(r.journey_id, (perJourney.get(r.journey_id) ?? 0) + 1);
     assert.ok([...perJourney.values()].every((n) => n === 1), 'one entry request per journey');
     assert.deepEqual([...new Set(requests.map((r) => `${r.status}/${r.entered}`))], [`done/${users.length}`]);
     const acceptedUuids = new Set(accepted.values());
     const indexOf = new Map<number, number>();
-    for (const [j, uuid] of journeys.entries()) indexOf.set((await store.journeys.findByUuid(uuid))?.id ?? -1, j);
+    for (const [j, uuid] of journeys.entries()) indexOf.set((await rig.store.journeys.findByUuid(uuid))?.id ?? -1, j);
     for (const r of requests.filter((r) => !acceptedUuids.has(r.uuid))) {
       const j = indexOf.get(r.journey_id) as number;
-      await waitForJourneyDone(store, journeys[j] as string, users.length, 60_000);
-      repeated += (await assertExactlyOnce(store, sink, journeys[j] as string, `c${j}`, users)).repeatedKeys;
+      await waitForJourneyDone(rig.store, journeys[j] as string, users.length, 60_000);
+      repeated += (await assertExactlyOnce(rig.store, rig.sink, journeys[j] as string, `c${j}`, users)).repeatedKeys;
     }
     // The sink holds exactly the outbox's messages: nothing delivered that the database does not know.
-    const outboxKeys = new Set((await store.backend.db.selectFrom('outbox').select('idempotency_key').execute()).map((m) => m.idempotency_key));
-    const sinkKeys = new Set(sink.acknowledged().map((d) => d.key));
+    const outboxKeys = new Set((await rig.store.backend.db.selectFrom('outbox').select('idempotency_key').execute()).map((m) => m.idempotency_key));
+    const sinkKeys = new Set(rig.sink.acknowledged().map((d) => d.key));
     assert.equal(sinkKeys.size, outboxKeys.size);
     assert.ok([...sinkKeys].every((k) => outboxKeys.has(k)));
     assert.equal(outboxKeys.size, requests.length * users.length);
     const workerKills = kills.filter((k) => k.startsWith('w')).length;
     assert.ok(repeated <= workerKills * MAX_HELD_PER_DISPATCHER, `${repeated} repeated deliveries`);
-    supervisor.assertNoUnexpectedExit();
+    rig.supervisor.assertNoUnexpectedExit();
     console.log(
       `setup ${setupMs} ms, chaos until ${chaosDoneMs} ms, done in ${Date.now() - started} ms; kills ${kills.join(' ')}; ` +
         `${accepted.size} accepted, ${requests.length} committed, ${attempts.length} attempts, ${repeated} repeated deliveries`,

@@ -1,23 +1,18 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Store } from '../../src/store/store.js';
-import type { TestDatabase } from '../support/backends.js';
+import { describe, it } from 'node:test';
 import { waitUntil } from '../support/wait-until.js';
 import {
   assertExactlyOnce,
   assertStatistics,
   ensurePostgresUp,
   importUsers,
-  openStore,
+  faultRig,
   pgCtlCluster,
   postgresSkip,
-  preparedDatabase,
   requestStatus,
   startExternal,
   startWebhookJourney,
-  Supervisor,
   waitForJourneyDone,
-  WebhookSink,
 } from './support.js';
 
 /**
@@ -37,37 +32,22 @@ interface ReadyProbe {
 }
 
 describe(`postgres: the database restarted mid-run (${USERS.toLocaleString('en')} users, api + 2 workers)`, { skip: postgresSkip }, () => {
-  let database: TestDatabase;
-  let supervisor: Supervisor;
-  let sink: WebhookSink;
-  let store: Store | undefined;
-
-  before(async () => {
-    database = await preparedDatabase('postgres');
-    sink = await new WebhookSink().start();
-    supervisor = new Supervisor(database.url);
-  });
-  after(async () => {
-    await ensurePostgresUp();
-    await supervisor?.stopAll();
-    await store?.close().catch(() => {});
-    await sink?.close();
-    await database?.drop();
-  });
+  // Whatever happened, Postgres is up again before anything is torn down.
+  const rig = faultRig('postgres', { beforeTearDown: ensurePostgresUp });
 
   it('processes stay up, /readyz goes 503 then 200, and the journey completes exactly once', { timeout: 110_000 }, async () => {
     const started = Date.now();
-    const users = await importUsers(database.url, 'p', USERS);
-    const api = await supervisor.start('api', 'api');
-    await Promise.all([supervisor.start('w1', 'worker'), supervisor.start('w2', 'worker')]);
+    const users = await importUsers(rig.database.url, 'p', USERS);
+    const api = await rig.supervisor.start('api', 'api');
+    await Promise.all([rig.supervisor.start('w1', 'worker'), rig.supervisor.start('w2', 'worker')]);
     const url = api.url as string;
-    const journey = await startWebhookJourney(url, sink, 'restart');
+    const journey = await startWebhookJourney(url, rig.sink, 'restart');
     const accepted = await startExternal(url, journey, users);
     assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
 
     // Restart once the journey is moving: webhooks arriving, most users still to go.
-    await waitUntil('the first webhooks', () => sink.deliveries.length >= 200, 60_000);
-    const deliveredBefore = sink.deliveries.length;
+    await waitUntil('the first webhooks', () => rig.sink.deliveries.length >= 200, 60_000);
+    const deliveredBefore = rig.sink.deliveries.length;
     assert.ok(deliveredBefore < users.length / 2, `the restart must come mid-run (${deliveredBefore} delivered)`);
 
     const probes: ReadyProbe[] = [];
@@ -103,18 +83,17 @@ describe(`postgres: the database restarted mid-run (${USERS.toLocaleString('en')
     assert.ok(statuses.filter((s) => s !== 200).every((s) => s === 503), `red is 503: ${[...new Set(statuses)]}`);
     const red = probes.filter((p) => p.status !== 200);
     const redMs = (red[red.length - 1]?.at ?? 0) - (red[0]?.at ?? 0);
-    supervisor.assertNoUnexpectedExit();
-    assert.ok(sink.deliveries.length < users.length, 'the restart happened before the journey finished');
+    rig.supervisor.assertNoUnexpectedExit();
+    assert.ok(rig.sink.deliveries.length < users.length, 'the restart happened before the journey finished');
 
-    store = openStore(database);
     await waitUntil('the request to be done', async () => (await requestStatus(url, journey, accepted.body.request_uuid as string)).status === 'done', 60_000);
     const status = await requestStatus(url, journey, accepted.body.request_uuid as string);
     assert.equal(status.entered, users.length, JSON.stringify(status));
-    await waitForJourneyDone(store, journey, users.length, 80_000);
-    const report = await assertExactlyOnce(store, sink, journey, 'restart', users);
+    await waitForJourneyDone(rig.store, journey, users.length, 80_000);
+    const report = await assertExactlyOnce(rig.store, rig.sink, journey, 'restart', users);
     assert.equal(report.repeatedKeys, 0, 'no message acknowledged twice');
     await assertStatistics(url, journey, users.length);
-    supervisor.assertNoUnexpectedExit();
+    rig.supervisor.assertNoUnexpectedExit();
     console.log(`done in ${Date.now() - started} ms; pg restart took ${restartMs} ms, /readyz red for ${redMs} ms; ${deliveredBefore} delivered before it`);
   });
 });

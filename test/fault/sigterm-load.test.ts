@@ -1,21 +1,16 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Store } from '../../src/store/store.js';
-import type { TestDatabase } from '../support/backends.js';
 import { waitUntil } from '../support/wait-until.js';
 import {
   assertExactlyOnce,
   importUsers,
-  openStore,
+  faultRig,
   postgresSkip,
-  preparedDatabase,
   requestStatus,
   startExternal,
   startWebhookJourney,
-  Supervisor,
   waitForJourneyDone,
-  WebhookSink,
 } from './support.js';
 
 /**
@@ -23,7 +18,7 @@ import {
  * sends it Start-by-API requests (three at a time, one journey each). It exits
  * 0; a replacement process started on the same database then takes the
  * client's requests and whatever work the first gave back. Every request
- * answered 200, by either, is in the database, ends `done` with every user
+ * answered 200, by either, is in the rig.database, ends `done` with every user
  * entered, and its webhooks are delivered exactly once.
  */
 
@@ -33,30 +28,14 @@ const USERS_PER_REQUEST = 300;
 const ACCEPTED_BEFORE_SIGTERM = 8;
 
 describe(`postgres: SIGTERM to the API process under Start-by-API load (${JOURNEYS} requests of ${USERS_PER_REQUEST} users)`, { skip: postgresSkip }, () => {
-  let database: TestDatabase;
-  let supervisor: Supervisor;
-  let sink: WebhookSink;
-  let store: Store;
-
-  before(async () => {
-    database = await preparedDatabase('postgres');
-    sink = await new WebhookSink().start();
-    supervisor = new Supervisor(database.url);
-    store = openStore(database);
-  });
-  after(async () => {
-    await supervisor?.stopAll();
-    await store?.close();
-    await sink?.close();
-    await database?.drop();
-  });
+  const rig = faultRig('postgres');
 
   it('loses no request answered 200: each is entered, by the process or its replacement', { timeout: 110_000 }, async () => {
     const started = Date.now();
-    const users = await importUsers(database.url, 't', USERS_PER_REQUEST);
-    const first = await supervisor.start('first', 'all');
+    const users = await importUsers(rig.database.url, 't', USERS_PER_REQUEST);
+    const first = await rig.supervisor.start('first', 'all');
     const journeys: string[] = [];
-    for (let j = 0; j < JOURNEYS; j++) journeys.push(await startWebhookJourney(first.url as string, sink, `t${j}`));
+    for (let j = 0; j < JOURNEYS; j++) journeys.push(await startWebhookJourney(first.url as string, rig.sink, `t${j}`));
 
     // The client sends to the process that currently serves (the first, then the replacement).
     let target: string | undefined = first.url;
@@ -92,28 +71,28 @@ describe(`postgres: SIGTERM to the API process under Start-by-API load (${JOURNE
 
     await waitUntil('requests accepted before the SIGTERM', () => accepted.size >= ACCEPTED_BEFORE_SIGTERM, 60_000);
     const sigtermAt = Date.now();
-    const exit = await supervisor.kill('first', 'SIGTERM');
+    const exit = await rig.supervisor.kill('first', 'SIGTERM');
     target = undefined;
     const stopMs = Date.now() - sigtermAt;
     assert.equal(exit.code, 0, `the first process exits 0 after SIGTERM:\n${first.output().slice(-3000)}`);
     const acceptedByFirst = accepted.size;
     assert.ok(acceptedByFirst < JOURNEYS, 'the SIGTERM came while requests were still being sent');
-    const replacement = await supervisor.start('replacement', 'all');
+    const replacement = await rig.supervisor.start('replacement', 'all');
     target = replacement.url;
     await Promise.all(clients);
 
     const url = replacement.url as string;
     for (const [j, { uuid }] of accepted) {
-      await waitForJourneyDone(store, journeys[j] as string, users.length, 60_000);
+      await waitForJourneyDone(rig.store, journeys[j] as string, users.length, 60_000);
       const status = await requestStatus(url, journeys[j] as string, uuid);
       assert.deepEqual([status.status, status.entered], ['done', users.length], `request ${j}: ${JSON.stringify(status)}`);
-      const report = await assertExactlyOnce(store, sink, journeys[j] as string, `t${j}`, users);
+      const report = await assertExactlyOnce(rig.store, rig.sink, journeys[j] as string, `t${j}`, users);
       assert.equal(report.repeatedKeys, 0, 'a graceful stop repeats no delivery');
     }
-    const requests = await store.backend.db.selectFrom('entry_requests').select(['uuid', 'status', 'entered']).execute();
+    const requests = await rig.store.backend.db.selectFrom('entry_requests').select(['uuid', 'status', 'entered']).execute();
     assert.ok(requests.length >= accepted.size);
     assert.deepEqual([...new Set(requests.map((r) => `${r.status}/${r.entered}`))], [`done/${users.length}`], 'every committed request is entered');
-    supervisor.assertNoUnexpectedExit();
+    rig.supervisor.assertNoUnexpectedExit();
     console.log(
       `done in ${Date.now() - started} ms; ${acceptedByFirst} accepted by the first process, ${accepted.size - acceptedByFirst} by its replacement; ` +
         `SIGTERM to exit ${stopMs} ms; refused on the way: ${refused.join(' ')}`,

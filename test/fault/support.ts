@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { execFile } from 'node:child_process';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
@@ -354,9 +355,52 @@ export async function statistics(apiUrl: string, journey: string) {
 // ---------------------------------------------------------------------------
 // Nothing lost, nothing doubled
 
-/** A store opened by the test itself, to read what the processes wrote. */
-export function openStore(database: TestDatabase): Store {
-  return Store.open(database.url);
+/**
+ * What a fault test's describe runs on, set up before its tests and torn down
+ * after them: a fresh database with the test application, a webhook sink, a
+ * supervisor of journeyd processes, and a store of the test's own to read
+ * what the processes wrote (opened when first used, so a test can open it
+ * after a restart or once a SQLite process has let go of the file).
+ */
+export class FaultRig {
+  database!: TestDatabase;
+  sink!: WebhookSink;
+  supervisor!: Supervisor;
+  private opened: Store | undefined;
+
+  get store(): Store {
+    this.opened ??= Store.open(this.database.url);
+    return this.opened;
+  }
+
+  async tearDown(): Promise<void> {
+    await this.supervisor?.stopAll();
+    await this.opened?.close();
+    await this.sink?.close();
+    await this.database?.drop();
+  }
+}
+
+export interface FaultRigOptions {
+  /** How the sink answers (default: 200 to everything). */
+  readonly answer?: (delivery: Delivery, attempt: number) => SinkAnswer;
+  /** Runs first in the teardown, before the processes are stopped and the database dropped. */
+  readonly beforeTearDown?: () => Promise<void>;
+}
+
+/** Registers the describe's before/after hooks for a FaultRig. */
+export function faultRig(dialect: Dialect, { answer, beforeTearDown }: FaultRigOptions = {}): FaultRig {
+  const rig = new FaultRig();
+  before(async () => {
+    rig.database = await preparedDatabase(dialect);
+    rig.sink = await new WebhookSink(answer).start();
+    rig.supervisor = new Supervisor(rig.database.url);
+  });
+  after(async () => {
+    await beforeTearDown?.();
+    await rig.tearDown();
+  });
+  return rig;
 }
 
 async function journeyId(store: Store, uuid: string): Promise<number> {

@@ -1,22 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Store } from '../../src/store/store.js';
-import type { TestDatabase } from '../support/backends.js';
+import { describe, it } from 'node:test';
 import {
   assertExactlyOnce,
   assertStatistics,
   importUsers,
   journeydCli,
-  openStore,
+  faultRig,
   postgresSkip,
-  preparedDatabase,
   requestStatus,
   startExternal,
   startWebhookJourney,
-  Supervisor,
   TEST_APP_CODE,
   waitForJourneyDone,
-  WebhookSink,
   type Delivery,
 } from './support.js';
 
@@ -36,45 +31,29 @@ const BASE_DELAY_MS = 2_000;
 const SKEW_MS = 150;
 
 describe(`postgres: a webhook receiver that times out, then answers 500, then recovers (${USERS} messages, 2 workers)`, { skip: postgresSkip }, () => {
-  let database: TestDatabase;
-  let supervisor: Supervisor;
-  let sink: WebhookSink;
-  let store: Store;
-
-  before(async () => {
-    database = await preparedDatabase('postgres');
-    sink = await new WebhookSink((_delivery, attempt) => (attempt === 1 ? 'hang' : attempt === 2 ? 500 : 200)).start();
-    supervisor = new Supervisor(database.url);
-    store = openStore(database);
-  });
-  after(async () => {
-    await supervisor?.stopAll();
-    await store?.close();
-    await sink?.close();
-    await database?.drop();
-  });
+  const rig = faultRig('postgres', { answer: (_delivery, attempt) => (attempt === 1 ? 'hang' : attempt === 2 ? 500 : 200) });
 
   it('retries each message with backoff until it is delivered, and delivers it exactly once', { timeout: 110_000 }, async () => {
     const started = Date.now();
-    const users = await importUsers(database.url, 'r', USERS);
-    await journeydCli(database.url, ['channels', 'set', '--app', TEST_APP_CODE, '--channel', 'webhook', '--config', JSON.stringify({ timeout_ms: WEBHOOK_TIMEOUT_MS })]);
-    const api = await supervisor.start('api', 'api');
-    await Promise.all([supervisor.start('w1', 'worker'), supervisor.start('w2', 'worker')]);
+    const users = await importUsers(rig.database.url, 'r', USERS);
+    await journeydCli(rig.database.url, ['channels', 'set', '--app', TEST_APP_CODE, '--channel', 'webhook', '--config', JSON.stringify({ timeout_ms: WEBHOOK_TIMEOUT_MS })]);
+    const api = await rig.supervisor.start('api', 'api');
+    await Promise.all([rig.supervisor.start('w1', 'worker'), rig.supervisor.start('w2', 'worker')]);
     const url = api.url as string;
-    const journey = await startWebhookJourney(url, sink, 'flaky');
+    const journey = await startWebhookJourney(url, rig.sink, 'flaky');
     const accepted = await startExternal(url, journey, users);
     assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
 
-    await waitForJourneyDone(store, journey, users.length, 80_000);
+    await waitForJourneyDone(rig.store, journey, users.length, 80_000);
     const status = await requestStatus(url, journey, accepted.body.request_uuid as string);
     assert.deepEqual([status.status, status.entered], ['done', users.length]);
-    const report = await assertExactlyOnce(store, sink, journey, 'flaky', users);
+    const report = await assertExactlyOnce(rig.store, rig.sink, journey, 'flaky', users);
     assert.equal(report.repeatedKeys, 0, 'no message acknowledged twice');
     await assertStatistics(url, journey, users.length);
 
     // Per message: a request that timed out, one answered 500, one answered 200 — and no fourth.
     const byKey = new Map<string, Delivery[]>();
-    for (const d of sink.deliveries) byKey.set(d.key, [...(byKey.get(d.key) ?? []), d]);
+    for (const d of rig.sink.deliveries) byKey.set(d.key, [...(byKey.get(d.key) ?? []), d]);
     assert.equal(byKey.size, users.length);
     const firstGap: number[] = [];
     const secondGap: number[] = [];
@@ -93,19 +72,19 @@ describe(`postgres: a webhook receiver that times out, then answers 500, then re
     const spread = (xs: number[]) => Math.max(...xs) - Math.min(...xs);
     assert.ok(spread(secondGap) >= BASE_DELAY_MS / 4, `second retries not spread: ${spread(secondGap)} ms`);
 
-    const outbox = await store.backend.db
+    const outbox = await rig.store.backend.db
       .selectFrom('outbox')
       .select(['attempts'])
-      .where('journey_id', '=', (await store.journeys.findByUuid(journey))?.id ?? -1)
+      .where('journey_id', '=', (await rig.store.journeys.findByUuid(journey))?.id ?? -1)
       .execute();
     assert.deepEqual([...new Set(outbox.map((m) => m.attempts))], [3], 'three attempts recorded per message');
-    const log = await store.backend.db.selectFrom('message_deliveries').select(['outcome', 'attempts', 'response_code']).execute();
+    const log = await rig.store.backend.db.selectFrom('message_deliveries').select(['outcome', 'attempts', 'response_code']).execute();
     assert.deepEqual(
       [...new Set(log.map((l) => `${l.outcome}/${l.attempts}/${l.response_code}`))],
       ['sent/3/200'],
       'the delivery log: sent at the third attempt',
     );
-    supervisor.assertNoUnexpectedExit();
+    rig.supervisor.assertNoUnexpectedExit();
     const sorted = (xs: number[]) => [...xs].sort((x, y) => x - y);
     const p = (xs: number[], q: number) => sorted(xs)[Math.floor((xs.length - 1) * q)];
     console.log(

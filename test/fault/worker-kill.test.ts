@@ -5,23 +5,19 @@ import BetterSqlite3 from 'better-sqlite3';
 import { sql } from 'kysely';
 import pg from 'pg';
 import type { Store } from '../../src/store/store.js';
-import type { TestDatabase } from '../support/backends.js';
 import { waitUntil } from '../support/wait-until.js';
 import {
   assertExactlyOnce,
   assertStatistics,
   importUsers,
   killInsideTransaction,
-  openStore,
+  faultRig,
   postgresSkip,
-  preparedDatabase,
   processUrl,
   requestStatus,
   startExternal,
   startWebhookJourney,
-  Supervisor,
   waitForJourneyDone,
-  WebhookSink,
 } from './support.js';
 
 /**
@@ -54,34 +50,23 @@ async function workLeft(store: Store, journey: string, users: number): Promise<n
 }
 
 describe(`postgres: kill -9 of a worker inside a batch, ${PG_KILLS} times, during a ${PG_USERS.toLocaleString('en')}-user Start-by-API journey`, { skip: postgresSkip }, () => {
-  let database: TestDatabase;
-  let supervisor: Supervisor;
-  let sink: WebhookSink;
-  let store: Store;
+  const rig = faultRig('postgres');
   let monitor: pg.Client;
 
   before(async () => {
-    database = await preparedDatabase('postgres');
-    sink = await new WebhookSink().start();
-    supervisor = new Supervisor(database.url);
-    store = openStore(database);
-    monitor = new pg.Client({ connectionString: processUrl(database.url, 'fault-monitor') });
+    monitor = new pg.Client({ connectionString: processUrl(rig.database.url, 'fault-monitor') });
     await monitor.connect();
   });
   after(async () => {
-    await supervisor?.stopAll();
     await monitor?.end();
-    await store?.close();
-    await sink?.close();
-    await database?.drop();
   });
 
   it('every user gets exactly one webhook and every run exits; the statistics agree', { timeout: 120_000 }, async () => {
     const started = Date.now();
-    const users = await importUsers(database.url, 'k', PG_USERS);
-    const api = await supervisor.start('api', 'api');
-    await Promise.all([supervisor.start('w1', 'worker'), supervisor.start('w2', 'worker')]);
-    const journey = await startWebhookJourney(api.url as string, sink, 'kill');
+    const users = await importUsers(rig.database.url, 'k', PG_USERS);
+    const api = await rig.supervisor.start('api', 'api');
+    await Promise.all([rig.supervisor.start('w1', 'worker'), rig.supervisor.start('w2', 'worker')]);
+    const journey = await startWebhookJourney(api.url as string, rig.sink, 'kill');
     const accepted = await startExternal(api.url as string, journey, users, 60_000);
     assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
     const requestUuid = accepted.body.request_uuid as string;
@@ -95,12 +80,12 @@ describe(`postgres: kill -9 of a worker inside a batch, ${PG_KILLS} times, durin
       await sleep(1000 + Math.random() * 1000);
       const worker = i % 2 === 0 ? 'w1' : 'w2';
       await restarting.get(worker);
-      const caught = await killInsideTransaction(supervisor, worker, monitor);
-      const left = await workLeft(store, journey, users.length);
+      const caught = await killInsideTransaction(rig.supervisor, worker, monitor);
+      const left = await workLeft(rig.store, journey, users.length);
       kills.push({ worker, at: Date.now() - started, ...caught, workLeft: left });
       // The kill must land while the journey is still being worked, or it proves nothing.
       assert.ok(left > 0, `kill ${i + 1} came after every run had exited and every message was sent`);
-      restarting.set(worker, supervisor.start(worker, 'worker'));
+      restarting.set(worker, rig.supervisor.start(worker, 'worker'));
     }
     await Promise.all(restarting.values());
     console.log(`kills: ${JSON.stringify(kills)}`);
@@ -108,45 +93,29 @@ describe(`postgres: kill -9 of a worker inside a batch, ${PG_KILLS} times, durin
     await waitUntil('the request to be done', async () => (await requestStatus(api.url as string, journey, requestUuid)).status === 'done', 60_000);
     const status = await requestStatus(api.url as string, journey, requestUuid);
     assert.equal(status.entered, users.length, JSON.stringify(status));
-    await waitForJourneyDone(store, journey, users.length, 100_000);
-    const report = await assertExactlyOnce(store, sink, journey, 'kill', users);
+    await waitForJourneyDone(rig.store, journey, users.length, 100_000);
+    const report = await assertExactlyOnce(rig.store, rig.sink, journey, 'kill', users);
     await assertStatistics(api.url as string, journey, users.length);
     assert.ok(report.repeatedKeys <= kills.length * MAX_HELD_PER_DISPATCHER, `${report.repeatedKeys} repeated deliveries`);
-    supervisor.assertNoUnexpectedExit();
+    rig.supervisor.assertNoUnexpectedExit();
     console.log(`done in ${Date.now() - started} ms; ${report.repeatedKeys} deliveries repeated with the same key`);
   });
 });
 
 describe(`sqlite: kill -9 of the single process (role all) inside a batch, ${SQLITE_KILLS} times, during a ${SQLITE_USERS.toLocaleString('en')}-user journey`, () => {
-  let database: TestDatabase;
-  let supervisor: Supervisor;
-  let sink: WebhookSink;
-  let store: Store;
-
-  before(async () => {
-    database = await preparedDatabase('sqlite');
-    sink = await new WebhookSink().start();
-    supervisor = new Supervisor(database.url);
-  });
-  after(async () => {
-    await supervisor?.stopAll();
-    await store?.close();
-    await sink?.close();
-    await database?.drop();
-  });
+  const rig = faultRig('sqlite');
 
   it('restarted on the same file, it finishes: every user gets exactly one webhook and every run exits', { timeout: 120_000 }, async () => {
     const started = Date.now();
-    const users = await importUsers(database.url, 's', SQLITE_USERS);
-    let server = await supervisor.start('all', 'all');
-    const journey = await startWebhookJourney(server.url as string, sink, 'kill');
+    const users = await importUsers(rig.database.url, 's', SQLITE_USERS);
+    let server = await rig.supervisor.start('all', 'all');
+    const journey = await startWebhookJourney(server.url as string, rig.sink, 'kill');
     const accepted = await startExternal(server.url as string, journey, users, 60_000);
     assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
     const requestUuid = accepted.body.request_uuid as string;
 
-    const file = database.url.slice('sqlite:'.length);
+    const file = rig.database.url.slice('sqlite:'.length);
     const probe = new BetterSqlite3(file, { timeout: 0 });
-    store = openStore(database);
     const kills: { at: number; tries: number; workLeft: number }[] = [];
     try {
       for (let i = 0; i < SQLITE_KILLS; i++) {
@@ -172,11 +141,11 @@ describe(`sqlite: kill -9 of the single process (role all) inside a batch, ${SQL
           },
           20_000,
         );
-        await supervisor.kill('all', 'SIGKILL');
-        const left = await workLeft(store, journey, users.length);
+        await rig.supervisor.kill('all', 'SIGKILL');
+        const left = await workLeft(rig.store, journey, users.length);
         kills.push({ at: Date.now() - started, tries, workLeft: left });
         assert.ok(left > 0, `kill ${i + 1} came after every run had exited and every message was sent`);
-        server = await supervisor.start('all', 'all');
+        server = await rig.supervisor.start('all', 'all');
       }
     } finally {
       probe.close();
@@ -186,11 +155,11 @@ describe(`sqlite: kill -9 of the single process (role all) inside a batch, ${SQL
     await waitUntil('the request to be done', async () => (await requestStatus(server.url as string, journey, requestUuid)).status === 'done', 60_000);
     const status = await requestStatus(server.url as string, journey, requestUuid);
     assert.equal(status.entered, users.length, JSON.stringify(status));
-    await waitForJourneyDone(store, journey, users.length, 100_000);
-    const report = await assertExactlyOnce(store, sink, journey, 'kill', users);
+    await waitForJourneyDone(rig.store, journey, users.length, 100_000);
+    const report = await assertExactlyOnce(rig.store, rig.sink, journey, 'kill', users);
     await assertStatistics(server.url as string, journey, users.length);
     assert.ok(report.repeatedKeys <= kills.length * MAX_HELD_PER_DISPATCHER, `${report.repeatedKeys} repeated deliveries`);
-    supervisor.assertNoUnexpectedExit();
+    rig.supervisor.assertNoUnexpectedExit();
     console.log(`done in ${Date.now() - started} ms; ${report.repeatedKeys} deliveries repeated with the same key`);
   });
 });
