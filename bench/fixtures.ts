@@ -1,7 +1,10 @@
 /** Databases and populations the benchmark suites share. */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import pg from 'pg';
 import type { Dialect } from '../src/store/backend.js';
@@ -87,5 +90,31 @@ export async function openBenchStore(dialect: Dialect): Promise<{ store: Store; 
       await store.close();
       await database.drop();
     },
+  };
+}
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+export interface SuiteChild {
+  readonly child: ChildProcess;
+  /** The rest of the next line the child prints that starts with `prefix`. */
+  nextLine(prefix: string): Promise<string>;
+}
+
+/** Runs `file` (a suite) with `args` in a child Node process whose stdout the suite reads line by line. */
+export function spawnSuiteChild(file: string, args: readonly string[]): SuiteChild {
+  const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout as NonNullable<typeof child.stdout> });
+  return {
+    child,
+    nextLine: (prefix) =>
+      new Promise((resolve) => {
+        const onLine = (line: string) => {
+          if (!line.startsWith(prefix)) return;
+          lines.off('line', onLine);
+          resolve(line.slice(prefix.length));
+        };
+        lines.on('line', onLine);
+      }),
   };
 }

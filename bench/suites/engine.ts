@@ -22,11 +22,10 @@
  * Without arguments it runs million and lateness on both backends and scaling, each in its own
  * child process (so each reports its own peak RSS).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
@@ -35,7 +34,7 @@ import { createLogger } from '../../src/logger.js';
 import { bootstrapIfEmpty } from '../../src/service/bootstrap.js';
 import type { Dialect } from '../../src/store/backend.js';
 import { Store } from '../../src/store/store.js';
-import { createDatabase, point, seedUsers } from '../fixtures.js';
+import { createDatabase, point, seedUsers, spawnSuiteChild } from '../fixtures.js';
 import { peakRssMb, report } from '../report.js';
 
 const APP_CODE = 'BENCH-00001';
@@ -376,13 +375,7 @@ async function schedulerProcess(url: string): Promise<void> {
 }
 
 function spawnSchedulerProcess(url: string): { ready: Promise<void>; stop(): Promise<number> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', SELF, 'scheduler-process', url], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout });
-  const line = (prefix: string) =>
-    new Promise<string>((resolve) => lines.on('line', (l: string) => l.startsWith(prefix) && resolve(l.slice(prefix.length))));
+  const { child, nextLine: line } = spawnSuiteChild(SELF, ['scheduler-process', url]);
   const ready = line('scheduling').then(() => undefined);
   return {
     ready,

@@ -17,10 +17,9 @@
  * server do not share an event loop and the server's peak RSS is its own. Without arguments every
  * mode runs on both backends.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -32,7 +31,7 @@ import { bootstrapIfEmpty } from '../../src/service/bootstrap.js';
 import { ServiceMetrics } from '../../src/service/metrics.js';
 import type { Dialect } from '../../src/store/backend.js';
 import { Store } from '../../src/store/store.js';
-import { createDatabase, point, seedUsers } from '../fixtures.js';
+import { createDatabase, point, seedUsers, spawnSuiteChild } from '../fixtures.js';
 import { report } from '../report.js';
 
 const APP_CODE = 'BENCH-00003';
@@ -98,20 +97,7 @@ interface ServerChild {
 }
 
 async function startServer(kind: 'journeyd' | 'bare', databaseUrl = ''): Promise<ServerChild> {
-  const child = spawn(process.execPath, [...(kind === 'journeyd' && process.env.PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/sx/prof'] : []), '--import', 'tsx', SELF, 'server', kind, databaseUrl], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout! });
-  const nextLine = (prefix: string) =>
-    new Promise<string>((resolve) => {
-      const onLine = (line: string) => {
-        if (!line.startsWith(prefix)) return;
-        lines.off('line', onLine);
-        resolve(line.slice(prefix.length));
-      };
-      lines.on('line', onLine);
-    });
+  const { child, nextLine } = spawnSuiteChild(SELF, ['server', kind, databaseUrl]);
   const exited = new Promise<never>((_, reject) =>
     child.once('exit', (code) => reject(new Error(`${kind} server exited (${code}) before listening`))),
   );
