@@ -39,7 +39,7 @@ interface Attempt {
 describe(`postgres: 2 api + 3 worker processes killed and restarted at random for ${CHAOS_MS / 1000} s under Start-by-API load`, { skip: postgresSkip }, () => {
   const rig = faultRig('postgres');
 
-  it('enters every request answered 200 exactly once and delivers every webhook exactly once', { timeout: 120_000 }, async () => {
+  it('enters every request answered 200 exactly once and delivers every webhook exactly once', { timeout: 170_000 }, async () => {
     const started = Date.now();
     const users = await importUsers(rig.database.url, 'c', USERS_PER_REQUEST);
     await Promise.all([...APIS.map((n) => rig.supervisor.start(n, 'api')), ...WORKERS.map((n) => rig.supervisor.start(n, 'worker'))]);

@@ -61,7 +61,7 @@ describe(`postgres: kill -9 of a worker inside a batch, ${PG_KILLS} times, durin
     await monitor?.end();
   });
 
-  it('every user gets exactly one webhook and every run exits; the statistics agree', { timeout: 120_000 }, async () => {
+  it('every user gets exactly one webhook and every run exits; the statistics agree', { timeout: 170_000 }, async () => {
     const started = Date.now();
     const users = await importUsers(rig.database.url, 'k', PG_USERS);
     const api = await rig.supervisor.start('api', 'api');
@@ -105,7 +105,7 @@ describe(`postgres: kill -9 of a worker inside a batch, ${PG_KILLS} times, durin
 describe(`sqlite: kill -9 of the single process (role all) inside a batch, ${SQLITE_KILLS} times, during a ${SQLITE_USERS.toLocaleString('en')}-user journey`, () => {
   const rig = faultRig('sqlite');
 
-  it('restarted on the same file, it finishes: every user gets exactly one webhook and every run exits', { timeout: 120_000 }, async () => {
+  it('restarted on the same file, it finishes: every user gets exactly one webhook and every run exits', { timeout: 170_000 }, async () => {
     const started = Date.now();
     const users = await importUsers(rig.database.url, 's', SQLITE_USERS);
     let server = await rig.supervisor.start('all', 'all');
