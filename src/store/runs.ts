@@ -8,6 +8,7 @@ import type { StoredJourney } from './journeys.js';
 import type { OutboxStore } from './outbox.js';
 import { addToPointCounters } from './point-counters.js';
 import { PostgresRunStatements } from './postgres/run-statements.js';
+import { groupMoves, type MoveGroup } from './run-moves.js';
 import { readDevicesOf, readTagsOf, readUsersMatching, type DeviceKind, type RecipientDevice } from './run-reads.js';
 import type { Database, JourneyStatus } from './schema.js';
 import { SqliteRunStatements } from './sqlite/run-statements.js';
@@ -165,7 +166,8 @@ export interface RunStatements {
   awaitBatches(executor: Kysely<Database>, journeyId: number): Promise<void>;
   /** Up to `limit` due active runs of the group, earliest first; Postgres locks them, skipping locked ones. */
   selectDue(executor: Kysely<Database>, group: PointGroup, terms: BatchTerms): Promise<DueRun[]>;
-  applyMoves(executor: Kysely<Database>, moves: readonly RunMove[], now: number): Promise<void>;
+  /** Writes each group's values to its runs (`exited_at` is `now` for an exit, `updated_at` always). */
+  applyMoves(executor: Kysely<Database>, groups: readonly MoveGroup[], now: number): Promise<void>;
   /** Inserts messages, skipping any whose idempotency key exists; returns how many were new. */
   insertMessages(
     executor: Kysely<Database>,
@@ -173,6 +175,13 @@ export interface RunStatements {
     messages: readonly BatchMessage[],
     now: number,
   ): Promise<number>;
+  /**
+   * Lets the batch's commit return before its WAL is flushed (Postgres; SQLite in WAL mode with
+   * `synchronous = NORMAL` never waits for a flush). Called for a batch that enqueued no message:
+   * nothing it wrote has left the database, so if a server crash loses the commit its runs are
+   * simply due again and executed again.
+   */
+  commitWithoutFlush(executor: Kysely<Database>): Promise<void>;
   /** The group's earliest active run, or null. */
   nextDueAt(executor: Kysely<Database>, group: PointGroup): Promise<number | null>;
   nextDueTimes(groups: readonly PointGroup[]): Promise<GroupDue[]>;
@@ -261,7 +270,7 @@ export class RunStore {
         return { kind: 'executed', runs, advancedTo: [], nextDueAt: await this.statements.nextDueAt(executor, group) };
       }
       const write = await execute(runs, this.accessFor(executor, journey.applicationId));
-      await this.statements.applyMoves(executor, write.moves, terms.now);
+      await this.statements.applyMoves(executor, groupMoves(write.moves, terms.now), terms.now);
       await this.addCounts(executor, journey.id, write.counts);
       let inserted = 0;
       for (const { pointUuid: messagePoint, channel, items } of write.messages) {
@@ -270,6 +279,7 @@ export class RunStore {
         inserted += await this.statements.insertMessages(executor, target, items, terms.now);
       }
       if (inserted > 0) await this.outbox.announceNewWork(executor);
+      else await this.statements.commitWithoutFlush(executor);
       const advancedTo = [...new Set(write.moves.flatMap((move) => (move.kind === 'advance' ? [move.to] : [])))];
       // After a full batch more runs are most likely due: not worth a probe (on Postgres, one that wades
       // through the index entries of the rows just moved until vacuum removes them).

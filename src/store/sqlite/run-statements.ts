@@ -2,13 +2,13 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import { messageIdempotencyKey } from '../../domain/messages.js';
 import type { Backend } from '../backend.js';
+import type { MoveGroup } from '../run-moves.js';
 import type {
   BatchMessage,
   BatchTerms,
   DueRun,
   GroupDue,
   PointGroup,
-  RunMove,
   RunStatements,
 } from '../runs.js';
 import type { Channel } from '../../domain/messages.js';
@@ -70,14 +70,13 @@ export class SqliteRunStatements implements RunStatements {
     }));
   }
 
-  async applyMoves(_executor: Kysely<Database>, moves: readonly RunMove[], now: number): Promise<void> {
+  async applyMoves(_executor: Kysely<Database>, groups: readonly MoveGroup[], now: number): Promise<void> {
     const move = this.statement(
-      `UPDATE runs SET point_uuid = ?, due_at = ?, waiting_point = ?, state = ?, exited_at = ?, updated_at = ? WHERE id = ?`,
+      `UPDATE runs SET point_uuid = ?, due_at = ?, waiting_point = ?, state = ?, exited_at = ?, updated_at = ?
+       WHERE id IN (SELECT value FROM json_each(?))`,
     );
-    for (const m of moves) {
-      if (m.kind === 'advance') move.run(m.to, now, null, 'active', null, now, m.runId);
-      else if (m.kind === 'hold') move.run(m.at, m.until, m.at, 'active', null, now, m.runId);
-      else move.run(m.at, now, null, 'exited', now, now, m.runId);
+    for (const g of groups) {
+      move.run(g.pointUuid, g.dueAt, g.waitingPoint, g.state, g.state === 'exited' ? now : null, now, JSON.stringify(g.runIds));
     }
   }
 
@@ -114,6 +113,8 @@ export class SqliteRunStatements implements RunStatements {
     return inserted;
   }
 
+  async commitWithoutFlush(): Promise<void> {}
+
   async nextDueAt(_executor: Kysely<Database>, group: PointGroup): Promise<number | null> {
     return this.probe(group);
   }
@@ -130,7 +131,7 @@ export class SqliteRunStatements implements RunStatements {
     });
   }
 
-  /** One index seek on runs_by_journey_state_point. */
+  /** One index seek on runs_due. */
   private probe(group: PointGroup): number | null {
     const row = this.statement(
       `SELECT due_at FROM runs WHERE journey_id = ? AND state = 'active' AND point_uuid = ? ORDER BY due_at LIMIT 1`,
