@@ -21,7 +21,7 @@ export interface PointCounts {
 
 /**
  * What CONTRACT §6 statistics are made of. Totals and `in_point` are counted
- * from the runs themselves (index-only scans of runs_by_journey_state_point);
+ * from the runs themselves (index-only scans of runs_by_journey and runs_due);
  * `entered`, `passed`, `sent` and `failed` per point are counters that the
  * code moving runs increments in the same transaction as the move.
  */
@@ -29,18 +29,22 @@ export class StatisticsStore {
   constructor(private readonly backend: Backend) {}
 
   async totals(journeyId: number): Promise<JourneyTotals> {
-    const rows = await this.backend.db
-      .selectFrom('runs')
-      .select(['state', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('journey_id', '=', journeyId)
-      .groupBy('state')
-      .execute();
-    const count = (state: string) => Number(rows.find((r) => r.state === state)?.n ?? 0);
-    return {
-      entered: rows.reduce((sum, r) => sum + Number(r.n), 0),
-      inJourney: count('active'),
-      exited: count('exited') + count('dropped'),
-    };
+    // One statement, so both counts come from one snapshot; each subquery is an index-only count.
+    const row = await this.backend.db
+      .selectNoFrom((eb) => [
+        eb.selectFrom('runs').select(eb.fn.countAll<number>().as('n')).where('journey_id', '=', journeyId).as('entered'),
+        eb
+          .selectFrom('runs')
+          .select(eb.fn.countAll<number>().as('n'))
+          .where('journey_id', '=', journeyId)
+          .where('state', '=', sql.lit('active'))
+          .as('active'),
+      ])
+      .executeTakeFirstOrThrow();
+    const entered = Number(row.entered);
+    const inJourney = Number(row.active);
+    // A run is active until it exits, is ended by finish/draft, or is dropped.
+    return { entered, inJourney, exited: entered - inJourney };
   }
 
   /** Counts for every point that has any; points absent from the map have none. */

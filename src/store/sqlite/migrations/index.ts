@@ -5,6 +5,7 @@ import * as startByApi from './0400_start_by_api.js';
 import * as messages from './0500_messages.js';
 import * as engine from './0700_engine.js';
 import * as eventAndSegmentEntry from './0800_event_and_segment_entry.js';
+import * as activeRunsIndex from './1000_active_runs_index.js';
 
 /** Every migration of this dialect, by name; names sort in the order they apply. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '0500_messages': messages,
   '0700_engine': engine,
   '0800_event_and_segment_entry': eventAndSegmentEntry,
+  '1000_active_runs_index': activeRunsIndex,
 };
