@@ -47,27 +47,29 @@ export interface BatchReport {
 }
 
 /**
- * Batch size and concurrency, from `npm run bench engine batch-size` (200,000
- * runs through entry → split → push → exit; runs/s and the longest batch) on
- * the shared 2-core machine, load average 5–12, so ±30% noise:
+ * Batch size and concurrency. SQLite, from `npm run bench engine batch-size`
+ * (200,000 runs through entry → split → push → exit; runs/s and the longest
+ * batch) on the shared 2-core machine under load 5–12, so ±30% noise:
  *
  *   SQLite, one writer     500: 7.9k   1,000: 10.8k   2,000: 12.1k (285 ms)   5,000: 15.9k (620 ms)   10,000: 11.7k (1.1 s)
  *     re-run, 150k runs    2,000: 9.9k / 11.1k        5,000: 9.6k / 11.1k
- *   Postgres, 1 loop       1,000: 6.5k   2,000: 5.2k   5,000: 4.7k
- *   Postgres, 2 loops      1,000: 8.7k (361 ms)       2,000: 7.9k (1.1 s)   5,000: 6.1k
- *   Postgres, 4 loops      1,000: 6.4k   2,000: 5.3k   5,000: 6.3k
  *
  * On SQLite 5,000 was not reliably faster than 2,000 but doubles how long a
- * batch holds the write lock and the event loop (HTTP waits meanwhile); on
- * Postgres smaller batches in two loops win (one loop's database round trips
- * overlap the other's JavaScript) and more loops than cores lose.
+ * batch holds the write lock and the event loop (HTTP waits meanwhile).
+ *
+ * Postgres, idle machine (2026-12-01), after batches were planned as key
+ * probes (docs/engine.md), two loops: the same journey 1,000: 15.5k,
+ * 2,000: 17.0k–17.8k, 5,000: 18.1k (705 ms); 100,000 runs due in one second
+ * (`lateness`), p99 lateness 1,000: 1,379 ms, 2,000: 958–1,076, 5,000:
+ * 757–868. A batch's fixed cost (six round trips, the commit) is paid per
+ * 5,000 runs instead of per 1,000; more loops than cores lose.
  *
  * The claim is the batch's transaction (SELECT … FOR UPDATE SKIP LOCKED on
  * Postgres) rather than a leased UPDATE … RETURNING plus a fenced release:
  * `npm run bench engine claim`, 200,000 runs claimed and moved by 2,000,
  * SQLite 48k vs 34k runs/s, Postgres 9.2k vs 5.9k (docs/engine.md).
  */
-const DEFAULT_BATCH_SIZE = { sqlite: 2_000, postgres: 1_000 } as const;
+const DEFAULT_BATCH_SIZE = { sqlite: 2_000, postgres: 5_000 } as const;
 const DEFAULT_POSTGRES_CONCURRENCY = 2;
 const DEFAULT_POLL_INTERVAL_MS = 1_000;
 const PREPARED_POINTS_TTL_MS = 1_000;
