@@ -18,6 +18,7 @@ export interface Database {
   entry_rate_limits: EntryRateLimitsTable;
   entry_requests: EntryRequestsTable;
   entry_audience: EntryAudienceTable;
+  entry_audience_chunks: EntryAudienceChunksTable;
   runs: RunsTable;
   journey_point_counters: JourneyPointCountersTable;
   outbox: OutboxTable;
@@ -169,12 +170,21 @@ export interface EntryRequestsTable {
   finished_at: number | null;
 }
 
-/** A request's resolved, de-duplicated audience; a row leaves when its user has been entered (or skipped). */
+/** SQLite: a request's resolved, de-duplicated audience; a row leaves when its user has been entered (or skipped). */
 export interface EntryAudienceTable {
   request_id: number;
-  /** Postgres only: the user's place, 1…n, in the staged audience, which batches take in ranges. */
-  seq?: number;
   user_id: string;
+}
+
+/**
+ * Postgres: a request's resolved, de-duplicated audience in chunks of sorted
+ * user ids; the users are numbered 1…n across the chunks (`first_seq` is the
+ * number of a chunk's first user) and batches take them in ranges.
+ */
+export interface EntryAudienceChunksTable {
+  request_id: number;
+  first_seq: number;
+  user_ids: string[];
 }
 
 export type RunState = 'active' | 'exited' | 'dropped';

@@ -12,6 +12,7 @@ import {
   registerDevices,
   requestStatus,
   runsOf,
+  stageTable,
   startExternal,
   type RequestStatus,
 } from '../http/start-external-support.js';
@@ -154,7 +155,7 @@ describeEachBackend('entry worker: leases, restarts and journey state', (dialect
     assert.equal(status.error, 'the journey is STATUS_FINISHED');
     assert.ok(status.finished_at);
     assert.equal((await runsOf(ctx.store, journey)).length, 0);
-    const staged = await ctx.store.backend.db.selectFrom('entry_audience').selectAll().execute();
+    const staged = await ctx.store.backend.db.selectFrom(stageTable(ctx.store)).selectAll().execute();
     assert.deepEqual(staged, []);
   });
 

@@ -136,10 +136,15 @@ export async function ageRateLimits(store: Store): Promise<void> {
   );
 }
 
+/** Where the dialect stages a request's audience: a row per user on SQLite, chunks of users on Postgres. */
+export function stageTable(store: Store): 'entry_audience' | 'entry_audience_chunks' {
+  return store.dialect === 'postgres' ? 'entry_audience_chunks' : 'entry_audience';
+}
+
 /** Row counts of every table Start by API writes, to show that a refused request wrote nothing. */
 export async function entryRowCounts(store: Store): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
-  for (const table of ['entry_requests', 'entry_rate_limits', 'entry_audience', 'runs', 'journey_point_counters', 'devices'] as const) {
+  for (const table of ['entry_requests', 'entry_rate_limits', stageTable(store), 'runs', 'journey_point_counters', 'devices'] as const) {
     const row = await store.backend.db
       .selectFrom(table)
       .select((eb) => eb.fn.countAll<number>().as('n'))

@@ -72,3 +72,8 @@ export function describeEachBackend(title: string, body: (dialect: Dialect) => v
   describe(`sqlite: ${title}`, () => body('sqlite'));
   describe(`postgres: ${title}`, { skip: postgresUnavailable ?? false }, () => body('postgres'));
 }
+
+/** A suite about Postgres alone (skipped, visibly, like the Postgres half of describeEachBackend). */
+export function describePostgres(title: string, body: () => void): void {
+  describe(`postgres: ${title}`, { skip: postgresUnavailable ?? false }, body);
+}
