@@ -1,13 +1,4 @@
-import { sql, type Kysely } from 'kysely';
-
-/**
- * Messages: the outbox the engine enqueues rendered messages into (in the
- * transaction that moves their runs), the delivery log of final outcomes, and
- * each application's channel provider settings. See docs/messages.md.
- */
-export async function up(db: Kysely<unknown>): Promise<void> {
-  for (const statement of STATEMENTS) await sql.raw(statement).execute(db);
-}
+import { runStatements } from '../../migration-statements.js';
 
 const STATEMENTS = [
   `CREATE TABLE outbox (
@@ -52,3 +43,10 @@ const STATEMENTS = [
      updated_at BIGINT NOT NULL,
      PRIMARY KEY (application_id, channel))`,
 ];
+
+/**
+ * Messages: the outbox the engine enqueues rendered messages into (in the
+ * transaction that moves their runs), the delivery log of final outcomes, and
+ * each application's channel provider settings. See docs/messages.md.
+ */
+export const up = runStatements(STATEMENTS);

@@ -1,19 +1,4 @@
-import { sql, type Kysely } from 'kysely';
-
-/**
- * A Start-by-API audience is staged numbered 1…n (`seq`), and a batch takes
- * the range after the users already taken (entered + skipped_already): a
- * range of the primary key, no sort whatever the statistics say, nothing
- * deleted until the request ends. Keyed by (request, user) instead, a batch
- * asked for the first n user ids in order, and on a freshly staged table
- * (never analyzed) the planner sorted all the staged rows for every batch:
- * 1,000,000 users entered in 105 s, each batch of 10,000 taking 0.8 s
- * (docs/start-by-api.md). What requests in progress have left staged is
- * numbered on from what they have taken, so they go on.
- */
-export async function up(db: Kysely<unknown>): Promise<void> {
-  for (const statement of STATEMENTS) await sql.raw(statement).execute(db);
-}
+import { runStatements } from '../../migration-statements.js';
 
 const STATEMENTS = [
   `CREATE TABLE entry_audience_numbered (
@@ -29,3 +14,16 @@ const STATEMENTS = [
   `ALTER TABLE entry_audience_numbered RENAME TO entry_audience`,
   `ALTER INDEX entry_audience_numbered_pkey RENAME TO entry_audience_pkey`,
 ];
+
+/**
+ * A Start-by-API audience is staged numbered 1…n (`seq`), and a batch takes
+ * the range after the users already taken (entered + skipped_already): a
+ * range of the primary key, no sort whatever the statistics say, nothing
+ * deleted until the request ends. Keyed by (request, user) instead, a batch
+ * asked for the first n user ids in order, and on a freshly staged table
+ * (never analyzed) the planner sorted all the staged rows for every batch:
+ * 1,000,000 users entered in 105 s, each batch of 10,000 taking 0.8 s
+ * (docs/start-by-api.md). What requests in progress have left staged is
+ * numbered on from what they have taken, so they go on.
+ */
+export const up = runStatements(STATEMENTS);

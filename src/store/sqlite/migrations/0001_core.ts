@@ -1,8 +1,4 @@
-import { sql, type Kysely } from 'kysely';
-
-export async function up(db: Kysely<unknown>): Promise<void> {
-  for (const statement of STATEMENTS) await sql.raw(statement).execute(db);
-}
+import { runStatements } from '../../migration-statements.js';
 
 const STATEMENTS = [
   `CREATE TABLE applications (
@@ -79,3 +75,5 @@ const STATEMENTS = [
      updated_at INTEGER NOT NULL)`,
   `CREATE INDEX journeys_by_application ON journeys (application_id, created_at)`,
 ];
+
+export const up = runStatements(STATEMENTS);

@@ -1,13 +1,4 @@
-import { sql, type Kysely } from 'kysely';
-
-/**
- * Start by API: accepted entry requests, their rate-limit gate, the staging
- * table that holds a request's resolved audience until it has entered, the
- * runs every entry creates, and per-point counters. See docs/start-by-api.md.
- */
-export async function up(db: Kysely<unknown>): Promise<void> {
-  for (const statement of STATEMENTS) await sql.raw(statement).execute(db);
-}
+import { runStatements } from '../../migration-statements.js';
 
 const STATEMENTS = [
   `CREATE TABLE entry_rate_limits (
@@ -67,3 +58,10 @@ const STATEMENTS = [
      failed INTEGER NOT NULL DEFAULT 0,
      PRIMARY KEY (journey_id, point_uuid)) WITHOUT ROWID`,
 ];
+
+/**
+ * Start by API: accepted entry requests, their rate-limit gate, the staging
+ * table that holds a request's resolved audience until it has entered, the
+ * runs every entry creates, and per-point counters. See docs/start-by-api.md.
+ */
+export const up = runStatements(STATEMENTS);

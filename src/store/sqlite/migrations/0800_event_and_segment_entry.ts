@@ -1,18 +1,4 @@
-import { sql, type Kysely } from 'kysely';
-
-/**
- * Event- and segment-driven entry (docs/entry-and-events.md):
- * - journey_event_triggers: the EVENT entry points and WAIT_EVENT points of
- *   running journeys, keyed by (application, event name), kept in step with
- *   journey status by the lifecycle transition, so a posted event finds the
- *   points it may concern with one index lookup;
- * - segment_entries: one durable job per START_BY_SEGMENT point of a started
- *   journey, due at the start or at `start_at`, claimed under a lease;
- * - segment_entry_audience: a job's resolved audience until it has entered.
- */
-export async function up(db: Kysely<unknown>): Promise<void> {
-  for (const statement of STATEMENTS) await sql.raw(statement).execute(db);
-}
+import { runStatements } from '../../migration-statements.js';
 
 const STATEMENTS = [
   `CREATE TABLE journey_event_triggers (
@@ -52,3 +38,15 @@ const STATEMENTS = [
      user_id TEXT NOT NULL,
      PRIMARY KEY (entry_id, user_id)) WITHOUT ROWID`,
 ];
+
+/**
+ * Event- and segment-driven entry (docs/entry-and-events.md):
+ * - journey_event_triggers: the EVENT entry points and WAIT_EVENT points of
+ *   running journeys, keyed by (application, event name), kept in step with
+ *   journey status by the lifecycle transition, so a posted event finds the
+ *   points it may concern with one index lookup;
+ * - segment_entries: one durable job per START_BY_SEGMENT point of a started
+ *   journey, due at the start or at `start_at`, claimed under a lease;
+ * - segment_entry_audience: a job's resolved audience until it has entered.
+ */
+export const up = runStatements(STATEMENTS);

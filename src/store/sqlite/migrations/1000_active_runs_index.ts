@@ -1,4 +1,10 @@
-import { sql, type Kysely } from 'kysely';
+import { runStatements } from '../../migration-statements.js';
+
+const STATEMENTS = [
+  `CREATE INDEX runs_due ON runs (journey_id, point_uuid, due_at) WHERE state = 'active'`,
+  `CREATE INDEX runs_by_journey ON runs (journey_id)`,
+  `DROP INDEX runs_by_journey_state_point`,
+];
 
 /**
  * The scheduler's index holds active runs only: (journey, point, due time)
@@ -9,12 +15,4 @@ import { sql, type Kysely } from 'kysely';
  * runs (statistics totals) takes the plain journey index, which no move
  * touches on SQLite (a move never changes `journey_id`). docs/engine.md.
  */
-export async function up(db: Kysely<unknown>): Promise<void> {
-  for (const statement of STATEMENTS) await sql.raw(statement).execute(db);
-}
-
-const STATEMENTS = [
-  `CREATE INDEX runs_due ON runs (journey_id, point_uuid, due_at) WHERE state = 'active'`,
-  `CREATE INDEX runs_by_journey ON runs (journey_id)`,
-  `DROP INDEX runs_by_journey_state_point`,
-];
+export const up = runStatements(STATEMENTS);
