@@ -266,6 +266,10 @@ export class PostgresEntryStatements implements EntryStatements {
     const counts = rows[0] as { taken: number; entered: number };
     const taken = Number(counts.taken);
     const entered = Number(counts.entered);
+    if (taken === 0 && takenBefore < staged) {
+      // Would be taken again and again: fail the attempt instead (the worker retries, then fails the request).
+      throw new Error(`the stage of request ${request.uuid} has no user numbered after ${takenBefore} of ${staged}`);
+    }
     if (entered > 0) await this.runWake.announce(trx);
     return { kind: 'entered', taken, entered, remaining: takenBefore + taken < staged };
   }
