@@ -48,7 +48,7 @@ const BATCH_RANDOM_PAGE_COST = '1.1';
 
 /**
  * The scheduler's statements on Postgres: one round trip per statement, each
- * statement set-based over arrays (`unnest`), so a batch of thousands of runs
+ * statement set-based over arrays (`unnest`, `= ANY`), so a batch of thousands of runs
  * costs a handful of round trips.
  */
 export class PostgresRunStatements implements RunStatements {
