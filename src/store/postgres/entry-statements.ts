@@ -170,7 +170,7 @@ export class PostgresEntryStatements implements EntryStatements {
     if (audience.kind === 'filter') {
       // userIds is a SELECT DISTINCT: each user is staged once.
       const { rows } = await sql<{ staged: number }>`
-        WITH staged AS (${stageChunks(request.id, sql`SELECT user_id FROM (${audience.userIds}) AS audience`)})
+        WITH staged AS (${stageChunks(request.id, audience.userIds)})
         SELECT COALESCE(sum(n), 0) AS staged FROM staged`.execute(trx);
       staged = Number(rows[0]?.staged ?? 0);
     } else {

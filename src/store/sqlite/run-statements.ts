@@ -21,10 +21,12 @@ type SqliteBackend = Extract<Backend, { dialect: 'sqlite' }>;
  * transaction opened on the connection Kysely holds for it, so Kysely-built
  * reads (the batch's executor) and the raw prepared statements below run
  * inside it, and no other code of the process can use the connection until
- * it ends. Per-row prepared statements: on SQLite a statement per row costs
- * about what a set-based statement over a `json_each` list does (measured
- * 6–12 µs vs 14 µs per outbox row on the shared machine), without encoding
- * the batch into JSON.
+ * it ends. Outbox rows are inserted by a prepared statement per row: on
+ * SQLite that costs about what a set-based statement over a `json_each` list
+ * does (measured 6–12 µs vs 14 µs per outbox row on the shared machine),
+ * without encoding the batch into JSON. Moves are one statement per group of
+ * runs that end up in the same place (`json_each` of their ids), which saves
+ * the per-statement cost of a row each (7.9 → 6.2 µs a run).
  */
 export class SqliteRunStatements implements RunStatements {
   private readonly prepared = new Map<string, BetterSqlite3.Statement>();
