@@ -5,7 +5,7 @@ import { Scheduler } from '../../src/engine/scheduler.js';
 import { createLogger } from '../../src/logger.js';
 import { Store } from '../../src/store/store.js';
 import { describeEachBackend } from '../support/backends.js';
-import { startTestApp, type TestContext } from '../support/app.js';
+import { startTestApp, TEST_APP_CODE, type TestContext } from '../support/app.js';
 import { waitUntil } from '../support/wait-until.js';
 import { point, runCounts, runningJourney, seedRuns, seedUsers } from './scheduler-fixtures.js';
 
@@ -110,6 +110,58 @@ describeEachBackend('scheduler', (dialect) => {
     );
     const counts = await counters(journey.id);
     for (const uuid of ['api', 'hook', 'push', 'exit']) assert.deepEqual(counts.get(uuid), [users, users], uuid);
+  });
+
+  it('enqueues every message of a batch with its own run, device, recipient and payload', async () => {
+    // 123 users, every third with a second device: 164 messages in one batch, more than one insert statement holds.
+    const users = 123;
+    await seedUsers(ctx.store, 'many-', users);
+    const journey = await runningJourney(ctx.store, [
+      point('api', 'START_BY_API', { start_by_api: {} }, { default: 'push' }),
+      point('push', 'SEND_PUSH', { send_push: { title: 'Hi {{ user_id }}', body: 'b' } }, { default: 'exit' }),
+      point('exit', 'EXIT', {}),
+    ]);
+    await seedRuns(ctx.store, journey.id, 'api', 'many-', users);
+    // Added after the runs, which seedRuns makes one per device.
+    const app = await ctx.store.applications.findByCode(TEST_APP_CODE);
+    const now = Date.now();
+    await ctx.store.backend.db
+      .insertInto('devices')
+      .values(
+        Array.from({ length: users / 3 }, (_, i) => ({
+          application_id: app?.id as number,
+          hwid: `many-${3 * i}-second`,
+          user_id: `many-${3 * i}`,
+          device_type: 3,
+          push_token: `second-tok-${3 * i}`,
+          created_at: now,
+          updated_at: now,
+        })),
+      )
+      .execute();
+    const scheduler = new Scheduler(ctx.store, { logger, pollIntervalMs: 50 });
+    await scheduler.start();
+    try {
+      await waitUntil('every run exited', async () => (await runCounts(ctx.store, journey.id)).get('exited:exit') === users, 30_000);
+    } finally {
+      await scheduler.stop();
+    }
+    const rows = await ctx.store.backend.db
+      .selectFrom('outbox')
+      .innerJoin('runs', 'runs.id', 'outbox.run_id')
+      .select(['outbox.user_id', 'runs.user_id as run_user', 'outbox.hwid', 'outbox.recipient', 'outbox.payload', 'outbox.idempotency_key'])
+      .where('outbox.journey_id', '=', journey.id)
+      .execute();
+    const expected = Array.from({ length: users }, (_, i) => [
+      [`many-${i}`, `many-${i}-hw`, `tok-many-${i}`],
+      ...(i % 3 === 0 ? [[`many-${i}`, `many-${i}-second`, `second-tok-${i}`]] : []),
+    ]).flat();
+    assert.deepEqual(rows.map((r) => [r.user_id, r.hwid, r.recipient]).sort(), expected.sort());
+    for (const row of rows) {
+      assert.equal(row.run_user, row.user_id);
+      assert.deepEqual(JSON.parse(row.payload), { title: `Hi ${row.user_id}`, body: 'b' });
+    }
+    assert.equal(new Set(rows.map((r) => r.idempotency_key)).size, rows.length);
   });
 
   it('wakes on a runWake announcement from another connection instead of waiting for its poll', async () => {
