@@ -4,6 +4,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/store.js';
 import { deviceApiRoutes } from './device-api/index.js';
+import { DeferredChildLogger } from './deferred-logger.js';
 import { HttpError } from './errors.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -64,6 +65,7 @@ function journeyLogFields(params: unknown): { journey_id?: unknown; request_uuid
 export function buildServer(deps: AppDeps): App {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
+    childLoggerFactory: (logger, bindings, options) => new DeferredChildLogger(logger, bindings, options),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
     // Wrong types must be reported, never silently coerced ("123" for 123 or the reverse).
@@ -80,9 +82,9 @@ export function buildServer(deps: AppDeps): App {
     });
     app.register(metricsRoutes, { metrics });
   }
-  app.addHook('onRequest', async (request) => {
-    if (!request.routeOptions.url?.startsWith(JOURNEY_ROUTES)) return;
-    request.log = request.log.child(journeyLogFields(request.params));
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (request.routeOptions.url?.startsWith(JOURNEY_ROUTES)) request.log = request.log.child(journeyLogFields(request.params));
+    done();
   });
 
   app.setErrorHandler((error, request, reply) => {

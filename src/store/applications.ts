@@ -25,10 +25,12 @@ const GRANT_CACHE_SIZE = 1_000;
 /** Applications and the tokens granted to them. */
 export class ApplicationStore {
   /**
-   * Token hash → grant. A token and its grants are written once, in
+   * Token → grant. A token and its grants are written once, in
    * `createToken`'s transaction, and never updated or deleted, so a grant
    * read once stays true in every process; unknown tokens are never cached
-   * (one may be created by another process at any time).
+   * (one may be created by another process at any time). Keyed by the token
+   * itself, which every request carries in memory anyway, so that a cached
+   * token costs no SHA-256 (about 3 µs of a request's CPU).
    */
   private readonly grants = new Map<string, TokenGrant>();
 
@@ -89,13 +91,13 @@ export class ApplicationStore {
   }
 
   async authenticate(token: string): Promise<TokenGrant | undefined> {
-    const hash = hashToken(token);
-    const cached = this.grants.get(hash);
+    const cached = this.grants.get(token);
     if (cached) {
-      this.grants.delete(hash);
-      this.grants.set(hash, cached);
+      this.grants.delete(token);
+      this.grants.set(token, cached);
       return cached;
     }
+    const hash = hashToken(token);
     const rows = await this.backend.db
       .selectFrom('tokens')
       .leftJoin('token_applications', 'token_applications.token_id', 'tokens.id')
@@ -108,7 +110,7 @@ export class ApplicationStore {
     for (const row of rows) if (row.application_id !== null) applicationIds.add(row.application_id);
     const grant: TokenGrant = { tokenId: first.id, kind: first.kind, applicationIds };
     if (this.grants.size >= GRANT_CACHE_SIZE) this.grants.delete(this.grants.keys().next().value as string);
-    this.grants.set(hash, grant);
+    this.grants.set(token, grant);
     return grant;
   }
 }
