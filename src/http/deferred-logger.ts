@@ -55,7 +55,8 @@ export class DeferredChildLogger implements FastifyBaseLogger {
   child(bindings: Bindings, options: ChildLoggerOptions = {}): FastifyBaseLogger {
     if (this.made) return this.made.child(bindings, options);
     const serializers = { ...this.options.serializers, ...options.serializers };
-    return new DeferredChildLogger(this.parent, { ...this.bindings, ...bindings }, { ...this.options, ...options, serializers });
+    const merged = { ...this.options, ...options, serializers };
+    return new DeferredChildLogger(this.parent, { ...this.bindings, ...bindings }, merged);
   }
 
   private logger(): FastifyBaseLogger {

@@ -83,7 +83,9 @@ export function buildServer(deps: AppDeps): App {
     app.register(metricsRoutes, { metrics });
   }
   app.addHook('onRequest', (request, _reply, done) => {
-    if (request.routeOptions.url?.startsWith(JOURNEY_ROUTES)) request.log = request.log.child(journeyLogFields(request.params));
+    if (request.routeOptions.url?.startsWith(JOURNEY_ROUTES)) {
+      request.log = request.log.child(journeyLogFields(request.params));
+    }
     done();
   });
 

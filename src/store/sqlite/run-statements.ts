@@ -160,7 +160,7 @@ export class SqliteRunStatements implements RunStatements {
 
 /**
  * Outbox rows per INSERT: one statement per row cost 8.4 s for a million rows
- * on this machine, 50 rows per statement 5.7 s (100: 5.6 s). A batch's last
+ * (2026-12-02, docs/engine.md), 50 rows per statement 5.7 s (100: 5.6 s). A batch's last
  * chunk is shorter, so at most this many statement texts are prepared.
  */
 const OUTBOX_ROWS_PER_STATEMENT = 50;
