@@ -54,8 +54,10 @@ export class DeferredChildLogger implements FastifyBaseLogger {
 
   child(bindings: Bindings, options: ChildLoggerOptions = {}): FastifyBaseLogger {
     if (this.made) return this.made.child(bindings, options);
-    const serializers = { ...this.options.serializers, ...options.serializers };
-    const merged = { ...this.options, ...options, serializers };
+    const merged = { ...this.options, ...options };
+    if (this.options.serializers && options.serializers) {
+      merged.serializers = { ...this.options.serializers, ...options.serializers };
+    }
     return new DeferredChildLogger(this.parent, { ...this.bindings, ...bindings }, merged);
   }
 

@@ -53,4 +53,14 @@ describe('DeferredChildLogger', () => {
     request.child({ step: 'after' }).info('from the child');
     assert.deepEqual([lines[1]?.reqId, lines[1]?.step, lines[1]?.msg], ['req-3', 'after', 'from the child']);
   });
+
+  it('applies the serializers of every deferred level of its chain', () => {
+    const { logger, lines } = recordingLogger();
+    const upper = (value: unknown) => String(value).toUpperCase();
+    const reversed = (value: unknown) => [...String(value)].reverse().join('');
+    new DeferredChildLogger(logger, {}, { serializers: { a: upper } })
+      .child({}, { serializers: { b: reversed } })
+      .info({ a: 'x', b: 'xy' }, 'serialized');
+    assert.deepEqual([lines[0]?.a, lines[0]?.b], ['X', 'yx']);
+  });
 });
