@@ -5,9 +5,9 @@ import { Scheduler } from '../../src/engine/scheduler.js';
 import { createLogger } from '../../src/logger.js';
 import { Store } from '../../src/store/store.js';
 import { describeEachBackend } from '../support/backends.js';
-import { startTestApp, TEST_APP_CODE, type TestContext } from '../support/app.js';
+import { startTestApp, type TestContext } from '../support/app.js';
 import { waitUntil } from '../support/wait-until.js';
-import { point, runCounts, runningJourney, seedRuns, seedUsers } from './scheduler-fixtures.js';
+import { applicationId, point, runCounts, runningJourney, seedRuns, seedUsers } from './scheduler-fixtures.js';
 
 const logger = createLogger('silent');
 /** Longer than any test: a run that moves did so because the scheduler was woken or timed its sleep, not by polling. */
@@ -123,13 +123,13 @@ describeEachBackend('scheduler', (dialect) => {
     ]);
     await seedRuns(ctx.store, journey.id, 'api', 'many-', users);
     // Added after the runs, which seedRuns makes one per device.
-    const app = await ctx.store.applications.findByCode(TEST_APP_CODE);
+    const app = await applicationId(ctx.store);
     const now = Date.now();
     await ctx.store.backend.db
       .insertInto('devices')
       .values(
         Array.from({ length: users / 3 }, (_, i) => ({
-          application_id: app?.id as number,
+          application_id: app,
           hwid: `many-${3 * i}-second`,
           user_id: `many-${3 * i}`,
           device_type: 3,
