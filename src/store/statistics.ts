@@ -1,5 +1,6 @@
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Backend } from './backend.js';
+import type { Database } from './schema.js';
 
 export interface JourneyTotals {
   /** Runs ever created in the journey. */
@@ -28,53 +29,66 @@ export interface PointCounts {
 export class StatisticsStore {
   constructor(private readonly backend: Backend) {}
 
-  async totals(journeyId: number): Promise<JourneyTotals> {
-    // One statement, so both counts come from one snapshot; each subquery is an index-only count.
-    const row = await this.backend.db
-      .selectNoFrom((eb) => [
-        eb.selectFrom('runs').select(eb.fn.countAll<number>().as('n')).where('journey_id', '=', journeyId).as('entered'),
-        eb
-          .selectFrom('runs')
-          .select(eb.fn.countAll<number>().as('n'))
-          .where('journey_id', '=', journeyId)
-          .where('state', '=', sql.lit('active'))
-          .as('active'),
-      ])
-      .executeTakeFirstOrThrow();
-    const entered = Number(row.entered);
-    const inJourney = Number(row.active);
-    // A run is active until it exits, is ended by finish/draft, or is dropped.
-    return { entered, inJourney, exited: entered - inJourney };
+  /**
+   * The totals and every point's counts, all from one snapshot: read one by
+   * one, a batch committing in between showed runs that had exited while
+   * their points had not yet counted them passing. On Postgres that takes
+   * REPEATABLE READ; a SQLite read transaction is one snapshot already.
+   */
+  async ofJourney(journeyId: number): Promise<{ totals: JourneyTotals; points: Map<string, PointCounts> }> {
+    const read = this.backend.db.transaction();
+    const snapshot = this.backend.dialect === 'postgres' ? read.setIsolationLevel('repeatable read') : read;
+    return snapshot.execute(async (trx) => ({
+      totals: await totals(trx, journeyId),
+      points: await pointCounts(trx, journeyId),
+    }));
   }
+}
 
-  /** Counts for every point that has any; points absent from the map have none. */
-  async pointCounts(journeyId: number): Promise<Map<string, PointCounts>> {
-    const [active, counters] = await Promise.all([
-      this.backend.db
+async function totals(db: Kysely<Database>, journeyId: number): Promise<JourneyTotals> {
+  // One statement; each subquery is an index-only count.
+  const row = await db
+    .selectNoFrom((eb) => [
+      eb.selectFrom('runs').select(eb.fn.countAll<number>().as('n')).where('journey_id', '=', journeyId).as('entered'),
+      eb
         .selectFrom('runs')
-        .select(['point_uuid', (eb) => eb.fn.countAll<number>().as('n')])
+        .select(eb.fn.countAll<number>().as('n'))
         .where('journey_id', '=', journeyId)
         .where('state', '=', sql.lit('active'))
-        .groupBy('point_uuid')
-        .execute(),
-      this.backend.db
-        .selectFrom('journey_point_counters')
-        .select(['point_uuid', 'entered', 'passed', 'sent', 'failed'])
-        .where('journey_id', '=', journeyId)
-        .execute(),
-    ]);
-    const counts = new Map<string, PointCounts>();
-    const zero: PointCounts = { entered: 0, inPoint: 0, passed: 0, sent: 0, failed: 0 };
-    for (const c of counters) {
-      counts.set(c.point_uuid, {
-        ...zero,
-        entered: Number(c.entered),
-        passed: Number(c.passed),
-        sent: Number(c.sent),
-        failed: Number(c.failed),
-      });
-    }
-    for (const a of active) counts.set(a.point_uuid, { ...(counts.get(a.point_uuid) ?? zero), inPoint: Number(a.n) });
-    return counts;
+        .as('active'),
+    ])
+    .executeTakeFirstOrThrow();
+  const entered = Number(row.entered);
+  const inJourney = Number(row.active);
+  // A run is active until it exits, is ended by finish/draft, or is dropped.
+  return { entered, inJourney, exited: entered - inJourney };
+}
+
+/** Counts for every point that has any; points absent from the map have none. */
+async function pointCounts(db: Kysely<Database>, journeyId: number): Promise<Map<string, PointCounts>> {
+  const active = await db
+    .selectFrom('runs')
+    .select(['point_uuid', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('journey_id', '=', journeyId)
+    .where('state', '=', sql.lit('active'))
+    .groupBy('point_uuid')
+    .execute();
+  const counters = await db
+    .selectFrom('journey_point_counters')
+    .select(['point_uuid', 'entered', 'passed', 'sent', 'failed'])
+    .where('journey_id', '=', journeyId)
+    .execute();
+  const counts = new Map<string, PointCounts>();
+  const zero: PointCounts = { entered: 0, inPoint: 0, passed: 0, sent: 0, failed: 0 };
+  for (const c of counters) {
+    counts.set(c.point_uuid, {
+      ...zero,
+      entered: Number(c.entered),
+      passed: Number(c.passed),
+      sent: Number(c.sent),
+      failed: Number(c.failed),
+    });
   }
+  for (const a of active) counts.set(a.point_uuid, { ...(counts.get(a.point_uuid) ?? zero), inPoint: Number(a.n) });
+  return counts;
 }

@@ -37,10 +37,7 @@ export async function statisticsRoutes(app: App, { store }: AppDeps): Promise<vo
     { onRequest: authenticate(store, ['Api']), schema: { params: JourneyParams, response: { 200: Statistics } } },
     async (request) => {
       const stored = await findVisibleJourney(store, grantOf(request), request.params.id);
-      const [totals, counts] = await Promise.all([
-        store.statistics.totals(stored.id),
-        store.statistics.pointCounts(stored.id),
-      ]);
+      const { totals, points: counts } = await store.statistics.ofJourney(stored.id);
       return {
         payload: {
           title: stored.journey.info.title,
