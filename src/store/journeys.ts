@@ -2,6 +2,7 @@ import type { Journey, JourneyParams, JourneyStatus, Point, PointDraft } from '.
 import type { Backend } from './backend.js';
 import type { Database, JourneysTable } from './schema.js';
 import { CompiledQuery, type Kysely, type Selectable } from 'kysely';
+import { CommittedRead } from './sqlite/committed-read.js';
 
 /** A journey as stored, with the ids other tables refer to. */
 export interface StoredJourney {
@@ -50,19 +51,25 @@ export class JourneyStore {
    * Start-by-API request, where building it cost more than running it.
    */
   private readonly byUuid: CompiledQuery<Selectable<JourneysTable>>;
+  private readonly committedByUuid: CommittedRead<Selectable<JourneysTable>> | undefined;
 
   constructor(
     private readonly backend: Backend,
     private readonly transitionHooks: readonly TransitionHook[] = [],
   ) {
     this.byUuid = backend.db.selectFrom('journeys').selectAll().where('uuid', '=', '').compile();
+    this.committedByUuid = backend.dialect === 'sqlite' ? new CommittedRead(backend.raw, this.byUuid.sql) : undefined;
   }
 
   async findByUuid(uuid: string): Promise<StoredJourney | undefined> {
-    const { rows } = await this.backend.db.executeQuery(
-      CompiledQuery.raw(this.byUuid.sql, [uuid]) as CompiledQuery<Selectable<JourneysTable>>,
-    );
-    const row = rows[0];
+    const committed = this.committedByUuid?.get(uuid);
+    const row = committed
+      ? committed.row
+      : (
+          await this.backend.db.executeQuery(
+            CompiledQuery.raw(this.byUuid.sql, [uuid]) as CompiledQuery<Selectable<JourneysTable>>,
+          )
+        ).rows[0];
     return row && toStoredJourney(row);
   }
 

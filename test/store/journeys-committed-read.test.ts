@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, it } from 'node:test';
+import type { StoredJourney } from '../../src/store/journeys.js';
+import { describeEachBackend } from '../support/backends.js';
+import { startTestApp, TEST_APP_CODE, type TestContext } from '../support/app.js';
+
+describeEachBackend('journey reads see committed data only', (dialect) => {
+  let ctx: TestContext;
+  before(async () => {
+    ctx = await startTestApp(dialect);
+  });
+  after(() => ctx.close());
+
+  it('findByUuid during a transaction that changes the journey answers what is committed', async () => {
+    const application = await ctx.store.applications.findByCode(TEST_APP_CODE);
+    assert.ok(application);
+    const uuid = randomUUID();
+    const now = Date.now();
+    await ctx.store.backend.db
+      .insertInto('journeys')
+      .values({
+        uuid,
+        application_id: application.id,
+        title: 'committed',
+        status: 'STATUS_RUNNING',
+        params: '{}',
+        points: '[]',
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
+
+    let readDuring: Promise<StoredJourney | undefined> | undefined;
+    await assert.rejects(
+      ctx.store.backend.db.transaction().execute(async (trx) => {
+        await trx.updateTable('journeys').set({ title: 'uncommitted', status: 'STATUS_PAUSED' }).where('uuid', '=', uuid).execute();
+        readDuring = ctx.store.journeys.findByUuid(uuid);
+        // Time for the read to run, were it to run inside this open transaction.
+        await Promise.race([readDuring, sleep(50)]);
+        throw new Error('rolled back');
+      }),
+      /rolled back/,
+    );
+    const read = await readDuring;
+    assert.deepEqual([read?.journey.info.title, read?.journey.info.status], ['committed', 'STATUS_RUNNING']);
+  });
+});
