@@ -212,34 +212,36 @@ export class SqliteEntryStatements implements EntryStatements {
   private enterFromIds(request: ClaimedEntryRequest, allowReenter: boolean, now: number): number {
     const column = request.selectorKind === 'users' ? 'user_id' : 'hwid';
     const ids = `SELECT value FROM json_each((SELECT selector FROM entry_requests WHERE id = ?))`;
-    const known = this.statement(
-      `SELECT COUNT(*) AS devices, COUNT(DISTINCT user_id) AS users
-       FROM devices WHERE application_id = ? AND ${column} IN (${ids})`,
-    ).get(request.applicationId, request.id) as { devices: number; users: number };
+    const entered = this.statement(
+      `INSERT INTO runs (journey_id, application_id, user_id, point_uuid, state, due_at, attributes,
+                         entry_request_id, entered_at, updated_at)
+       SELECT ?, ?, a.user_id, ?, 'active', ?, ?, ?, ?, ?
+       FROM (SELECT DISTINCT user_id FROM devices WHERE application_id = ? AND ${column} IN (${ids})) AS a
+       WHERE 1 ${allowReenter ? '' : NOT_ALREADY_ACTIVE}
+       ORDER BY a.user_id`,
+    ).run(
+      request.journeyId,
+      request.applicationId,
+      request.pointUuid,
+      now,
+      request.attributes,
+      request.id,
+      now,
+      now,
+      request.applicationId,
+      request.id,
+      ...(allowReenter ? [] : [request.journeyId]),
+    ).changes;
+    // As many users entered as there are ids: every id was known and distinct, none skipped; so the
+    // usual case needs no count (an hwid's device is unique in its application).
+    const known =
+      entered === request.idCount
+        ? { devices: entered, users: entered }
+        : (this.statement(
+            `SELECT COUNT(*) AS devices, COUNT(DISTINCT user_id) AS users
+             FROM devices WHERE application_id = ? AND ${column} IN (${ids})`,
+          ).get(request.applicationId, request.id) as { devices: number; users: number });
     const unknown = request.idCount - (request.selectorKind === 'users' ? known.users : known.devices);
-    const entered =
-      known.users === 0
-        ? 0
-        : this.statement(
-            `INSERT INTO runs (journey_id, application_id, user_id, point_uuid, state, due_at, attributes,
-                               entry_request_id, entered_at, updated_at)
-             SELECT ?, ?, a.user_id, ?, 'active', ?, ?, ?, ?, ?
-             FROM (SELECT DISTINCT user_id FROM devices WHERE application_id = ? AND ${column} IN (${ids})) AS a
-             WHERE 1 ${allowReenter ? '' : NOT_ALREADY_ACTIVE}
-             ORDER BY a.user_id`,
-          ).run(
-            request.journeyId,
-            request.applicationId,
-            request.pointUuid,
-            now,
-            request.attributes,
-            request.id,
-            now,
-            now,
-            request.applicationId,
-            request.id,
-            ...(allowReenter ? [] : [request.journeyId]),
-          ).changes;
     this.statement(
       `UPDATE entry_requests
        SET audience_resolved = 1, selected = ?, skipped_unknown = ?, entered = entered + ?,
