@@ -174,6 +174,53 @@ describeEachBackend('entry worker: leases, restarts and journey state', (dialect
     }
   });
 
+  it('claims together what is accepted within its claim spacing, and at once after a quiet spell', async () => {
+    const spacingMs = 1_000;
+    const worker = new EntryWorker(ctx.store, { logger, pollIntervalMs: 60_000, claimSpacingMs: spacingMs });
+    worker.start();
+    try {
+      await sleep(50);
+      const journeys = [await createJourney(ctx), await createJourney(ctx), await createJourney(ctx)];
+      const [quiet, ...stream] = journeys as [string, ...string[]];
+      const first = await accept(quiet);
+      await waitForStatus(ctx, quiet, first, 'done');
+      const following = [];
+      for (const journey of stream) following.push(await accept(journey));
+      for (const [i, uuid] of following.entries()) await waitForStatus(ctx, stream[i] as string, uuid, 'done');
+
+      const claims = await ctx.store.backend.db
+        .selectFrom('entry_requests')
+        .select(['uuid', 'created_at', 'started_at'])
+        .where('uuid', 'in', [first, ...following])
+        .execute();
+      const byUuid = new Map(claims.map((row) => [row.uuid, { created: Number(row.created_at), started: Number(row.started_at) }]));
+      const firstClaim = byUuid.get(first);
+      assert.ok(firstClaim && firstClaim.started - firstClaim.created < spacingMs, 'the first request waits for no spacing');
+      const followingStarts = new Set(following.map((uuid) => byUuid.get(uuid)?.started));
+      assert.equal(followingStarts.size, 1, 'the requests accepted during the spacing are claimed together');
+      // Spacing is timed from just before the first claim, which took its `started_at` a little later.
+      assert.ok(([...followingStarts][0] as number) >= firstClaim.started + spacingMs / 2, 'they waited for the spacing');
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it('claims again at once, spacing or not, while claims come back full', async () => {
+    // More than one claim's worth (100) accepted before the worker starts.
+    const accepted: [string, string][] = [];
+    for (let i = 0; i < 130; i++) {
+      const journey = await createJourney(ctx);
+      accepted.push([journey, await accept(journey, ['u1'])]);
+    }
+    const worker = new EntryWorker(ctx.store, { logger, pollIntervalMs: 60_000, claimSpacingMs: 60_000 });
+    worker.start();
+    try {
+      for (const [journey, uuid] of accepted) await waitForStatus(ctx, journey, uuid, 'done');
+    } finally {
+      await worker.stop();
+    }
+  });
+
   if (dialect === 'postgres') {
     it('wakes on an acceptance by another process through LISTEN/NOTIFY', async () => {
       const other = Store.open(ctx.database.url);
