@@ -11,7 +11,9 @@
  *                       p50/p99 latency of both, and the ratio. Three rounds, each on a fresh
  *                       database, the two servers taking turns going first; the ratio reported is
  *                       the median of the rounds'. The entry worker runs in the server process,
- *                       entering users as requests are accepted, as under `serve`.
+ *                       entering users as requests are accepted, as under `serve`; the server's CPU
+ *                       time is read once every accepted request is entered, and how long after the
+ *                       last response that happened is reported (`all_entered_after_ms`).
  *   million <dialect>   1,000,000 users entered by a filter: seconds from the 200 to status `done`,
  *                       read from the status endpoint, and the server process's peak RSS.
  *
@@ -201,14 +203,26 @@ function plan(journeyUuids: readonly string[], firstJourney: number, valid: numb
 
 interface LoadResult {
   readonly requestsPerSecond: number;
-  /** The server process's CPU time per request. */
+  /** The server process's CPU time per request, the work they left behind included. */
   readonly cpuMicrosPerRequest: number;
+  /** How long after the last response that work was done (journeyd: the last accepted request entered). */
+  readonly settledAfterMs: number;
   readonly p50: number;
   readonly p99: number;
   readonly byStatus: Map<number, number>;
 }
 
-async function hammer(server: ServerChild, planned: readonly PlannedRequest[]): Promise<LoadResult> {
+/**
+ * `settled` resolves once the server has finished the work the requests left
+ * behind (journeyd: every accepted request entered), so that the CPU time
+ * read after it is the whole cost of the requests; it answers how long after
+ * the last response that was.
+ */
+async function hammer(
+  server: ServerChild,
+  planned: readonly PlannedRequest[],
+  settled: () => Promise<number> = async () => 0,
+): Promise<LoadResult> {
   const url = server.url;
   let next = 0;
   const cpuBefore = await server.cpuMicros();
@@ -239,8 +253,10 @@ async function hammer(server: ServerChild, planned: readonly PlannedRequest[]): 
       lastResponseAt = performance.now();
     });
   });
+  const settledAfterMs = await settled();
   const cpuMicros = (await server.cpuMicros()) - cpuBefore;
   return {
+    settledAfterMs,
     cpuMicrosPerRequest: cpuMicros / result.requests.total,
     // autocannon ends a run with `amount` on its next one-second tick, so its duration is too coarse.
     requestsPerSecond: result.requests.total / ((lastResponseAt - startedAt) / 1000),
@@ -248,6 +264,25 @@ async function hammer(server: ServerChild, planned: readonly PlannedRequest[]): 
     p99: result.latency.p99,
     byStatus,
   };
+}
+
+/** Polls the queue until no accepted request is waiting or being entered; answers how long that took. */
+async function everyRequestEntered(databaseUrl: string): Promise<number> {
+  const startedAt = performance.now();
+  const store = Store.open(databaseUrl);
+  try {
+    for (;;) {
+      const { pending } = await store.backend.db
+        .selectFrom('entry_requests')
+        .select((eb) => eb.fn.countAll<number>().as('pending'))
+        .where('status', 'in', ['queued', 'processing'])
+        .executeTakeFirstOrThrow();
+      if (Number(pending) === 0) return performance.now() - startedAt;
+      await sleep(10);
+    }
+  } finally {
+    await store.close();
+  }
 }
 
 function expectedStatuses(planned: readonly PlannedRequest[]): Map<number, number> {
@@ -284,8 +319,9 @@ async function loadRound(dialect: Dialect, round: number): Promise<LoadRound> {
     const results: Partial<Record<'journeyd' | 'bare', LoadResult>> = {};
     for (const kind of round % 2 === 1 ? (['journeyd', 'bare'] as const) : (['bare', 'journeyd'] as const)) {
       const server = await startServer(kind, database.url);
-      await hammer(server, warmUp);
-      results[kind] = await hammer(server, measured);
+      const settled = kind === 'journeyd' ? () => everyRequestEntered(database.url) : undefined;
+      await hammer(server, warmUp, settled);
+      results[kind] = await hammer(server, measured, settled);
       await server.stop();
     }
     return {
@@ -309,6 +345,7 @@ async function load(dialect: Dialect): Promise<void> {
         cpu_us_per_req: result.cpuMicrosPerRequest,
         p50_ms: result.p50,
         p99_ms: result.p99,
+        ...(kind === 'journeyd' ? { all_entered_after_ms: result.settledAfterMs } : {}),
         statuses: describeStatuses(result.byStatus),
       });
     }
