@@ -1,8 +1,8 @@
 import type { Journey, JourneyParams, JourneyStatus, Point, PointDraft } from '../domain/journey.js';
 import type { Backend } from './backend.js';
 import type { Database, JourneysTable } from './schema.js';
-import { CompiledQuery, type Kysely, type Selectable } from 'kysely';
-import { CommittedRead } from './sqlite/committed-read.js';
+import type { Kysely, Selectable } from 'kysely';
+import { PreparedRead } from './prepared-read.js';
 
 /** A journey as stored, with the ids other tables refer to. */
 export interface StoredJourney {
@@ -12,6 +12,17 @@ export interface StoredJourney {
   readonly revision: number;
   readonly journey: Journey;
 }
+
+/** What Start by API reads of a journey on every request (`findEntryTarget`). */
+export interface EntryTarget {
+  readonly id: number;
+  readonly applicationId: number;
+  readonly status: JourneyStatus;
+  // Points are `Point`s once validated by `start`; see the note on `Journey`.
+  readonly points: readonly Point[];
+}
+
+type EntryTargetRow = Pick<Selectable<JourneysTable>, 'id' | 'application_id' | 'status' | 'points'>;
 
 /** What a client writes on create and replace. */
 export interface JourneyDefinition {
@@ -46,31 +57,39 @@ export type TransitionHook = (
 ) => Promise<void>;
 
 export class JourneyStore {
-  /**
-   * `findByUuid`'s query, built and compiled once: it runs on every
-   * Start-by-API request, where building it cost more than running it.
-   */
-  private readonly byUuid: CompiledQuery<Selectable<JourneysTable>>;
-  private readonly committedByUuid: CommittedRead<Selectable<JourneysTable>> | undefined;
+  /** Built and compiled once: `findByUuid` and `findEntryTarget` run on every Start-by-API request. */
+  private readonly byUuid: PreparedRead<Selectable<JourneysTable>>;
+  private readonly entryTargetByUuid: PreparedRead<EntryTargetRow>;
 
   constructor(
     private readonly backend: Backend,
     private readonly transitionHooks: readonly TransitionHook[] = [],
   ) {
-    this.byUuid = backend.db.selectFrom('journeys').selectAll().where('uuid', '=', '').compile();
-    this.committedByUuid = backend.dialect === 'sqlite' ? new CommittedRead(backend.raw, this.byUuid.sql) : undefined;
+    const byUuid = backend.db.selectFrom('journeys').where('uuid', '=', '');
+    this.byUuid = new PreparedRead(backend, byUuid.selectAll().compile());
+    this.entryTargetByUuid = new PreparedRead(backend, byUuid.select(['id', 'application_id', 'status', 'points']).compile());
   }
 
   async findByUuid(uuid: string): Promise<StoredJourney | undefined> {
-    const committed = this.committedByUuid?.get(uuid);
-    const row = committed
-      ? committed.row
-      : (
-          await this.backend.db.executeQuery(
-            CompiledQuery.raw(this.byUuid.sql, [uuid]) as CompiledQuery<Selectable<JourneysTable>>,
-          )
-        ).rows[0];
+    const row = await this.byUuid.first(uuid);
     return row && toStoredJourney(row);
+  }
+
+  /**
+   * The part of a journey that Start by API checks a request against. Reading
+   * four columns instead of ten, and parsing only the points, halves the read
+   * (better-sqlite3 builds each row's object a column at a time).
+   */
+  async findEntryTarget(uuid: string): Promise<EntryTarget | undefined> {
+    const row = await this.entryTargetByUuid.first(uuid);
+    return (
+      row && {
+        id: row.id,
+        applicationId: row.application_id,
+        status: row.status,
+        points: JSON.parse(row.points) as Point[],
+      }
+    );
   }
 
   /** Inserts a new journey in STATUS_DRAFT. */

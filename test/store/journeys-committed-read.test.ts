@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, it } from 'node:test';
-import type { StoredJourney } from '../../src/store/journeys.js';
+import type { EntryTarget, StoredJourney } from '../../src/store/journeys.js';
 import { describeEachBackend } from '../support/backends.js';
 import { startTestApp, TEST_APP_CODE, type TestContext } from '../support/app.js';
 
@@ -13,7 +13,7 @@ describeEachBackend('journey reads see committed data only', (dialect) => {
   });
   after(() => ctx.close());
 
-  it('findByUuid during a transaction that changes the journey answers what is committed', async () => {
+  it('findByUuid and findEntryTarget during a transaction that changes the journey answer what is committed', async () => {
     const application = await ctx.store.applications.findByCode(TEST_APP_CODE);
     assert.ok(application);
     const uuid = randomUUID();
@@ -33,17 +33,20 @@ describeEachBackend('journey reads see committed data only', (dialect) => {
       .execute();
 
     let readDuring: Promise<StoredJourney | undefined> | undefined;
+    let targetDuring: Promise<EntryTarget | undefined> | undefined;
     await assert.rejects(
       ctx.store.backend.db.transaction().execute(async (trx) => {
         await trx.updateTable('journeys').set({ title: 'uncommitted', status: 'STATUS_PAUSED' }).where('uuid', '=', uuid).execute();
         readDuring = ctx.store.journeys.findByUuid(uuid);
-        // Time for the read to run, were it to run inside this open transaction.
-        await Promise.race([readDuring, sleep(50)]);
+        targetDuring = ctx.store.journeys.findEntryTarget(uuid);
+        // Time for the reads to run, were they to run inside this open transaction.
+        await Promise.race([Promise.all([readDuring, targetDuring]), sleep(50)]);
         throw new Error('rolled back');
       }),
       /rolled back/,
     );
     const read = await readDuring;
     assert.deepEqual([read?.journey.info.title, read?.journey.info.status], ['committed', 'STATUS_RUNNING']);
+    assert.equal((await targetDuring)?.status, 'STATUS_RUNNING');
   });
 });

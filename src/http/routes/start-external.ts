@@ -59,16 +59,16 @@ export async function startExternalRoutes(app: App, { store }: AppDeps): Promise
     async (request) => {
       const parsed = readStartRequest(request.body, rawJsonBodies.get(request));
       if (!parsed.ok) throw badRequest(parsed.message);
-      const stored = await findVisibleJourney(store, grantOf(request), request.params.id);
-      const entry = apiEntryPointOf(stored.journey.info.status, stored.journey.points);
+      const target = await findVisible(grantOf(request), request.params.id, (uuid) => store.journeys.findEntryTarget(uuid));
+      const entry = apiEntryPointOf(target.status, target.points);
       if (!entry.ok) throw badRequest(entry.message);
       const unknown = firstUnknownAttribute(entry.value, parsed.value.attributeValues);
       if (unknown !== undefined) throw badRequest(START_MESSAGES.unknownAttribute(unknown));
-      await checkFilterAgainstTags(store, stored.applicationId, parsed.value);
+      await checkFilterAgainstTags(store, target.applicationId, parsed.value);
 
       const outcome = await store.entry.accept({
-        journeyId: stored.id,
-        applicationId: stored.applicationId,
+        journeyId: target.id,
+        applicationId: target.applicationId,
         pointUuid: entry.value.uuid,
         selector: storedSelector(parsed.value),
         attributes: entryAttributes(entry.value, parsed.value),
@@ -95,11 +95,20 @@ export async function startExternalRoutes(app: App, { store }: AppDeps): Promise
 }
 
 /** Check 4, and the journey routes' rule: a journey of an application the token is not granted does not exist. */
-export async function findVisibleJourney(store: Store, grant: TokenGrant, id: string): Promise<StoredJourney> {
+export function findVisibleJourney(store: Store, grant: TokenGrant, id: string): Promise<StoredJourney> {
+  return findVisible(grant, id, (uuid) => store.journeys.findByUuid(uuid));
+}
+
+/** Check 4 with `find` reading as much of the journey as the caller needs. */
+async function findVisible<Found extends { readonly applicationId: number }>(
+  grant: TokenGrant,
+  id: string,
+  find: (uuid: string) => Promise<Found | undefined>,
+): Promise<Found> {
   if (!UUID.test(id)) throw notFound('journey not found: the id is not a journey uuid');
-  const stored = await store.journeys.findByUuid(id.toLowerCase());
-  if (!stored || !grant.applicationIds.has(stored.applicationId)) throw notFound(`journey ${id} not found`);
-  return stored;
+  const found = await find(id.toLowerCase());
+  if (!found || !grant.applicationIds.has(found.applicationId)) throw notFound(`journey ${id} not found`);
+  return found;
 }
 
 /**
