@@ -52,6 +52,8 @@ const CONNECTIONS = 10;
 const LOAD_ROUNDS = 3;
 const MILLION = 1_000_000;
 const MILLION_TIMEOUT_MS = 120_000;
+/** How long after a load run every accepted request may take to be entered. */
+const ENTRY_TIMEOUT_MS = 120_000;
 
 const ENTRY_POINTS = [
   point('start', 'START_BY_API', { start_by_api: { attributes: [{ name: 'promo_code', default: 'NONE' }] } }, { default: 'exit' }),
@@ -272,6 +274,9 @@ async function everyRequestEntered(databaseUrl: string): Promise<number> {
   const store = Store.open(databaseUrl);
   try {
     for (;;) {
+      if (performance.now() - startedAt > ENTRY_TIMEOUT_MS) {
+        throw new Error(`accepted requests were still queued or processing ${ENTRY_TIMEOUT_MS} ms after the load`);
+      }
       const { pending } = await store.backend.db
         .selectFrom('entry_requests')
         .select((eb) => eb.fn.countAll<number>().as('pending'))

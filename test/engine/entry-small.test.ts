@@ -119,6 +119,42 @@ describeEachBackend('entry of small requests', (dialect) => {
     assert.equal((await requestStatus(ctx, stolenJourney, stolen)).status, 'processing');
   });
 
+  it('enterSmall of two requests of one journey enters a user they share once, in the first', async () => {
+    const journey = await createJourney(ctx);
+    const other = await createJourney(ctx);
+    const first = await accept(journey, { users: ['a', 'b'] });
+    await ageRateLimits(ctx.store);
+    const second = await accept(journey, { users: ['b', 'c', 'ghost'] });
+    const beside = await accept(other, { hwids: ['hw-a1', 'hw-a2', 'hw-b'] });
+    const terms = { now: Date.now(), leaseMs: 60_000 };
+    const mine = [first, second, beside];
+    const claimed = (await ctx.store.entry.claim('worker-a', terms, 10)).filter((r) => mine.includes(r.uuid));
+    claimed.sort((x, y) => mine.indexOf(x.uuid) - mine.indexOf(y.uuid));
+    assert.equal(claimed.length, 3);
+
+    const outcomes = await ctx.store.entry.enterSmall(claimed.map((request) => ({ request, allowReenter: false })), terms);
+    assert.deepEqual(outcomes, [
+      { kind: 'done', entered: 2 },
+      { kind: 'done', entered: 1 },
+      { kind: 'done', entered: 2 },
+    ]);
+    const statuses = await Promise.all([
+      requestStatus(ctx, journey, first),
+      requestStatus(ctx, journey, second),
+      requestStatus(ctx, other, beside),
+    ]);
+    assert.deepEqual(
+      statuses.map((status) => [status.status, status.selected, status.entered, status.skipped]),
+      [
+        ['done', 2, 2, { unknown: 0, already_in_journey: 0 }],
+        ['done', 3, 1, { unknown: 1, already_in_journey: 1 }],
+        ['done', 2, 2, { unknown: 0, already_in_journey: 0 }],
+      ],
+    );
+    assert.deepEqual((await runsOf(ctx.store, journey)).map((run) => run.user_id).sort(), ['a', 'b', 'c']);
+    assert.deepEqual((await runsOf(ctx.store, other)).map((run) => run.user_id).sort(), ['a', 'b']);
+  });
+
   it('enterSmall leaves the request of a journey paused since the claim to the worker, staged', async () => {
     const journey = await createJourney(ctx);
     const requestUuid = await accept(journey, { users: ['a', 'c', 'ghost'] });
