@@ -35,6 +35,7 @@ import { bootstrapIfEmpty } from '../../src/service/bootstrap.js';
 import { ServiceMetrics } from '../../src/service/metrics.js';
 import type { Dialect } from '../../src/store/backend.js';
 import { Store } from '../../src/store/store.js';
+import { waitUntil } from '../../test/support/wait-until.js';
 import { createDatabase, point, seedUsers, spawnSuiteChild } from '../fixtures.js';
 import { report } from '../report.js';
 
@@ -273,18 +274,16 @@ async function everyRequestEntered(databaseUrl: string): Promise<number> {
   const startedAt = performance.now();
   const store = Store.open(databaseUrl);
   try {
-    for (;;) {
-      if (performance.now() - startedAt > ENTRY_TIMEOUT_MS) {
-        throw new Error(`accepted requests were still queued or processing ${ENTRY_TIMEOUT_MS} ms after the load`);
-      }
+    const nonePending = async () => {
       const { pending } = await store.backend.db
         .selectFrom('entry_requests')
         .select((eb) => eb.fn.countAll<number>().as('pending'))
         .where('status', 'in', ['queued', 'processing'])
         .executeTakeFirstOrThrow();
-      if (Number(pending) === 0) return performance.now() - startedAt;
-      await sleep(10);
-    }
+      return Number(pending) === 0;
+    };
+    await waitUntil('every accepted request entered after the load', nonePending, ENTRY_TIMEOUT_MS);
+    return performance.now() - startedAt;
   } finally {
     await store.close();
   }
