@@ -121,7 +121,7 @@ export class Dispatcher {
       pollIntervalMs: this.pollIntervalMs,
       logger,
       failureMessage: 'dispatcher could not claim messages',
-      wakeSignal: { listen: (onWake) => store.outbox.onNewWork(onWake) },
+      wakeSignal: store.outbox.newWork,
       leaseRenewal: { everyMs: Math.max(1, Math.floor(this.leaseMs / 3)), renew: () => this.renewLeases() },
       finishStopping: () => this.finishHeld(),
     });
