@@ -19,7 +19,6 @@ import type {
   BatchWrite,
   DueRun,
   GroupDue,
-  PointCounts,
   PointGroup,
   RunningJourney,
   RunStatements,
@@ -146,7 +145,16 @@ export class RunStore {
       }
       const write = await execute(runs, this.accessFor(executor, journey.applicationId));
       await this.statements.applyMoves(executor, groupMoves(write.moves, terms.now), terms.now);
-      await this.addCounts(executor, journey.id, write.counts);
+      await addToPointCounters(
+        executor,
+        write.counts.map(({ pointUuid: countedPoint, entered, passed, failed }) => ({
+          journeyId: journey.id,
+          pointUuid: countedPoint,
+          entered,
+          passed,
+          failed,
+        })),
+      );
       let inserted = 0;
       for (const { pointUuid: messagePoint, channel, items } of write.messages) {
         if (items.length === 0) continue;
@@ -218,14 +226,6 @@ export class RunStore {
     };
   }
 
-  private async addCounts(executor: Kysely<Database>, journeyId: number, counts: readonly PointCounts[]): Promise<void> {
-    await addToPointCounters(
-      executor,
-      counts.map((c) => ({ journeyId, pointUuid: c.pointUuid, entered: c.entered, passed: c.passed })),
-    );
-    for (const c of counts) if (c.failed > 0) await addFailures(executor, journeyId, c.pointUuid, c.failed);
-  }
-
   private async writeTags(
     executor: Kysely<Database>,
     applicationId: number,
@@ -255,16 +255,4 @@ async function deviceIdsOf(
 ): Promise<number[]> {
   const devices = await readDevicesOf(executor, dialect, applicationId, userIds, 'any');
   return [...devices.values()].flatMap((list) => list.map((device) => device.id));
-}
-
-async function addFailures(executor: Kysely<Database>, journeyId: number, pointUuid: string, failed: number): Promise<void> {
-  await executor
-    .insertInto('journey_point_counters')
-    .values({ journey_id: journeyId, point_uuid: pointUuid, entered: 0, passed: 0, sent: 0, failed })
-    .onConflict((oc) =>
-      oc.columns(['journey_id', 'point_uuid']).doUpdateSet((eb) => ({
-        failed: eb('journey_point_counters.failed', '+', eb.ref('excluded.failed')),
-      })),
-    )
-    .execute();
 }
