@@ -197,6 +197,11 @@ describe('docs stand alone', () => {
     assert.deepEqual(missingCommands(docLines), []);
   });
 
+  it('README links every page of docs/, so each can be found', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    assert.deepEqual(DOCS.filter((file) => file !== 'README.md' && !readme.includes(`](${file})`)), []);
+  });
+
   it('source comments cite docs pages that exist, never the spec files', () => {
     const sourceLines = ['src', 'test', 'bench']
       .flatMap((dir) => filesUnder(dir, '.ts'))
