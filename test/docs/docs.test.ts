@@ -41,8 +41,8 @@ const DOCS = ['README.md', ...filesUnder('docs', '.md')];
 const docLines = DOCS.flatMap(linesOf);
 const at = (line: Line, what: string): string => `${line.file}:${line.number}: ${what}`;
 
-/** The project's spec files live outside the repository; what the docs rely on must be written into docs/. */
-const SPEC_CITATION = /\bCONTRACT\b|ARCHITECTURE\.md|pushwoosh-reference|\.\.\/shared\//;
+/** The project's spec and seed files live outside the repository; what the docs rely on must be written into docs/. */
+const SPEC_CITATION = /\bCONTRACT\b|ARCHITECTURE\.md|pushwoosh-reference|seed document|\.\.\/(?:shared|seeds)\//;
 
 function specCitations(lines: readonly Line[]): string[] {
   return lines.filter((line) => SPEC_CITATION.test(line.text)).map((line) => at(line, line.text.trim()));
