@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { TokenGrant } from '../store/applications.js';
+import type { TokenGrant } from '../store/applications/index.js';
 import type { Store } from '../store/store.js';
 import { HttpError } from './errors.js';
 

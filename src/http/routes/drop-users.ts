@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { readDropRequest, type DropRequest } from '../../domain/drop-request.js';
-import type { TokenGrant } from '../../store/applications.js';
+import type { TokenGrant } from '../../store/applications/index.js';
 import type { Store } from '../../store/store.js';
 import { authenticate, grantOf } from '../auth.js';
 import { badRequest, notFound } from '../errors.js';

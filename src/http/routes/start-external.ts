@@ -11,9 +11,9 @@ import {
   type ApiEntryPoint,
   type StartRequest,
 } from '../../domain/start-request.js';
-import type { TokenGrant } from '../../store/applications.js';
+import type { TokenGrant } from '../../store/applications/index.js';
 import type { EntryRequestView, StoredSelector } from '../../store/entry.js';
-import type { StoredJourney } from '../../store/journeys.js';
+import type { StoredJourney } from '../../store/journeys/index.js';
 import type { Store } from '../../store/store.js';
 import { authenticate, grantOf } from '../auth.js';
 import { badRequest, HttpError, notFound } from '../errors.js';

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
-import type { Backend } from './backend.js';
-import type { Database } from './schema.js';
+import type { Backend } from '../backend.js';
+import type { Database } from '../schema.js';
 
 export interface JourneyTotals {
   /** Runs ever created in the journey. */

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
-import type { Backend } from './backend.js';
-import type { OutboxStore } from './outbox.js';
+import type { Backend } from '../backend.js';
+import type { OutboxStore } from '../outbox.js';
 
 export interface DropUsersInput {
   readonly journeyIds: readonly number[];

@@ -1,8 +1,8 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import { decodeTagValue, isTagType, type EncodedTagValue, type TagType } from '../domain/tags.js';
-import type { CompiledAudience } from './audience.js';
-import type { Dialect } from './backend.js';
-import type { Database } from './schema.js';
+import { decodeTagValue, isTagType, type EncodedTagValue, type TagType } from '../../domain/tags.js';
+import type { CompiledAudience } from '../audience.js';
+import type { Dialect } from '../backend.js';
+import type { Database } from '../schema.js';
 
 /**
  * The reads a point's execution makes for a whole batch, each one query
