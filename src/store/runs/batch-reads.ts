@@ -12,7 +12,7 @@ import type { DeviceKind, RecipientDevice } from './types.js';
  * read by `json_each` on SQLite, a `text[]` on Postgres.
  */
 
-/** Device types that receive push notifications (CONTRACT §3: all but Email, SMS and WhatsApp). */
+/** Device types that receive push notifications (docs/device-api.md: all but Email, SMS and WhatsApp). */
 export const PUSH_DEVICE_TYPES = [1, 3, 7, 8, 9, 10, 11, 12, 17, 19] as const;
 export const EMAIL_DEVICE_TYPE = 14;
 export const SMS_DEVICE_TYPE = 18;
