@@ -4,7 +4,7 @@ import type { JourneyParams, Point, PointOf } from '../domain/journey.js';
 import type { Backend } from './backend.js';
 import type { LeaseLost, LeaseTerms, ResolveOutcome } from './entry.js';
 import type { StoredJourney } from './journeys/index.js';
-import { addToPointCounters } from './statistics/point-counters.js';
+import { addToPointCounters } from './statistics/index.js';
 import type { Database, JourneyStatus } from './schema.js';
 import { SEGMENT_ENTRY_CHANNEL, Wake } from './wake.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
-import { addToPointCounters } from '../../src/store/statistics/point-counters.js';
+import { addToPointCounters } from '../../src/store/statistics/index.js';
 import { describeEachBackend } from '../support/backends.js';
 import { startTestApp, type TestContext } from '../support/app.js';
 import { point, runningJourney, seedRuns, seedUsers } from '../engine/scheduler-fixtures.js';

@@ -5,7 +5,7 @@ import type { Backend } from '../backend.js';
 import type { StoredJourney } from '../journeys/index.js';
 import type { OutboxStore } from '../outbox.js';
 import type { Database } from '../schema.js';
-import { addToPointCounters } from '../statistics/point-counters.js';
+import { addToPointCounters } from '../statistics/index.js';
 import type { TagStore } from '../tags/index.js';
 import type { Wake } from '../wake.js';
 import { readDevicesOf, readTagsOf, readUsersMatching } from './batch-reads.js';
