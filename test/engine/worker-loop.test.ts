@@ -62,6 +62,13 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
+/** Calls `loop.stop()`; `done` tells whether it has resolved. */
+function beginStop(loop: WorkerLoop): { readonly done: boolean } {
+  const progress = { done: false };
+  void loop.stop().then(() => (progress.done = true));
+  return progress;
+}
+
 const sleep: NextPass = { kind: 'sleep' };
 
 describe('WorkerLoop', () => {
@@ -97,10 +104,9 @@ describe('WorkerLoop', () => {
     const { loop, state } = scriptedLoop(t, [() => sleep]);
     await loop.start();
     await settle();
-    let stopped = false;
-    void loop.stop().then(() => (stopped = true));
+    const stop = beginStop(loop);
     await settle();
-    assert.ok(stopped);
+    assert.ok(stop.done);
     assert.equal(state.passes, 1);
   });
 
@@ -109,13 +115,12 @@ describe('WorkerLoop', () => {
     const { loop, state } = scriptedLoop(t, [async () => (await working.promise, { kind: 'again' })]);
     await loop.start();
     await settle();
-    let stopped = false;
-    void loop.stop().then(() => (stopped = true));
+    const stop = beginStop(loop);
     await settle();
-    assert.equal(stopped, false);
+    assert.equal(stop.done, false);
     working.resolve();
     await settle();
-    assert.ok(stopped);
+    assert.ok(stop.done);
     assert.equal(state.passes, 1);
   });
 
@@ -135,10 +140,9 @@ describe('WorkerLoop', () => {
     const { loop } = scriptedLoop(t, [() => ({ kind: 'pause', ms: 60_000 })]);
     await loop.start();
     await settle();
-    let stopped = false;
-    void loop.stop().then(() => (stopped = true));
+    const stop = beginStop(loop);
     await settle();
-    assert.ok(stopped);
+    assert.ok(stop.done);
   });
 
   it('logs a pass that threw and tries again after the poll interval', async (t) => {
