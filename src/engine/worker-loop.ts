@@ -66,6 +66,7 @@ export interface WakeSignalSource {
 
 export class WorkerLoop {
   private readonly lanes: Lane[];
+  private starting: Promise<void> | undefined;
   private running: Promise<void>[] = [];
   private stopping = false;
   private stopListening: (() => Promise<void>) | undefined;
@@ -76,7 +77,16 @@ export class WorkerLoop {
   }
 
   async start(): Promise<void> {
-    if (this.running.length > 0) throw new Error(`${this.options.name} already started`);
+    if (this.starting || this.running.length > 0) throw new Error(`${this.options.name} already started`);
+    this.starting = this.listenAndRun();
+    try {
+      await this.starting;
+    } finally {
+      this.starting = undefined;
+    }
+  }
+
+  private async listenAndRun(): Promise<void> {
     const { wakeSignal, onSignal, leaseRenewal, logger, name } = this.options;
     this.stopping = false;
     this.stopListening = await wakeSignal?.listen(
@@ -94,6 +104,8 @@ export class WorkerLoop {
 
   /** Lets the passes in hand finish, runs `finishStopping`, then stops renewing leases and listening. */
   async stop(): Promise<void> {
+    // A stop during the start (a SIGTERM while the LISTEN connects) stops what the start began.
+    await this.starting?.catch(() => {});
     if (this.running.length === 0) return;
     this.stopping = true;
     for (const lane of this.lanes) lane.interrupt();

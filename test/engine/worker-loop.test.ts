@@ -110,6 +110,27 @@ describe('WorkerLoop', () => {
     assert.equal(state.passes, 1);
   });
 
+  it('stopped while it starts, stops once started', async (t) => {
+    const connected = deferred();
+    let listening = false;
+    const signal = {
+      async listen() {
+        await connected.promise;
+        listening = true;
+        return async () => void (listening = false);
+      },
+    };
+    const { loop, state } = scriptedLoop(t, [() => sleep], { wakeSignal: signal });
+    const started = loop.start();
+    const stop = beginStop(loop);
+    connected.resolve();
+    await started;
+    await settle();
+    assert.ok(stop.done);
+    assert.equal(listening, false);
+    assert.equal(state.passes, 1);
+  });
+
   it('lets the pass in hand finish when stopped, and starts no other', async (t) => {
     const working = deferred();
     const { loop, state } = scriptedLoop(t, [async () => (await working.promise, { kind: 'again' })]);
