@@ -1,8 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 import { APPLICATION_CODE_PATTERN } from '../../domain/codes.js';
 import { InvalidTagError } from '../../domain/tags.js';
-import { HttpError } from '../errors.js';
-import { describeError } from '../server.js';
+import { describeError, HttpError } from '../errors.js';
 
 /** Pushwoosh's `status_code` for a request with a missing or invalid argument. */
 export const ARGUMENT_ERROR = 210;
