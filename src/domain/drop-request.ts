@@ -78,6 +78,7 @@ export function readDropRequest(body: unknown): DropRequestCheck {
 
 function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- JSON.stringify gives undefined only for a function or a symbol, which String names.
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }

@@ -29,8 +29,10 @@ function journeyLogFields(params: unknown): { journey_id?: unknown; request_uuid
 }
 
 export function buildServer(deps: AppDeps): App {
+  // Typed as fastify's logger, so that the instance is an `App` and not one typed by pino's Logger.
+  const loggerInstance: FastifyBaseLogger = deps.logger;
   const app = Fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
+    loggerInstance,
     childLoggerFactory: (logger, bindings, options) => new DeferredChildLogger(logger, bindings, options),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,

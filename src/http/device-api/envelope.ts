@@ -56,7 +56,7 @@ export function formatSchemaErrors(errors: FastifySchemaValidationError[]): Erro
 function describeViolation(error: FastifySchemaValidationError): string {
   const path = error.instancePath.split('/').slice(1).map(unescapePointer).join('.');
   const field = path === '' ? 'body' : path;
-  const params = error.params as Record<string, unknown>;
+  const params = error.params;
   switch (error.keyword) {
     case 'required':
       return `${path === '' ? '' : `${path}.`}${String(params.missingProperty)} is required`;

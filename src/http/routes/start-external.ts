@@ -147,6 +147,6 @@ function keepRawJsonBodies(app: App): void {
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     rawJsonBodies.set(request, body as string);
-    parseJson(request, body as string, done);
+    void parseJson(request, body as string, done);
   });
 }
