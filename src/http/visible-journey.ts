@@ -1,12 +1,12 @@
 import { isUuid } from '../domain/uuid.js';
-import type { TokenGrant } from '../store/applications.js';
-import type { StoredJourney } from '../store/journeys.js';
+import type { TokenGrant } from '../store/applications/index.js';
+import type { StoredJourney } from '../store/journeys/index.js';
 import type { Store } from '../store/store.js';
 import { notFound } from './errors.js';
 
 /**
  * The journey named by `id` if the token is granted its application; otherwise
- * 404 either way, so a journey of another application does not exist (CONTRACT §2).
+ * 404 either way, so a journey of another application does not exist (docs/http-api.md).
  */
 export function findVisibleJourney(store: Store, grant: TokenGrant, id: string): Promise<StoredJourney> {
   return findVisible(grant, id, (uuid) => store.journeys.findByUuid(uuid));

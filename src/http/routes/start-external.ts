@@ -22,7 +22,7 @@ import { findVisible, findVisibleJourney } from '../visible-journey.js';
 const JourneyParams = Type.Object({ id: Type.String() });
 const RequestParams = Type.Object({ id: Type.String(), request_uuid: Type.String() });
 
-// The body's gross shape only; its fields are checked by hand so that failures come in CONTRACT §5's order.
+// The body's gross shape only; its fields are checked by hand so that failures come in the order of docs/start-by-api.md.
 const StartBody = Type.Object(
   { payload: Type.Optional(Type.Unknown()), attribute_values: Type.Optional(Type.Unknown()) },
   { additionalProperties: true },
@@ -42,7 +42,7 @@ const RequestStatus = Type.Object({
 });
 
 /**
- * `POST /api/journey/{id}/start/external` (CONTRACT §5): authenticate, then
+ * `POST /api/journey/{id}/start/external` (docs/start-by-api.md): authenticate, then
  * checks 1–10 in order, then the request is committed and its uuid returned;
  * the entry worker enters the users. `GET …/start/external/{request_uuid}`
  * reports its progress.
