@@ -386,11 +386,7 @@ export class OutboxStore {
    * Finishing a journey, or dropping users from it: their undelivered
    * messages are never sent. Returns how many were cancelled.
    */
-  async cancelUndelivered(
-    journeyId: number,
-    userIds?: readonly string[],
-    executor: Kysely<Database> = this.backend.db,
-  ): Promise<number> {
+  async cancelUndelivered(journeyId: number, userIds?: readonly string[], executor: Kysely<Database> = this.backend.db): Promise<number> {
     if (userIds === undefined) return this.setLiveStatus(executor, 'cancelled', journeyId);
     let cancelled = 0;
     for (const chunk of chunks(userIds, IDS_PER_STATEMENT)) {
@@ -473,7 +469,7 @@ function toClaimedMessage(row: Selectable<OutboxTable>): ClaimedMessage {
     journeyId: row.journey_id,
     pointUuid: row.point_uuid,
     userId: row.user_id,
-    message: { channel: row.channel, recipient: row.recipient, payload: JSON.parse(row.payload) } as OutboundMessage,
+    message: { channel: row.channel, recipient: row.recipient, payload: JSON.parse(row.payload) as unknown } as OutboundMessage,
     attempt: row.attempts,
   };
 }

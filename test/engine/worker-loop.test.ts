@@ -32,11 +32,7 @@ function recordingLogger(): Logged {
 }
 
 /** A loop whose passes follow `script` (the last entry repeats); `passes` counts the passes started. */
-function scriptedLoop(
-  t: TestContext,
-  script: readonly (() => Promise<NextPass> | NextPass)[],
-  options: Partial<WorkerLoopOptions> = {},
-) {
+function scriptedLoop(t: TestContext, script: readonly (() => Promise<NextPass> | NextPass)[], options: Partial<WorkerLoopOptions> = {}) {
   t.mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
   const logged = recordingLogger();
   const state = { passes: 0 };
@@ -199,10 +195,7 @@ describe('WorkerLoop', () => {
 
   it('keeps a nudge that arrives during a pass for a sleep that asked for nudges', async (t) => {
     const working = deferred();
-    const { loop, state } = scriptedLoop(t, [
-      async () => (await working.promise, { kind: 'sleep', wakeOnNudge: true }),
-      () => sleep,
-    ]);
+    const { loop, state } = scriptedLoop(t, [async () => (await working.promise, { kind: 'sleep', wakeOnNudge: true }), () => sleep]);
     await loop.start();
     await settle();
     loop.nudge();
