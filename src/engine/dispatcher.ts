@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ChannelProviders } from '../channels/registry.js';
 import type { DeliveryResult } from '../channels/provider.js';
 import type { Logger } from '../logger.js';
-import type { ClaimedMessage, MessageOutcome } from '../store/outbox.js';
+import type { ClaimedMessage, MessageOutcome } from '../store/outbox/index.js';
 import type { Store } from '../store/store.js';
 import { WorkerLoop, type NextPass } from './worker-loop.js';
 

@@ -5,7 +5,7 @@ import type { DispatcherMetrics } from '../engine/dispatcher.js';
 import type { EntryWorkerMetrics } from '../engine/entry-worker.js';
 import type { BatchReport } from '../engine/scheduler.js';
 import type { HttpMetrics } from '../http/app.js';
-import type { MessageOutcome } from '../store/outbox.js';
+import type { MessageOutcome } from '../store/outbox/index.js';
 
 /** What the metrics read from the database on every scrape. */
 export interface MetricsSources {

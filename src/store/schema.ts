@@ -228,7 +228,7 @@ export interface JourneyPointCountersTable {
  */
 export type OutboxStatus = 'pending' | 'held' | 'sent' | 'failed' | 'cancelled';
 
-/** One rendered message to deliver; see src/store/outbox.ts. */
+/** One rendered message to deliver; see src/store/outbox/index.ts. */
 export interface OutboxTable {
   id: Generated<number>;
   /** Derived from (run, point, channel, recipient), never from an attempt: one row per message, one key per provider call. */

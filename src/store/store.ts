@@ -1,7 +1,7 @@
 import { ApplicationStore } from './applications/index.js';
 import { DeviceImportStore } from './device-import/index.js';
 import { ChannelSettingsStore } from './channel-settings/index.js';
-import { OutboxStore } from './outbox.js';
+import { OutboxStore } from './outbox/index.js';
 import { EntryStore } from './entry.js';
 import { StatisticsStore } from './statistics/index.js';
 import { AudienceStore } from './audience.js';

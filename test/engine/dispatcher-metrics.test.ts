@@ -3,7 +3,7 @@ import { after, afterEach, before, it } from 'node:test';
 import { Dispatcher } from '../../src/engine/dispatcher.js';
 import { createLogger } from '../../src/logger.js';
 import { ServiceMetrics } from '../../src/service/metrics.js';
-import type { NewMessage } from '../../src/store/outbox.js';
+import type { NewMessage } from '../../src/store/outbox/index.js';
 import { Store } from '../../src/store/store.js';
 import { createTestDatabase, describeEachBackend, type TestDatabase } from '../support/backends.js';
 import { startHttpSink, type HttpSink } from '../support/http-sink.js';

@@ -3,7 +3,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { renderTemplate, templateScope } from '../../src/domain/templates.js';
 import { Dispatcher, retryDelayMs, type DispatcherOptions } from '../../src/engine/dispatcher.js';
 import { createLogger } from '../../src/logger.js';
-import type { NewMessage } from '../../src/store/outbox.js';
+import type { NewMessage } from '../../src/store/outbox/index.js';
 import { Store } from '../../src/store/store.js';
 import { createTestDatabase, describeEachBackend, type TestDatabase } from '../support/backends.js';
 import { startHttpSink, type HttpSink, type SinkReply } from '../support/http-sink.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, it } from 'node:test';
-import type { NewMessage } from '../../src/store/outbox.js';
+import type { NewMessage } from '../../src/store/outbox/index.js';
 import { startTestApp, TEST_APP_CODE, type TestContext } from '../support/app.js';
 import { describeEachBackend } from '../support/backends.js';
 import {

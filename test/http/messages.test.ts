@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { Dispatcher } from '../../src/engine/dispatcher.js';
 import { createLogger } from '../../src/logger.js';
-import type { NewMessage } from '../../src/store/outbox.js';
+import type { NewMessage } from '../../src/store/outbox/index.js';
 import { describeEachBackend } from '../support/backends.js';
 import { startTestApp, TEST_APP_CODE, type TestContext } from '../support/app.js';
 import { startHttpSink, type HttpSink } from '../support/http-sink.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, it } from 'node:test';
-import type { NewMessage } from '../../src/store/outbox.js';
+import type { NewMessage } from '../../src/store/outbox/index.js';
 import { Store } from '../../src/store/store.js';
 import { createTestDatabase, describeEachBackend, type TestDatabase } from '../support/backends.js';
 

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Backend } from '../backend.js';
-import type { OutboxStore } from '../outbox.js';
+import type { OutboxStore } from '../outbox/index.js';
 
 export interface DropUsersInput {
   readonly journeyIds: readonly number[];

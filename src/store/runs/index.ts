@@ -3,7 +3,7 @@ import type { JourneyParams, Point } from '../../domain/journey.js';
 import { InvalidTagError } from '../../domain/tags.js';
 import type { Backend } from '../backend.js';
 import type { StoredJourney } from '../journeys/index.js';
-import type { OutboxStore } from '../outbox.js';
+import type { OutboxStore } from '../outbox/index.js';
 import type { Database } from '../schema.js';
 import { addToPointCounters } from '../statistics/index.js';
 import type { TagStore } from '../tags/index.js';

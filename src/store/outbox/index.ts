@@ -1,9 +1,9 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
-import { messageIdempotencyKey, type OutboundMessage } from '../domain/messages.js';
-import type { Backend } from './backend.js';
-import { postgresBulkInsert, SqliteBulkInserter, type BulkInsert } from './sql/bulk-insert.js';
-import type { Database, OutboxTable } from './schema.js';
-import { OUTBOX_CHANNEL, Wake } from './wake.js';
+import { messageIdempotencyKey, type OutboundMessage } from '../../domain/messages.js';
+import type { Backend } from '../backend.js';
+import { postgresBulkInsert, SqliteBulkInserter, type BulkInsert } from '../sql/bulk-insert.js';
+import type { Database, OutboxTable } from '../schema.js';
+import { OUTBOX_CHANNEL, Wake } from '../wake.js';
 
 /**
  * The outbox: every message the engine produces is a row here, inserted in
