@@ -19,7 +19,7 @@ import { renderTemplate, templateScope } from '../../src/domain/templates.js';
 import { Dispatcher } from '../../src/engine/dispatcher.js';
 import { createLogger } from '../../src/logger.js';
 import type { Dialect } from '../../src/store/backend.js';
-import type { NewMessage } from '../../src/store/outbox/index.js';
+import type { BatchMessage, OutboxBatch } from '../../src/store/outbox/index.js';
 import type { Store } from '../../src/store/store.js';
 import { openBenchStore } from '../fixtures.js';
 import { peakRssMb, report } from '../report.js';
@@ -73,11 +73,17 @@ async function withDatabase(dialect: Dialect, fn: (store: Store) => Promise<void
   }
 }
 
-async function enqueueInEngineBatches(store: Store, count: number, make: (i: number) => NewMessage): Promise<number> {
+/** Enqueues `count` messages of one point through the outbox insert the scheduler uses, ENGINE_BATCH to a transaction. */
+async function enqueueInEngineBatches(
+  store: Store,
+  point: Omit<OutboxBatch, 'items'>,
+  count: number,
+  make: (i: number) => BatchMessage,
+): Promise<number> {
   const start = performance.now();
   for (let from = 0; from < count; from += ENGINE_BATCH) {
-    const batch = Array.from({ length: Math.min(ENGINE_BATCH, count - from) }, (_, k) => make(from + k));
-    await store.backend.db.transaction().execute((trx) => store.outbox.enqueue(batch, trx));
+    const items = Array.from({ length: Math.min(ENGINE_BATCH, count - from) }, (_, k) => make(from + k));
+    await store.backend.db.transaction().execute((trx) => store.outbox.enqueue([{ ...point, items }], trx, Date.now()));
   }
   return (performance.now() - start) / 1000;
 }
@@ -101,15 +107,19 @@ async function drain(store: Store, dispatcher: Dispatcher, count: number): Promi
 async function benchOutbox(dialect: Dialect): Promise<void> {
   await withDatabase(dialect, async (store) => {
     const app = await store.applications.create('BENCH-00001', 'bench');
-    const enqueueSeconds = await enqueueInEngineBatches(store, MESSAGES, (i) => ({
-      applicationId: app.id,
-      journeyId: 1,
-      runId: i + 1,
-      pointUuid: 'push',
-      userId: `user-${i}`,
-      hwid: `hwid-${i}`,
-      message: { channel: 'push', recipient: `token-${i}`, payload: { title: 'Hello', body: `Your code is CODE${i % 1000}` } },
-    }));
+    const enqueueSeconds = await enqueueInEngineBatches(
+      store,
+      { applicationId: app.id, journeyId: 1, pointUuid: 'push', channel: 'push' },
+      MESSAGES,
+      (i) => ({
+        runId: i + 1,
+        userId: `user-${i}`,
+        hwid: `hwid-${i}`,
+        recipient: `token-${i}`,
+        payload: { title: 'Hello', body: `Your code is CODE${i % 1000}` },
+        deliverAt: Date.now(),
+      }),
+    );
     report(`outbox ${dialect}: enqueue ${MESSAGES} in txns of ${ENGINE_BATCH}`, {
       seconds: enqueueSeconds,
       rows_per_s: MESSAGES / enqueueSeconds,
@@ -134,13 +144,14 @@ async function benchWebhook(dialect: Dialect): Promise<void> {
   try {
     await withDatabase(dialect, async (store) => {
       const app = await store.applications.create('BENCH-00001', 'bench');
-      await enqueueInEngineBatches(store, WEBHOOKS, (i) => ({
-        applicationId: app.id,
-        journeyId: 1,
+      const point = { applicationId: app.id, journeyId: 1, pointUuid: 'hook', channel: 'webhook' } as const;
+      await enqueueInEngineBatches(store, point, WEBHOOKS, (i) => ({
         runId: i + 1,
-        pointUuid: 'hook',
         userId: `user-${i}`,
-        message: { channel: 'webhook', recipient: url, payload: { method: 'POST', headers: {}, body: `{"n":${i}}` } },
+        hwid: null,
+        recipient: url,
+        payload: { method: 'POST', headers: {}, body: `{"n":${i}}` },
+        deliverAt: Date.now(),
       }));
       const dispatcher = new Dispatcher(store, createLogger('silent'), { batchSize: 500, concurrency: 32 });
       const seconds = await drain(store, dispatcher, WEBHOOKS);

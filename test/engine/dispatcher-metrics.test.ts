@@ -3,7 +3,7 @@ import { after, afterEach, before, it } from 'node:test';
 import { Dispatcher } from '../../src/engine/dispatcher.js';
 import { createLogger } from '../../src/logger.js';
 import { ServiceMetrics } from '../../src/service/metrics.js';
-import type { NewMessage } from '../../src/store/outbox/index.js';
+import { enqueueMessages, type SeedMessage } from '../support/outbox.js';
 import { Store } from '../../src/store/store.js';
 import { createTestDatabase, describeEachBackend, type TestDatabase } from '../support/backends.js';
 import { startHttpSink, type HttpSink } from '../support/http-sink.js';
@@ -39,7 +39,7 @@ describeEachBackend('dispatcher metrics', (dialect) => {
     await database.drop();
   });
 
-  function webhook(runId: number): NewMessage {
+  function webhook(runId: number): SeedMessage {
     return {
       applicationId: appId,
       journeyId: 7,
@@ -61,7 +61,7 @@ describeEachBackend('dispatcher metrics', (dialect) => {
 
   it('observes the time from claim to the provider answer, by outcome', async () => {
     const requestsBefore = sink.requests.length;
-    await store.outbox.enqueue([webhook(1), webhook(2)]);
+    await enqueueMessages(store, [webhook(1), webhook(2)]);
     const metrics = await startDispatcher();
     const text = await waitUntil('both deliveries to be observed', async () => {
       const text = await exposition(metrics);
@@ -76,7 +76,7 @@ describeEachBackend('dispatcher metrics', (dialect) => {
 
   it('counts an outcome refused because the lease expired and another dispatcher claimed the message', async () => {
     const requestsBefore = sink.requests.length;
-    await store.outbox.enqueue([webhook(3)]);
+    await enqueueMessages(store, [webhook(3)]);
     const metrics = await startDispatcher();
     await waitUntil('the delivery to reach the receiver', () => sink.requests.length > requestsBefore);
     // Another dispatcher whose clock is past this one's lease claims the message while the receiver is still answering.

@@ -3,7 +3,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { renderTemplate, templateScope } from '../../src/domain/templates.js';
 import { Dispatcher, retryDelayMs, type DispatcherOptions } from '../../src/engine/dispatcher.js';
 import { createLogger } from '../../src/logger.js';
-import type { NewMessage } from '../../src/store/outbox/index.js';
+import { enqueueMessages, type SeedMessage } from '../support/outbox.js';
 import { Store } from '../../src/store/store.js';
 import { createTestDatabase, describeEachBackend, type TestDatabase } from '../support/backends.js';
 import { startHttpSink, type HttpSink, type SinkReply } from '../support/http-sink.js';
@@ -66,7 +66,7 @@ describeEachBackend('dispatcher', (dialect) => {
     return s;
   }
 
-  function webhook(runId: number, url: string, body = `{"run":${runId}}`): NewMessage {
+  function webhook(runId: number, url: string, body = `{"run":${runId}}`): SeedMessage {
     return {
       applicationId: appId,
       journeyId: JOURNEY_ID,
@@ -92,7 +92,7 @@ describeEachBackend('dispatcher', (dialect) => {
     const s = await sink();
     const scope = templateScope({ attributeValues: { promo_code: 'SUMMER25' }, tags: { City: 'London' }, userId: 'user-1' });
     const body = renderTemplate('{"user":"{{ user_id }}","code":"{{ promo_code }}","city":"{{ tags.City }}"}', scope);
-    await store.outbox.enqueue([webhook(1, `${s.url}/hook`, body)]);
+    await enqueueMessages(store, [webhook(1, `${s.url}/hook`, body)]);
     await startDispatcher();
 
     const [row] = await waitUntil('the webhook to be recorded', async () => ((await finished()).length === 1 ? finished() : undefined));
@@ -110,7 +110,7 @@ describeEachBackend('dispatcher', (dialect) => {
 
   it('retries a 500 with backoff and records one success with the attempts it took', async () => {
     const s = await sink((index) => (index < 2 ? { status: 500, body: 'boom' } : { status: 200 }));
-    await store.outbox.enqueue([webhook(1, s.url)]);
+    await enqueueMessages(store, [webhook(1, s.url)]);
     await startDispatcher();
 
     await waitUntil('the webhook to be sent', async () => (await finished()).length === 1);
@@ -126,7 +126,7 @@ describeEachBackend('dispatcher', (dialect) => {
 
   it('fails a 400 at once, without retrying, with the reason', async () => {
     const s = await sink(() => ({ status: 400, body: 'unknown user' }));
-    await store.outbox.enqueue([webhook(1, s.url)]);
+    await enqueueMessages(store, [webhook(1, s.url)]);
     await startDispatcher();
 
     const [row] = await waitUntil('the webhook to fail', async () => ((await finished()).length === 1 ? finished() : undefined));
@@ -140,7 +140,7 @@ describeEachBackend('dispatcher', (dialect) => {
 
   it('gives up after the last attempt', async () => {
     const s = await sink(() => ({ status: 503 }));
-    await store.outbox.enqueue([webhook(1, s.url)]);
+    await enqueueMessages(store, [webhook(1, s.url)]);
     await startDispatcher();
 
     await waitUntil('the webhook to fail', async () => (await finished()).length === 1);
@@ -152,7 +152,7 @@ describeEachBackend('dispatcher', (dialect) => {
   it('retries a receiver that timed out, and fails with the timeout when attempts run out', async () => {
     const slowOnce = await sink((index) => (index === 0 ? 'hang' : { status: 200 }));
     const alwaysSlow = await sink(() => 'hang');
-    await store.outbox.enqueue([webhook(1, slowOnce.url), webhook(2, alwaysSlow.url)]);
+    await enqueueMessages(store, [webhook(1, slowOnce.url), webhook(2, alwaysSlow.url)]);
     await startDispatcher({ retry: { maxAttempts: 2, baseDelayMs: 10, maxDelayMs: 20 } });
 
     await waitUntil('both webhooks to finish', async () => (await finished()).length === 2);
@@ -170,7 +170,7 @@ describeEachBackend('dispatcher', (dialect) => {
     try {
       await store.channelSettings.set(appId, 'email', 'smtp', { host: smtp.host, port: smtp.port, from: 'news@shop.example' });
       const scope = templateScope({ attributeValues: { promo_code: 'SUMMER25' }, tags: { Name: 'Ann' }, userId: 'user-1' });
-      await store.outbox.enqueue([
+      await enqueueMessages(store, [
         {
           applicationId: appId,
           journeyId: JOURNEY_ID,
@@ -203,7 +203,7 @@ describeEachBackend('dispatcher', (dialect) => {
   });
 
   it('records push through the log provider and fails email that is not configured', async () => {
-    await store.outbox.enqueue([
+    await enqueueMessages(store, [
       {
         applicationId: appId,
         journeyId: JOURNEY_ID,
@@ -235,7 +235,7 @@ describeEachBackend('dispatcher', (dialect) => {
     await startDispatcher({ pollIntervalMs: 600_000 });
     // Let the first (empty) claim happen so that the dispatcher is idle, waiting.
     await new Promise((resolve) => setTimeout(resolve, 50));
-    await store.outbox.enqueue([webhook(1, s.url)]);
+    await enqueueMessages(store, [webhook(1, s.url)]);
     await waitUntil('the webhook to be sent', async () => (await finished()).length === 1);
     assert.equal(s.requests.length, 1);
   });
@@ -243,7 +243,7 @@ describeEachBackend('dispatcher', (dialect) => {
   it('stops gracefully: in-flight deliveries are recorded, unstarted ones are released unattempted', async () => {
     const s = await sink(() => ({ status: 200, delayMs: 300 }));
     await store.channelSettings.set(appId, 'webhook', 'http', { timeout_ms: 5_000 });
-    await store.outbox.enqueue([1, 2, 3, 4].map((run) => webhook(run, `${s.url}/m/${run}`)));
+    await enqueueMessages(store, [1, 2, 3, 4].map((run) => webhook(run, `${s.url}/m/${run}`)));
     const dispatcher = await startDispatcher({ concurrency: 1 });
     await waitUntil('the first delivery to be in flight', () => s.requests.length === 1);
     await dispatcher.stop();
@@ -263,7 +263,7 @@ describeEachBackend('dispatcher', (dialect) => {
     const count = 300;
     // A generous timeout: this test is about claims, and a timed-out request would rightly be repeated.
     await store.channelSettings.set(appId, 'webhook', 'http', { timeout_ms: 10_000 });
-    await store.outbox.enqueue(Array.from({ length: count }, (_, i) => webhook(i + 1, `${s.url}/m/${i + 1}`)));
+    await enqueueMessages(store, Array.from({ length: count }, (_, i) => webhook(i + 1, `${s.url}/m/${i + 1}`)));
     const other = Store.open(database.url);
     try {
       await Promise.all([
@@ -285,7 +285,7 @@ describeEachBackend('dispatcher', (dialect) => {
 
   it('redelivers, with the same key, a message whose dispatcher died after claiming it', async () => {
     const s = await sink();
-    await store.outbox.enqueue([webhook(1, s.url)]);
+    await enqueueMessages(store, [webhook(1, s.url)]);
     const [claimed] = await store.outbox.claimDue('dispatcher-that-died', 10, 200);
     assert.ok(claimed);
     await startDispatcher();

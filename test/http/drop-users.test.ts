@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, it } from 'node:test';
-import type { NewMessage } from '../../src/store/outbox/index.js';
+import { enqueueMessages, type SeedMessage } from '../support/outbox.js';
 import { startTestApp, TEST_APP_CODE, type TestContext } from '../support/app.js';
 import { describeEachBackend } from '../support/backends.js';
 import {
@@ -63,7 +63,7 @@ describeEachBackend('POST /api/journey/drop-users/external', (dialect) => {
     const journey = await ctx.store.journeys.findByUuid(journeyUuid);
     const run = (await runsOf(ctx.store, journeyUuid)).find((r) => r.user_id === userId);
     assert.ok(journey && run);
-    const message: NewMessage = {
+    const message: SeedMessage = {
       applicationId: journey.applicationId,
       journeyId: journey.id,
       runId: run.id,
@@ -73,7 +73,7 @@ describeEachBackend('POST /api/journey/drop-users/external', (dialect) => {
       message: { channel: 'push', recipient: `token-${userId}`, payload: { title: 'Hi', body: 'Hello' } },
       deliverAt: Date.now() + 3_600_000,
     };
-    assert.equal(await ctx.store.outbox.enqueue([message]), 1);
+    assert.equal(await enqueueMessages(ctx.store, [message]), 1);
   }
 
   async function outboxStatus(journeyUuid: string): Promise<Record<string, string>> {

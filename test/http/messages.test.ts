@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { Dispatcher } from '../../src/engine/dispatcher.js';
 import { createLogger } from '../../src/logger.js';
-import type { NewMessage } from '../../src/store/outbox/index.js';
+import { enqueueMessages, type SeedMessage } from '../support/outbox.js';
 import { describeEachBackend } from '../support/backends.js';
 import { startTestApp, TEST_APP_CODE, type TestContext } from '../support/app.js';
 import { startHttpSink, type HttpSink } from '../support/http-sink.js';
@@ -32,12 +32,12 @@ describeEachBackend('GET /api/journey/{id}/messages', (dialect) => {
     await ctx.store.applications.createToken(otherToken, 'api', 'other', [other.id]);
 
     const base = { applicationId: journey.applicationId, journeyId: journey.id, pointUuid: 'point-1' };
-    const messages: NewMessage[] = [
+    const messages: SeedMessage[] = [
       { ...base, runId: 1, userId: 'alice', message: { channel: 'push', recipient: 'token-a', payload: { title: 'Hi', body: 'Alice' } }, hwid: 'hw-a' },
       { ...base, runId: 1, userId: 'alice', pointUuid: 'point-2', message: { channel: 'webhook', recipient: `${sink.url}/bad`, payload: { method: 'POST', headers: {}, body: '{"u":"alice"}' } } },
       { ...base, runId: 2, userId: 'bob', message: { channel: 'sms', recipient: '+15550100', payload: { body: 'Bob' } } },
     ];
-    await ctx.store.outbox.enqueue(messages);
+    await enqueueMessages(ctx.store, messages);
     const dispatcher = new Dispatcher(ctx.store, createLogger('silent'), { pollIntervalMs: 20 });
     await dispatcher.start();
     await waitUntil('three outcomes', async () => {

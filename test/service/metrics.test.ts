@@ -8,6 +8,7 @@ import { TEST_API_TOKEN, TEST_APP_CODE } from '../support/app.js';
 import { createTestDatabase, describeEachBackend, type TestDatabase } from '../support/backends.js';
 import { call, registerUsers, startedJourney, startExternal } from '../support/journeyd-http.js';
 import { sampleValue } from '../support/metrics.js';
+import { enqueueMessages } from '../support/outbox.js';
 import { waitUntil } from '../support/wait-until.js';
 import { apiPoint, exitPoint } from '../http/start-external-support.js';
 
@@ -133,7 +134,7 @@ describeEachBackend('metrics of a running service', (dialect) => {
         deliverAt,
       });
       const now = Date.now();
-      await store.outbox.enqueue([message(1, now - 60_000), message(2, now - 1_000), message(3, now + 3_600_000)]);
+      await enqueueMessages(store, [message(1, now - 60_000), message(2, now - 1_000), message(3, now + 3_600_000)]);
     } finally {
       await store.close();
     }

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, it } from 'node:test';
-import type { NewMessage } from '../../src/store/outbox/index.js';
+import { enqueueMessages, type SeedMessage } from '../support/outbox.js';
 import { Store } from '../../src/store/store.js';
 import { createTestDatabase, describeEachBackend, type TestDatabase } from '../support/backends.js';
 
-function webhook(runId: number, overrides: Partial<NewMessage> = {}): NewMessage {
+function webhook(runId: number, overrides: Partial<SeedMessage> = {}): SeedMessage {
   return {
     applicationId: 1,
     journeyId: 7,
@@ -38,9 +38,9 @@ describeEachBackend('outbox store', (dialect) => {
   const outboxRows = () => store.backend.db.selectFrom('outbox').selectAll().orderBy('id').execute();
 
   it('keeps one row per idempotency key, however often the same message is enqueued', async () => {
-    assert.equal(await store.outbox.enqueue([webhook(1), webhook(2)]), 2);
-    assert.equal(await store.outbox.enqueue([webhook(1), webhook(2), webhook(3)]), 1);
-    assert.equal(await store.outbox.enqueue([webhook(1)]), 0);
+    assert.equal(await enqueueMessages(store, [webhook(1), webhook(2)]), 2);
+    assert.equal(await enqueueMessages(store, [webhook(1), webhook(2), webhook(3)]), 1);
+    assert.equal(await enqueueMessages(store, [webhook(1)]), 0);
     const rows = await outboxRows();
     assert.equal(rows.length, 3);
     assert.equal(new Set(rows.map((r) => r.idempotency_key)).size, 3);
@@ -48,7 +48,7 @@ describeEachBackend('outbox store', (dialect) => {
   });
 
   it('gives different keys to different recipients, points and runs, and none to the attempt', async () => {
-    await store.outbox.enqueue([
+    await enqueueMessages(store, [
       webhook(1),
       webhook(1, { pointUuid: 'other-point' }),
       webhook(1, { message: { channel: 'webhook', recipient: 'http://127.0.0.1:9/other', payload: { method: 'GET', headers: {} } } }),
@@ -60,19 +60,19 @@ describeEachBackend('outbox store', (dialect) => {
   it('enqueues inside the caller’s transaction: a rollback leaves nothing', async () => {
     await assert.rejects(
       store.backend.db.transaction().execute(async (trx) => {
-        assert.equal(await store.outbox.enqueue([webhook(1)], trx), 1);
+        assert.equal(await enqueueMessages(store, [webhook(1)], trx), 1);
         throw new Error('the engine’s transaction failed');
       }),
       /the engine’s transaction failed/,
     );
     assert.equal((await outboxRows()).length, 0);
-    await store.backend.db.transaction().execute((trx) => store.outbox.enqueue([webhook(1)], trx));
+    await store.backend.db.transaction().execute((trx) => enqueueMessages(store, [webhook(1)], trx));
     assert.equal((await outboxRows()).length, 1);
   });
 
   it('stores every character of user ids, recipients and payloads as given', async () => {
     const awkward = 'Zoë "quoted" \\ back\\slash, {braces} NULL\n\ttabs ☃';
-    await store.outbox.enqueue([
+    await enqueueMessages(store, [
       webhook(1, {
         userId: awkward,
         hwid: null,
@@ -87,11 +87,11 @@ describeEachBackend('outbox store', (dialect) => {
 
   it('enqueues a large batch in chunks', async () => {
     const messages = Array.from({ length: 2500 }, (_, i) => webhook(i + 1));
-    assert.equal(await store.outbox.enqueue(messages), 2500);
+    assert.equal(await enqueueMessages(store, messages), 2500);
   });
 
   it('claims due messages once, counting the attempt, and not future ones', async () => {
-    await store.outbox.enqueue([webhook(1), webhook(2), webhook(3, { deliverAt: Date.now() + 60_000 })]);
+    await enqueueMessages(store, [webhook(1), webhook(2), webhook(3, { deliverAt: Date.now() + 60_000 })]);
     const now = Date.now();
     const claimed = await store.outbox.claimDue('a', 10, 30_000, now);
     assert.deepEqual(
@@ -106,7 +106,7 @@ describeEachBackend('outbox store', (dialect) => {
   });
 
   it('lets another dispatcher claim a message whose lease ran out, and drops the stale owner’s outcome', async () => {
-    await store.outbox.enqueue([webhook(1)]);
+    await enqueueMessages(store, [webhook(1)]);
     const now = Date.now();
     const [first] = await store.outbox.claimDue('crashed', 10, 1_000, now);
     assert.ok(first);
@@ -123,7 +123,7 @@ describeEachBackend('outbox store', (dialect) => {
   });
 
   it('records final outcomes in the log and the point counters, and retries as a later due time', async () => {
-    await store.outbox.enqueue([webhook(1), webhook(2), webhook(3), webhook(4, { pointUuid: 'point-b' })]);
+    await enqueueMessages(store, [webhook(1), webhook(2), webhook(3), webhook(4, { pointUuid: 'point-b' })]);
     const now = Date.now();
     const claimed = await store.outbox.claimDue('a', 10, 30_000, now);
     const id = (user: string) => claimed.find((m) => m.userId === user)!.id;
@@ -168,7 +168,7 @@ describeEachBackend('outbox store', (dialect) => {
   });
 
   it('releases unattempted claims without counting the attempt', async () => {
-    await store.outbox.enqueue([webhook(1)]);
+    await enqueueMessages(store, [webhook(1)]);
     const [claimed] = await store.outbox.claimDue('a', 10, 60_000);
     await store.outbox.release('a', [claimed!.id]);
     const [again] = await store.outbox.claimDue('b', 10, 60_000);
@@ -176,7 +176,7 @@ describeEachBackend('outbox store', (dialect) => {
   });
 
   it('holds a paused journey’s messages, resumes them, and cancels a user’s', async () => {
-    await store.outbox.enqueue([webhook(1), webhook(2), webhook(3, { journeyId: 8 })]);
+    await enqueueMessages(store, [webhook(1), webhook(2), webhook(3, { journeyId: 8 })]);
     assert.equal(await store.outbox.holdJourney(7), 2);
     assert.deepEqual(
       (await store.outbox.claimDue('a', 10, 60_000)).map((m) => m.journeyId),
@@ -198,7 +198,7 @@ describeEachBackend('outbox store', (dialect) => {
   });
 
   it('records a message sent even if it was cancelled while in flight', async () => {
-    await store.outbox.enqueue([webhook(1)]);
+    await enqueueMessages(store, [webhook(1)]);
     const [claimed] = await store.outbox.claimDue('a', 10, 60_000);
     await store.outbox.cancelUndelivered(7);
     assert.equal(await store.outbox.recordOutcomes('a', [{ id: claimed!.id, kind: 'sent', provider: 'http' }]), 1);
@@ -209,7 +209,7 @@ describeEachBackend('outbox store', (dialect) => {
     let woken = 0;
     const stop = await store.outbox.newWork.listen(() => woken++);
     try {
-      await store.outbox.enqueue([webhook(1)]);
+      await enqueueMessages(store, [webhook(1)]);
       const deadline = Date.now() + 5_000;
       while (woken === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
       assert.ok(woken > 0);

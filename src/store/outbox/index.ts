@@ -1,9 +1,15 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
-import { messageIdempotencyKey, type OutboundMessage } from '../../domain/messages.js';
+import type { OutboundMessage } from '../../domain/messages.js';
 import type { Backend } from '../backend.js';
-import { postgresBulkInsert, SqliteBulkInserter, type BulkInsert } from '../sql/bulk-insert.js';
 import type { Database, OutboxTable } from '../schema.js';
+import { postgresBulkInsert, SqliteBulkInserter, type BulkInsert } from '../sql/bulk-insert.js';
+import { addToPointCounters } from '../statistics/index.js';
 import { OUTBOX_CHANNEL, Wake } from '../wake.js';
+import { PostgresOutboxInsert } from './postgres.js';
+import { SqliteOutboxInsert } from './sqlite.js';
+import type { ClaimedMessage, Delivery, MessageOutcome, OutboxBatch, OutboxInsert } from './types.js';
+
+export type { BatchMessage, ClaimedMessage, Delivery, MessageOutcome, OutboxBatch } from './types.js';
 
 /**
  * The outbox: every message the engine produces is a row here, inserted in
@@ -20,27 +26,6 @@ import { OUTBOX_CHANNEL, Wake } from '../wake.js';
 
 const IDS_PER_STATEMENT = 1000;
 
-const OUTBOX_INSERT: BulkInsert = {
-  table: 'outbox',
-  columns: [
-    ['idempotency_key', 'text'],
-    ['application_id', 'bigint'],
-    ['journey_id', 'bigint'],
-    ['run_id', 'bigint'],
-    ['point_uuid', 'text'],
-    ['user_id', 'text'],
-    ['channel', 'text'],
-    ['hwid', 'text'],
-    ['recipient', 'text'],
-    ['payload', 'text'],
-    ['status', 'text'],
-    ['next_attempt_at', 'bigint'],
-    ['created_at', 'bigint'],
-    ['updated_at', 'bigint'],
-  ],
-  suffix: 'ON CONFLICT (idempotency_key) DO NOTHING',
-};
-
 const DELIVERIES_INSERT: BulkInsert = {
   table: 'message_deliveries',
   columns: [
@@ -56,108 +41,38 @@ const DELIVERIES_INSERT: BulkInsert = {
   ],
 };
 
-/** A message for the outbox, as the engine produces it. */
-export interface NewMessage {
-  readonly applicationId: number;
-  readonly journeyId: number;
-  readonly runId: number;
-  readonly pointUuid: string;
-  readonly userId: string;
-  /** The device the message goes to, when it goes to one. */
-  readonly hwid?: string | null;
-  readonly message: OutboundMessage;
-  /** When to deliver it; now when omitted. */
-  readonly deliverAt?: number;
-}
-
-/** A message a dispatcher has claimed and must deliver. */
-export interface ClaimedMessage {
-  readonly id: number;
-  readonly idempotencyKey: string;
-  readonly applicationId: number;
-  readonly journeyId: number;
-  readonly pointUuid: string;
-  readonly userId: string;
-  readonly message: OutboundMessage;
-  /** This attempt's number, from 1. */
-  readonly attempt: number;
-}
-
-/** What happened to one claimed message. */
-export type MessageOutcome =
-  | { readonly id: number; readonly kind: 'sent'; readonly provider: string; readonly responseCode?: number }
-  | {
-      readonly id: number;
-      readonly kind: 'failed';
-      readonly provider: string;
-      readonly reason: string;
-      readonly responseCode?: number;
-    }
-  | { readonly id: number; readonly kind: 'retry'; readonly reason: string; readonly nextAttemptAt: number };
-
-/** One entry of the delivery log, with the message it is about. */
-export interface Delivery {
-  readonly messageId: number;
-  readonly pointUuid: string;
-  readonly channel: OutboundMessage['channel'];
-  readonly hwid: string | null;
-  readonly recipient: string;
-  readonly content: unknown;
-  readonly outcome: 'sent' | 'failed';
-  readonly provider: string;
-  readonly reason: string | null;
-  readonly responseCode: number | null;
-  readonly attempts: number;
-  readonly createdAt: number;
-  readonly deliveredAt: number;
-}
-
 export class OutboxStore {
   /**
    * Announced whenever messages may have become due (enqueued, released, or
    * inserted by the scheduler's batch); dispatchers listen on it.
    */
   readonly newWork: Wake;
-  private readonly sqliteInserts: { outbox: SqliteBulkInserter; deliveries: SqliteBulkInserter } | undefined;
+  private readonly insert: OutboxInsert;
+  /** SQLite's delivery-log insert, prepared once; Postgres needs no preparation. */
+  private readonly sqliteDeliveries: SqliteBulkInserter | undefined;
 
   constructor(private readonly backend: Backend) {
     this.newWork = new Wake(backend, OUTBOX_CHANNEL);
-    this.sqliteInserts =
-      backend.dialect === 'sqlite'
-        ? {
-            outbox: new SqliteBulkInserter(backend.raw, OUTBOX_INSERT),
-            deliveries: new SqliteBulkInserter(backend.raw, DELIVERIES_INSERT),
-          }
-        : undefined;
+    if (backend.dialect === 'sqlite') {
+      this.insert = new SqliteOutboxInsert(backend);
+      this.sqliteDeliveries = new SqliteBulkInserter(backend.raw, DELIVERIES_INSERT);
+    } else {
+      this.insert = new PostgresOutboxInsert();
+    }
   }
 
   /**
-   * Inserts messages with multi-row statements through `executor` — pass the
-   * engine's transaction (of this store's database) so they commit with the
+   * Inserts the batches' messages through `executor`, the transaction they
+   * commit with: the scheduler's batch passes its own, so they commit with the
    * runs' moves. A message whose idempotency key is already in the outbox is
    * skipped, so re-executing a point after a crash cannot enqueue it twice.
-   * Returns how many were new.
+   * Announces `newWork` when any message was new; returns how many were.
    */
-  async enqueue(messages: readonly NewMessage[], executor: Kysely<Database> = this.backend.db): Promise<number> {
-    if (messages.length === 0) return 0;
-    const now = Date.now();
-    const rows = messages.map((m) => [
-      messageIdempotencyKey(m.runId, m.pointUuid, m.message.channel, m.message.recipient),
-      m.applicationId,
-      m.journeyId,
-      m.runId,
-      m.pointUuid,
-      m.userId,
-      m.message.channel,
-      m.hwid ?? null,
-      m.message.recipient,
-      JSON.stringify(m.message.payload),
-      'pending',
-      m.deliverAt ?? now,
-      now,
-      now,
-    ]);
-    const inserted = await this.bulkInsert(executor, 'outbox', rows);
+  async enqueue(batches: readonly OutboxBatch[], executor: Kysely<Database>, now: number): Promise<number> {
+    let inserted = 0;
+    for (const batch of batches) {
+      if (batch.items.length > 0) inserted += await this.insert.insertMessages(executor, batch, now);
+    }
     if (inserted > 0) await this.newWork.announce(executor);
     return inserted;
   }
@@ -294,9 +209,8 @@ export class OutboxStore {
         }
       }
 
-      await this.bulkInsert(
+      await this.insertDeliveries(
         trx,
-        'deliveries',
         finals.map(({ outcome, row }) => [
           row.id,
           row.journey_id,
@@ -309,7 +223,10 @@ export class OutboxStore {
           now,
         ]),
       );
-      await addToPointCounters(trx, finals);
+      await addToPointCounters(
+        trx,
+        finals.map(({ outcome, row }) => ({ journeyId: row.journey_id, pointUuid: row.point_uuid, [outcome.kind]: 1 })),
+      );
       return recorded + finals.length;
     });
   }
@@ -412,54 +329,15 @@ export class OutboxStore {
     return Number(result.numUpdatedRows);
   }
 
-  /**
-   * A bulk insert through `executor`. On SQLite the prepared statements run on
-   * the raw handle, inside `executor`'s transaction or, when it is not one, a
-   * transaction opened here (so that nothing else interleaves on the connection).
-   */
-  private async bulkInsert(
-    executor: Kysely<Database>,
-    target: 'outbox' | 'deliveries',
-    rows: readonly (readonly unknown[])[],
-  ): Promise<number> {
-    if (!this.sqliteInserts) return postgresBulkInsert(executor, target === 'outbox' ? OUTBOX_INSERT : DELIVERIES_INSERT, rows);
-    const inserter = this.sqliteInserts[target];
-    if (executor.isTransaction) return inserter.insert(rows);
-    return executor.transaction().execute(async () => inserter.insert(rows));
+  /** Appends to the delivery log inside `trx` (on SQLite, through the raw handle its transaction holds). */
+  private async insertDeliveries(trx: Kysely<Database>, rows: readonly (readonly unknown[])[]): Promise<void> {
+    if (this.sqliteDeliveries) this.sqliteDeliveries.insert(rows);
+    else await postgresBulkInsert(trx, DELIVERIES_INSERT, rows);
   }
 }
 
 const FINISHED_COLUMNS = ['id', 'journey_id', 'point_uuid', 'user_id', 'attempts'] as const;
 type FinishedRow = Pick<Selectable<OutboxTable>, (typeof FINISHED_COLUMNS)[number]>;
-
-/** Adds final outcomes to the per-point `sent` / `failed` counters the statistics endpoint reads. */
-async function addToPointCounters(
-  trx: Kysely<Database>,
-  finals: readonly { outcome: { kind: 'sent' | 'failed' }; row: FinishedRow }[],
-): Promise<void> {
-  type Counts = { journey_id: number; point_uuid: string; entered: 0; passed: 0; sent: number; failed: number };
-  const byPoint = new Map<string, Counts>();
-  for (const { outcome, row } of finals) {
-    const key = `${row.journey_id}\u0000${row.point_uuid}`;
-    let counts = byPoint.get(key);
-    if (!counts) {
-      counts = { journey_id: row.journey_id, point_uuid: row.point_uuid, entered: 0, passed: 0, sent: 0, failed: 0 };
-      byPoint.set(key, counts);
-    }
-    counts[outcome.kind]++;
-  }
-  if (byPoint.size === 0) return;
-  await trx
-    .insertInto('journey_point_counters')
-    .values([...byPoint.values()])
-    .onConflict((oc) =>
-      oc.columns(['journey_id', 'point_uuid']).doUpdateSet((eb) => ({
-        sent: eb('journey_point_counters.sent', '+', eb.ref('excluded.sent')),
-        failed: eb('journey_point_counters.failed', '+', eb.ref('excluded.failed')),
-      })),
-    )
-    .execute();
-}
 
 function toClaimedMessage(row: Selectable<OutboxTable>): ClaimedMessage {
   return {

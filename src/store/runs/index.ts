@@ -27,7 +27,6 @@ import type {
 
 export type {
   BatchAccess,
-  BatchMessage,
   BatchOutcome,
   BatchReads,
   BatchTerms,
@@ -43,6 +42,7 @@ export type {
   RunningJourney,
   TagWrite,
 } from './types.js';
+export type { BatchMessage } from '../outbox/index.js';
 
 /**
  * The scheduler's statements (docs/engine.md): finding which points of which
@@ -70,8 +70,7 @@ export class RunStore {
     private readonly tags: TagStore,
     private readonly runWake: Wake,
   ) {
-    this.statements =
-      backend.dialect === 'sqlite' ? new SqliteRunStatements(backend) : new PostgresRunStatements(backend);
+    this.statements = backend.dialect === 'sqlite' ? new SqliteRunStatements(backend) : new PostgresRunStatements(backend);
   }
 
   /**
@@ -89,11 +88,7 @@ export class RunStore {
 
   /** Ids and revisions of the journeys in STATUS_RUNNING. */
   async runningRevisions(): Promise<Map<number, number>> {
-    const rows = await this.backend.db
-      .selectFrom('journeys')
-      .select(['id', 'revision'])
-      .where('status', '=', 'STATUS_RUNNING')
-      .execute();
+    const rows = await this.backend.db.selectFrom('journeys').select(['id', 'revision']).where('status', '=', 'STATUS_RUNNING').execute();
     return new Map(rows.map((row) => [Number(row.id), Number(row.revision)]));
   }
 
@@ -155,14 +150,18 @@ export class RunStore {
           failed,
         })),
       );
-      let inserted = 0;
-      for (const { pointUuid: messagePoint, channel, items } of write.messages) {
-        if (items.length === 0) continue;
-        const target = { journeyId: journey.id, pointUuid: messagePoint, applicationId: journey.applicationId, channel };
-        inserted += await this.statements.insertMessages(executor, target, items, terms.now);
-      }
-      if (inserted > 0) await this.outbox.newWork.announce(executor);
-      else await this.statements.commitWithoutFlush(executor);
+      const inserted = await this.outbox.enqueue(
+        write.messages.map(({ pointUuid: messagePoint, channel, items }) => ({
+          applicationId: journey.applicationId,
+          journeyId: journey.id,
+          pointUuid: messagePoint,
+          channel,
+          items,
+        })),
+        executor,
+        terms.now,
+      );
+      if (inserted === 0) await this.statements.commitWithoutFlush(executor);
       const advancedTo = [...new Set(write.moves.flatMap((move) => (move.kind === 'advance' ? [move.to] : [])))];
       // After a full batch more runs are most likely due: not worth a probe (on Postgres, one that wades
       // through the index entries of the rows just moved until vacuum removes them).

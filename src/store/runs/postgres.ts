@@ -1,15 +1,6 @@
 import { sql, type Kysely } from 'kysely';
-import { messageIdempotencyKey, type Channel } from '../../domain/messages.js';
 import type { Backend } from '../backend.js';
-import type {
-  BatchMessage,
-  BatchTerms,
-  DueRun,
-  GroupDue,
-  MoveGroup,
-  PointGroup,
-  RunStatements,
-} from './types.js';
+import type { BatchTerms, DueRun, GroupDue, MoveGroup, PointGroup, RunStatements } from './types.js';
 import type { Database, JourneyStatus } from '../schema.js';
 
 type PostgresBackend = Extract<Backend, { dialect: 'postgres' }>;
@@ -98,40 +89,6 @@ export class PostgresRunStatements implements RunStatements {
           state = ${g.state}, exited_at = ${g.state === 'exited' ? now : null}, updated_at = ${now}
         WHERE id = ANY(${g.runIds}::bigint[])`.execute(executor);
     }
-  }
-
-  async insertMessages(
-    executor: Kysely<Database>,
-    group: PointGroup & { applicationId: number; channel: Channel },
-    messages: readonly BatchMessage[],
-    now: number,
-  ): Promise<number> {
-    const keys: string[] = [];
-    const runIds: number[] = [];
-    const userIds: string[] = [];
-    const hwids: (string | null)[] = [];
-    const recipients: string[] = [];
-    const payloads: string[] = [];
-    const deliverAts: number[] = [];
-    for (const m of messages) {
-      keys.push(messageIdempotencyKey(m.runId, group.pointUuid, group.channel, m.recipient));
-      runIds.push(m.runId);
-      userIds.push(m.userId);
-      hwids.push(m.hwid);
-      recipients.push(m.recipient);
-      payloads.push(JSON.stringify(m.payload));
-      deliverAts.push(m.deliverAt);
-    }
-    const result = await sql`
-      INSERT INTO outbox (idempotency_key, application_id, journey_id, run_id, point_uuid, user_id, channel, hwid,
-                          recipient, payload, status, next_attempt_at, created_at, updated_at)
-      SELECT m.key, ${group.applicationId}, ${group.journeyId}, m.run_id, ${group.pointUuid}, m.user_id,
-             ${group.channel}, m.hwid, m.recipient, m.payload, 'pending', m.deliver_at, ${now}, ${now}
-      FROM unnest(${keys}::text[], ${runIds}::bigint[], ${userIds}::text[], ${hwids}::text[], ${recipients}::text[],
-                  ${payloads}::text[], ${deliverAts}::bigint[])
-        AS m(key, run_id, user_id, hwid, recipient, payload, deliver_at)
-      ON CONFLICT (idempotency_key) DO NOTHING`.execute(executor);
-    return Number(result.numAffectedRows ?? 0);
   }
 
   async commitWithoutFlush(executor: Kysely<Database>): Promise<void> {

@@ -1,17 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely } from 'kysely';
-import { messageIdempotencyKey } from '../../domain/messages.js';
 import type { Backend } from '../backend.js';
-import type {
-  BatchMessage,
-  BatchTerms,
-  DueRun,
-  GroupDue,
-  MoveGroup,
-  PointGroup,
-  RunStatements,
-} from './types.js';
-import type { Channel } from '../../domain/messages.js';
+import type { BatchTerms, DueRun, GroupDue, MoveGroup, PointGroup, RunStatements } from './types.js';
 import type { Database, JourneyStatus } from '../schema.js';
 
 type SqliteBackend = Extract<Backend, { dialect: 'sqlite' }>;
@@ -21,10 +11,8 @@ type SqliteBackend = Extract<Backend, { dialect: 'sqlite' }>;
  * transaction opened on the connection Kysely holds for it, so Kysely-built
  * reads (the batch's executor) and the raw prepared statements below run
  * inside it, and no other code of the process can use the connection until
- * it ends. Outbox rows are inserted 50 to a statement, as VALUES rows (see
- * OUTBOX_ROWS_PER_STATEMENT): a third less than a statement per row, which
- * had measured no slower than one statement over a `json_each` list of the
- * batch (6–12 µs vs 14 µs a row on an earlier machine). Moves are one
+ * it ends (the batch's outbox insert, src/store/outbox/sqlite.ts, relies on
+ * that too). Moves are one
  * statement per group of runs that end up in the same place (`json_each` of
  * their ids), which saves the per-statement cost of a row each (7.9 → 6.2 µs
  * a run).
@@ -49,9 +37,7 @@ export class SqliteRunStatements implements RunStatements {
   }
 
   async lockJourney(_executor: Kysely<Database>, journeyId: number): Promise<JourneyStatus | undefined> {
-    const row = this.statement(`SELECT status FROM journeys WHERE id = ?`).get(journeyId) as
-      | { status: JourneyStatus }
-      | undefined;
+    const row = this.statement(`SELECT status FROM journeys WHERE id = ?`).get(journeyId) as { status: JourneyStatus } | undefined;
     return row?.status;
   }
 
@@ -81,45 +67,6 @@ export class SqliteRunStatements implements RunStatements {
     for (const g of groups) {
       move.run(g.pointUuid, g.dueAt, g.waitingPoint, g.state, g.state === 'exited' ? now : null, now, JSON.stringify(g.runIds));
     }
-  }
-
-  async insertMessages(
-    _executor: Kysely<Database>,
-    group: PointGroup & { applicationId: number; channel: Channel },
-    messages: readonly BatchMessage[],
-    now: number,
-  ): Promise<number> {
-    let inserted = 0;
-    for (let first = 0; first < messages.length; first += OUTBOX_ROWS_PER_STATEMENT) {
-      const chunk = messages.slice(first, first + OUTBOX_ROWS_PER_STATEMENT);
-      // The SELECT list's parameters come first in the text, so they are bound first.
-      const parameters: unknown[] = [group.applicationId, group.journeyId, group.pointUuid, group.channel, now, now];
-      for (const m of chunk) {
-        parameters.push(
-          messageIdempotencyKey(m.runId, group.pointUuid, group.channel, m.recipient),
-          m.runId,
-          m.userId,
-          m.hwid,
-          m.recipient,
-          JSON.stringify(m.payload),
-          m.deliverAt,
-        );
-      }
-      inserted += this.outboxInsert(chunk.length).run(parameters).changes;
-    }
-    return inserted;
-  }
-
-  /** The insert of `rows` outbox rows of one point: the per-message columns as VALUES rows, the group's bound once. */
-  private outboxInsert(rows: number): BetterSqlite3.Statement {
-    return this.statement(
-      `INSERT INTO outbox (idempotency_key, application_id, journey_id, run_id, point_uuid, user_id, channel, hwid,
-                           recipient, payload, status, next_attempt_at, created_at, updated_at)
-       SELECT column1, ?, ?, column2, ?, column3, ?, column4, column5, column6, 'pending', column7, ?, ?
-       FROM (VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?)').join(', ')})
-       WHERE true -- without a WHERE, SQLite would read ON CONFLICT as a join's ON
-       ON CONFLICT (idempotency_key) DO NOTHING`,
-    );
   }
 
   async commitWithoutFlush(): Promise<void> {}
@@ -157,13 +104,6 @@ export class SqliteRunStatements implements RunStatements {
     return statement;
   }
 }
-
-/**
- * Outbox rows per INSERT: one statement per row cost 8.4 s for a million rows
- * (2026-12-02, docs/engine.md), 50 rows per statement 5.7 s (100: 5.6 s). A batch's last
- * chunk is shorter, so at most this many statement texts are prepared.
- */
-const OUTBOX_ROWS_PER_STATEMENT = 50;
 
 interface DueRunRow {
   id: number;

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { JourneyParams, Point } from '../../domain/journey.js';
 import type { Channel } from '../../domain/messages.js';
 import type { CompiledAudience } from '../audience.js';
+import type { BatchMessage } from '../outbox/index.js';
 import type { Database, JourneyStatus } from '../schema.js';
 
 // The runs store's contract, apart from its facade (index.ts) so the dialect
@@ -54,16 +55,6 @@ export type RunMove =
   | { readonly kind: 'hold'; readonly runId: number; readonly at: string; readonly until: number }
   /** Out of the journey, at point `at`. */
   | { readonly kind: 'exit'; readonly runId: number; readonly at: string };
-
-/** A rendered message for the outbox; the batch's journey, point and channel are implied. */
-export interface BatchMessage {
-  readonly runId: number;
-  readonly userId: string;
-  readonly hwid: string | null;
-  readonly recipient: string;
-  readonly payload: unknown;
-  readonly deliverAt: number;
-}
 
 /** Tag values to set on every device of these users. */
 export interface TagWrite {
@@ -166,13 +157,6 @@ export interface RunStatements {
   selectDue(executor: Kysely<Database>, group: PointGroup, terms: BatchTerms): Promise<DueRun[]>;
   /** Writes each group's values to its runs (`exited_at` is `now` for an exit, `updated_at` always). */
   applyMoves(executor: Kysely<Database>, groups: readonly MoveGroup[], now: number): Promise<void>;
-  /** Inserts messages, skipping any whose idempotency key exists; returns how many were new. */
-  insertMessages(
-    executor: Kysely<Database>,
-    group: PointGroup & { readonly applicationId: number; readonly channel: Channel },
-    messages: readonly BatchMessage[],
-    now: number,
-  ): Promise<number>;
   /**
    * Lets the batch's commit return before its WAL is flushed (Postgres; SQLite in WAL mode with
    * `synchronous = NORMAL` never waits for a flush). Called for a batch that enqueued no message:
