@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Backend } from '../backend.js';
 import type { OutboxStore } from '../outbox.js';
+import { chunks } from '../sql/chunks.js';
 
 export interface DropUsersInput {
   readonly journeyIds: readonly number[];
@@ -105,10 +106,4 @@ export class DropUsersStore {
       return { droppedRuns, cancelledMessages };
     });
   }
-}
-
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let from = 0; from < items.length; from += size) out.push(items.slice(from, from + size));
-  return out;
 }

@@ -12,6 +12,7 @@ import {
 } from '../../domain/tags.js';
 import type { Backend } from '../backend.js';
 import type { Database } from '../schema.js';
+import { chunks } from '../sql/chunks.js';
 
 /** A tag declared for one application. */
 export interface TagDefinition {
@@ -232,10 +233,4 @@ function toDefinition(row: { id: number; name: string; type: number }): TagDefin
 function toTagType(stored: number): TagType {
   if (!isTagType(stored)) throw new Error(`tag_definitions.type ${stored} is not a tag type`);
   return stored;
-}
-
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const result: T[][] = [];
-  for (let i = 0; i < items.length; i += size) result.push(items.slice(i, i + size));
-  return result;
 }
