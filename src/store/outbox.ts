@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { messageIdempotencyKey, type OutboundMessage } from '../domain/messages.js';
 import type { Backend } from './backend.js';
 import { postgresBulkInsert, SqliteBulkInserter, type BulkInsert } from './sql/bulk-insert.js';
+import { chunks } from './sql/chunks.js';
 import type { Database, OutboxTable } from './schema.js';
 
 /**
@@ -503,12 +504,6 @@ function toClaimedMessage(row: Selectable<OutboxTable>): ClaimedMessage {
     message: { channel: row.channel, recipient: row.recipient, payload: JSON.parse(row.payload) } as OutboundMessage,
     attempt: row.attempts,
   };
-}
-
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let from = 0; from < items.length; from += size) out.push(items.slice(from, from + size));
-  return out;
 }
 
 const RECONNECT_DELAY_MS = 1000;
