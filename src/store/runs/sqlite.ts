@@ -1,7 +1,8 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely } from 'kysely';
-import { messageIdempotencyKey } from '../../domain/messages.js';
-import type { Backend } from '../backend.js';
+import { messageIdempotencyKey, type Channel } from '../../domain/messages.js';
+import type { SqliteBackend } from '../backend.js';
+import type { Database, JourneyStatus } from '../schema.js';
 import type {
   BatchMessage,
   BatchTerms,
@@ -11,10 +12,6 @@ import type {
   PointGroup,
   RunStatements,
 } from './types.js';
-import type { Channel } from '../../domain/messages.js';
-import type { Database, JourneyStatus } from '../schema.js';
-
-type SqliteBackend = Extract<Backend, { dialect: 'sqlite' }>;
 
 /**
  * The scheduler's statements on SQLite. A batch is one `BEGIN IMMEDIATE`
