@@ -189,7 +189,12 @@ export class DeviceStore {
         .returning('id')
         .execute();
       if (touched.length === 0) return false;
-      await this.tags.apply(applicationId, touched.map((d) => d.id), tags, trx);
+      await this.tags.apply(
+        applicationId,
+        touched.map((d) => d.id),
+        tags,
+        trx,
+      );
       return true;
     });
   }

@@ -58,13 +58,7 @@ export class DropUsersStore {
         // of one of them (which ends or holds its runs) waits for the drop instead of locking the
         // same runs in another order.
         for (const journeyIds of chunks(input.journeyIds, IDS_PER_LIST)) {
-          await trx
-            .selectFrom('journeys')
-            .select('id')
-            .where('id', 'in', journeyIds)
-            .orderBy('id')
-            .forShare()
-            .execute();
+          await trx.selectFrom('journeys').select('id').where('id', 'in', journeyIds).orderBy('id').forShare().execute();
         }
       }
       let droppedRuns = 0;

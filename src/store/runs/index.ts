@@ -70,8 +70,7 @@ export class RunStore {
     private readonly tags: TagStore,
     private readonly runWake: Wake,
   ) {
-    this.statements =
-      backend.dialect === 'sqlite' ? new SqliteRunStatements(backend) : new PostgresRunStatements(backend);
+    this.statements = backend.dialect === 'sqlite' ? new SqliteRunStatements(backend) : new PostgresRunStatements(backend);
   }
 
   /**
@@ -89,11 +88,7 @@ export class RunStore {
 
   /** Ids and revisions of the journeys in STATUS_RUNNING. */
   async runningRevisions(): Promise<Map<number, number>> {
-    const rows = await this.backend.db
-      .selectFrom('journeys')
-      .select(['id', 'revision'])
-      .where('status', '=', 'STATUS_RUNNING')
-      .execute();
+    const rows = await this.backend.db.selectFrom('journeys').select(['id', 'revision']).where('status', '=', 'STATUS_RUNNING').execute();
     return new Map(rows.map((row) => [Number(row.id), Number(row.revision)]));
   }
 
@@ -189,7 +184,12 @@ export class RunStore {
         return;
       case 'STATUS_RUNNING':
         // Runs at a point removed while the journey was paused have nowhere to go: they exit there.
-        await exitActiveRuns(trx, to.id, now, to.journey.points.map((point) => point.uuid));
+        await exitActiveRuns(
+          trx,
+          to.id,
+          now,
+          to.journey.points.map((point) => point.uuid),
+        );
         await this.outbox.resumeJourney(to.id, trx);
         await this.runWake.announce(trx);
         return;
@@ -245,12 +245,7 @@ async function deviceIdsOf(
 }
 
 /** Ends the journey's active runs at the point they are at; with `keptPoints`, only those at other points. */
-async function exitActiveRuns(
-  trx: Kysely<Database>,
-  journeyId: number,
-  now: number,
-  keptPoints: readonly string[] = [],
-): Promise<void> {
+async function exitActiveRuns(trx: Kysely<Database>, journeyId: number, now: number, keptPoints: readonly string[] = []): Promise<void> {
   await trx
     .updateTable('runs')
     .set({ state: 'exited', exited_at: now, updated_at: now, waiting_point: null })

@@ -3,15 +3,7 @@ import type { Kysely } from 'kysely';
 import { messageIdempotencyKey, type Channel } from '../../domain/messages.js';
 import type { SqliteBackend } from '../backend.js';
 import type { Database, JourneyStatus } from '../schema.js';
-import type {
-  BatchMessage,
-  BatchTerms,
-  DueRun,
-  GroupDue,
-  MoveGroup,
-  PointGroup,
-  RunStatements,
-} from './types.js';
+import type { BatchMessage, BatchTerms, DueRun, GroupDue, MoveGroup, PointGroup, RunStatements } from './types.js';
 
 /**
  * The scheduler's statements on SQLite. A batch is one `BEGIN IMMEDIATE`
@@ -46,9 +38,7 @@ export class SqliteRunStatements implements RunStatements {
   }
 
   async lockJourney(_executor: Kysely<Database>, journeyId: number): Promise<JourneyStatus | undefined> {
-    const row = this.statement(`SELECT status FROM journeys WHERE id = ?`).get(journeyId) as
-      | { status: JourneyStatus }
-      | undefined;
+    const row = this.statement(`SELECT status FROM journeys WHERE id = ?`).get(journeyId) as { status: JourneyStatus } | undefined;
     return row?.status;
   }
 

@@ -49,11 +49,7 @@ export class TagStore {
     return rows.map(toDefinition);
   }
 
-  async find(
-    applicationId: number,
-    names: Iterable<string>,
-    db: Kysely<Database> = this.backend.db,
-  ): Promise<Map<string, TagDefinition>> {
+  async find(applicationId: number, names: Iterable<string>, db: Kysely<Database> = this.backend.db): Promise<Map<string, TagDefinition>> {
     const found = new Map<string, TagDefinition>();
     for (const chunk of chunks([...new Set(names)], NAMES_PER_QUERY)) {
       const rows = await db
@@ -95,7 +91,11 @@ export class TagStore {
         .onConflict((oc) => oc.columns(['application_id', 'name']).doNothing())
         .execute();
     }
-    for (const [name, definition] of await this.find(applicationId, missing.map(([name]) => name), db)) {
+    for (const [name, definition] of await this.find(
+      applicationId,
+      missing.map(([name]) => name),
+      db,
+    )) {
       definitions.set(name, definition);
     }
     return definitions;
@@ -198,14 +198,16 @@ async function writeChanges(
       .deleteFrom('device_tags')
       .where('device_id', 'in', deviceIds)
       .where('tag_id', '=', tagId)
-      .where('text_value', 'in', change.values.map((v) => String(v.value)))
+      .where(
+        'text_value',
+        'in',
+        change.values.map((v) => String(v.value)),
+      )
       .execute();
   }
   const rows = changes
     .filter((c) => c.change.kind !== 'remove')
-    .flatMap(({ tagId, change }) =>
-      deviceIds.flatMap((deviceId) => change.values.map((value) => toRow(deviceId, tagId, value))),
-    );
+    .flatMap(({ tagId, change }) => deviceIds.flatMap((deviceId) => change.values.map((value) => toRow(deviceId, tagId, value))));
   for (const chunk of chunks(rows, ROWS_PER_INSERT)) await db.insertInto('device_tags').values(chunk).execute();
 }
 
