@@ -3,6 +3,7 @@ import type { OutboundMessage } from '../../domain/messages.js';
 import type { Backend } from '../backend.js';
 import type { Database, OutboxTable } from '../schema.js';
 import { postgresBulkInsert, SqliteBulkInserter, type BulkInsert } from '../sql/bulk-insert.js';
+import { chunks } from '../sql/chunks.js';
 import { addToPointCounters } from '../statistics/index.js';
 import { OUTBOX_CHANNEL, Wake } from '../wake.js';
 import { PostgresOutboxInsert } from './postgres.js';
@@ -350,10 +351,4 @@ function toClaimedMessage(row: Selectable<OutboxTable>): ClaimedMessage {
     message: { channel: row.channel, recipient: row.recipient, payload: JSON.parse(row.payload) as unknown } as OutboundMessage,
     attempt: row.attempts,
   };
-}
-
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let from = 0; from < items.length; from += size) out.push(items.slice(from, from + size));
-  return out;
 }

@@ -1,11 +1,9 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import { messageIdempotencyKey } from '../../domain/messages.js';
-import type { Backend } from '../backend.js';
+import type { SqliteBackend } from '../backend.js';
 import type { Database } from '../schema.js';
 import type { OutboxBatch, OutboxInsert } from './types.js';
-
-type SqliteBackend = Extract<Backend, { dialect: 'sqlite' }>;
 
 /**
  * Outbox rows per INSERT: one statement per row cost 8.4 s for a million rows

@@ -1,9 +1,7 @@
 import { sql, type Kysely } from 'kysely';
-import type { Backend } from '../backend.js';
-import type { BatchTerms, DueRun, GroupDue, MoveGroup, PointGroup, RunStatements } from './types.js';
+import type { PostgresBackend } from '../backend.js';
 import type { Database, JourneyStatus } from '../schema.js';
-
-type PostgresBackend = Extract<Backend, { dialect: 'postgres' }>;
+import type { BatchTerms, DueRun, GroupDue, MoveGroup, PointGroup, RunStatements } from './types.js';
 
 /** The class of the engine's advisory locks (the two-integer key space, apart from single-bigint keys). */
 const ENGINE_LOCK_CLASS = 7_001;

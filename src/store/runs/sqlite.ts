@@ -1,10 +1,8 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely } from 'kysely';
-import type { Backend } from '../backend.js';
-import type { BatchTerms, DueRun, GroupDue, MoveGroup, PointGroup, RunStatements } from './types.js';
+import type { SqliteBackend } from '../backend.js';
 import type { Database, JourneyStatus } from '../schema.js';
-
-type SqliteBackend = Extract<Backend, { dialect: 'sqlite' }>;
+import type { BatchTerms, DueRun, GroupDue, MoveGroup, PointGroup, RunStatements } from './types.js';
 
 /**
  * The scheduler's statements on SQLite. A batch is one `BEGIN IMMEDIATE`
