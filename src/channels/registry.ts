@@ -89,7 +89,7 @@ export class ChannelProviders {
     }
     const parsed = parseChannelSetting(channel, stored.provider, stored.config);
     if (!parsed.ok) return { providerName: stored.provider, error: `invalid ${channel} channel setting: ${parsed.error}` };
-    return { provider: this.providerFor(parsed.setting) };
+    return { provider: this.providerFor(parsed.value) };
   }
 
   private providerFor(setting: ChannelSetting): AnyProvider {

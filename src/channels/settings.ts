@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { Channel } from '../domain/messages.js';
+import { err, ok, type Result } from '../domain/result.js';
 
 /**
  * Which providers can serve each channel, the default when an application has
@@ -70,22 +71,18 @@ export type ChannelSetting =
   | { readonly provider: 'smtp'; readonly config: SmtpConfig };
 
 /** Checks a provider choice and its configuration for a channel; the error names the field. */
-export function parseChannelSetting(
-  channel: Channel,
-  provider: string,
-  config: unknown,
-): { ok: true; setting: ChannelSetting } | { ok: false; error: string } {
+export function parseChannelSetting(channel: Channel, provider: string, config: unknown): Result<ChannelSetting> {
   const allowed: readonly string[] = PROVIDERS_BY_CHANNEL[channel];
   if (!allowed.includes(provider)) {
-    return { ok: false, error: `channel ${channel} has no provider "${provider}"; choose one of ${allowed.join(', ')}` };
+    return err(`channel ${channel} has no provider "${provider}"; choose one of ${allowed.join(', ')}`);
   }
   const schema = CONFIG_SCHEMAS[provider as ProviderName];
   const problem = Value.Errors(schema, config).First();
   if (problem) {
     const field = problem.path === '' ? 'config' : `config${problem.path.replaceAll('/', '.')}`;
-    return { ok: false, error: `${provider} ${field}: ${problem.message}` };
+    return err(`${provider} ${field}: ${problem.message}`);
   }
-  return { ok: true, setting: { provider, config } as ChannelSetting };
+  return ok({ provider, config } as ChannelSetting);
 }
 
 /** The setting a channel uses when the application has stored none; undefined when the default needs configuring. */
@@ -94,7 +91,7 @@ export function defaultChannelSetting(channel: Channel): ChannelSetting | undefi
   if (config === undefined) return undefined;
   const parsed = parseChannelSetting(channel, DEFAULT_PROVIDER[channel], config);
   if (!parsed.ok) throw new Error(`default setting of ${channel} is invalid: ${parsed.error}`);
-  return parsed.setting;
+  return parsed.value;
 }
 
 /** A setting for display: secrets replaced. */

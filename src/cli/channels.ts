@@ -53,8 +53,8 @@ export async function runChannelsCommand(
           const provider = values.provider ?? DEFAULT_PROVIDER[channel];
           const parsed = parseChannelSetting(channel, provider, parseConfig(values.config ?? '{}'));
           if (!parsed.ok) throw new ChannelsUsageError(parsed.error);
-          await store.channelSettings.set(application.id, channel, parsed.setting.provider, parsed.setting.config);
-          io.stdout.write(`${appCode} ${channel}: ${provider} ${JSON.stringify(redactedConfig(parsed.setting.config))}\n`);
+          await store.channelSettings.set(application.id, channel, parsed.value.provider, parsed.value.config);
+          io.stdout.write(`${appCode} ${channel}: ${provider} ${JSON.stringify(redactedConfig(parsed.value.config))}\n`);
           return 0;
         }
         case 'reset': {

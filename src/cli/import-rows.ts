@@ -39,7 +39,7 @@ class RowTags {
       }
       const encoded = encodeTagValue(name, definition.type, raw);
       if (!encoded.ok) return this.fail(encoded.error);
-      this.values.push({ tagId: definition.id, values: encoded.values });
+      this.values.push({ tagId: definition.id, values: encoded.value });
       return true;
     }
     // An undeclared tag is on no device, so removing it is a no-op and declares nothing.

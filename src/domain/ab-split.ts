@@ -1,4 +1,5 @@
 import type { PointDataByType } from './journey.js';
+import { err, ok, type Result } from './result.js';
 
 /**
  * A/B splitter branch assignment. A user's branch is a pure function of
@@ -20,14 +21,12 @@ export interface AbSplit {
   readonly seed: number;
 }
 
-export type AbSplitCompile = { ok: true; split: AbSplit } | { ok: false; error: string };
-
 const HASH_SPACE = 2 ** 32;
 const PERCENT_SUM_TOLERANCE = 1e-6;
 
 /** Validates an AB_SPLITTER point's branches; errors name the field, e.g. `ab_splitter.branches[1].percent: …`. */
-export function compileAbSplit(journeyUuid: string, pointUuid: string, branches: readonly AbBranch[]): AbSplitCompile {
-  const fail = (error: string): AbSplitCompile => ({ ok: false, error: `ab_splitter.branches${error}` });
+export function compileAbSplit(journeyUuid: string, pointUuid: string, branches: readonly AbBranch[]): Result<AbSplit> {
+  const fail = (error: string): Result<AbSplit> => err(`ab_splitter.branches${error}`);
   if (!Array.isArray(branches) || branches.length === 0) return fail(' must be a non-empty list of {key, percent}');
   const keys: string[] = [];
   const bounds: number[] = [];
@@ -47,7 +46,7 @@ export function compileAbSplit(journeyUuid: string, pointUuid: string, branches:
   }
   if (Math.abs(cumulative - 100) > PERCENT_SUM_TOLERANCE) return fail(` percents must sum to 100, not ${cumulative}`);
   bounds[bounds.length - 1] = HASH_SPACE;
-  return { ok: true, split: { keys, bounds, seed: murmurHash3(`${journeyUuid}:${pointUuid}`, 0) } };
+  return ok({ keys, bounds, seed: murmurHash3(`${journeyUuid}:${pointUuid}`, 0) });
 }
 
 /** The branch key of `userId` in `split`; the same inputs always give the same key. */

@@ -1,4 +1,5 @@
 import type { ApiAttribute } from './journey.js';
+import { err, ok, type Result } from './result.js';
 
 /**
  * A run's attribute values: the Start-by-API request's `attribute_values`
@@ -21,12 +22,10 @@ export interface EntryAttributes {
   readonly defaults: readonly (readonly [name: string, fallback: string])[];
 }
 
-export type EntryAttributesCompile = { ok: true; entry: EntryAttributes } | { ok: false; error: string };
-
 /** Validates `start_by_api.attributes`; errors name the field, e.g. `start_by_api.attributes[1].name: …`. */
-export function compileEntryAttributes(attributes: readonly ApiAttribute[] | null | undefined): EntryAttributesCompile {
-  const fail = (error: string): EntryAttributesCompile => ({ ok: false, error: `start_by_api.attributes${error}` });
-  if (attributes === undefined || attributes === null) return { ok: true, entry: { defaults: [] } };
+export function compileEntryAttributes(attributes: readonly ApiAttribute[] | null | undefined): Result<EntryAttributes> {
+  const fail = (error: string): Result<EntryAttributes> => err(`start_by_api.attributes${error}`);
+  if (attributes === undefined || attributes === null) return ok({ defaults: [] });
   if (!Array.isArray(attributes)) return fail(' must be a list of {name, default?}');
   const defaults: [string, string][] = [];
   // A draft's JSON may hold anything in the list: each element is checked, null and missing ones too.
@@ -45,7 +44,7 @@ export function compileEntryAttributes(attributes: readonly ApiAttribute[] | nul
     }
     defaults.push([name, fallback ?? '']);
   }
-  return { ok: true, entry: { defaults } };
+  return ok({ defaults });
 }
 
 /**

@@ -1,5 +1,6 @@
 import { USER_ID_MAX_LENGTH } from './device.js';
 import { isUuid } from './uuid.js';
+import { err, ok, type Result } from './result.js';
 
 /**
  * A drop-users request (docs/entry-and-events.md), checked field by field so that the
@@ -23,11 +24,7 @@ export interface DropRequest {
   readonly scope: { readonly kind: 'journeys'; readonly uuids: readonly string[] } | { readonly kind: 'all' };
 }
 
-export type DropRequestCheck =
-  | { readonly ok: true; readonly value: DropRequest }
-  | { readonly ok: false; readonly message: string };
-
-const fail = (message: string): DropRequestCheck => ({ ok: false, message });
+const fail = (message: string): Result<DropRequest> => err(message);
 
 /**
  * `user_ids` is a non-empty list of non-empty strings; exactly one of
@@ -35,7 +32,7 @@ const fail = (message: string): DropRequestCheck => ({ ok: false, message });
  * given) and `all_journeys: true` (`false` counts as not given). Other keys
  * are ignored.
  */
-export function readDropRequest(body: unknown): DropRequestCheck {
+export function readDropRequest(body: unknown): Result<DropRequest> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return fail('the body must be a JSON object {"user_ids", "journey_uuids" | "all_journeys"}');
   }
@@ -60,7 +57,7 @@ export function readDropRequest(body: unknown): DropRequestCheck {
   }
   const journeysGiven = Array.isArray(rawJourneys) && rawJourneys.length > 0;
   if (journeysGiven && allJourneys === true) return fail(DROP_MESSAGES.manyScopes);
-  if (allJourneys === true) return { ok: true, value: { userIds, scope: { kind: 'all' } } };
+  if (allJourneys === true) return ok({ userIds, scope: { kind: 'all' } });
   if (!journeysGiven) return fail(DROP_MESSAGES.noScope);
 
   const journeys = rawJourneys as unknown[];
@@ -73,7 +70,7 @@ export function readDropRequest(body: unknown): DropRequestCheck {
     }
   }
   const uuids = [...new Set((journeys as string[]).map((uuid) => uuid.toLowerCase()))];
-  return { ok: true, value: { userIds, scope: { kind: 'journeys', uuids } } };
+  return ok({ userIds, scope: { kind: 'journeys', uuids } });
 }
 
 function describe(value: unknown): string {

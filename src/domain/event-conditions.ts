@@ -1,5 +1,6 @@
 import type { PointDataByType } from './journey.js';
 import { MAX_DELAY_SECONDS, MS_PER_SECOND } from './schedule.js';
+import { err, ok, type Result } from './result.js';
 
 /**
  * Matching a posted event (name + attributes) against an event trigger: the
@@ -40,8 +41,6 @@ export interface EventMatcher {
   readonly conditions: readonly CompiledCondition[];
 }
 
-export type EventMatcherCompile = { ok: true; matcher: EventMatcher } | { ok: false; error: string };
-
 type Scalar = string | number | boolean;
 
 /**
@@ -50,27 +49,26 @@ type Scalar = string | number | boolean;
  * checked here, so this is the one place that decides what a condition may be.
  * Errors name the field relative to the trigger, e.g. `event_conditions[0].operator: …`.
  */
-export function compileEventMatcher(eventName: string, conditions: unknown): EventMatcherCompile {
+export function compileEventMatcher(eventName: string, conditions: unknown): Result<EventMatcher> {
   if (typeof eventName !== 'string' || eventName === '') {
-    return { ok: false, error: 'event_name must be a non-empty string' };
+    return err('event_name must be a non-empty string');
   }
-  if (conditions === undefined || conditions === null) return { ok: true, matcher: { eventName, conditions: [] } };
-  if (!Array.isArray(conditions)) return { ok: false, error: 'event_conditions must be a list' };
+  if (conditions === undefined || conditions === null) return ok({ eventName, conditions: [] });
+  if (!Array.isArray(conditions)) return err('event_conditions must be a list');
   const compiled: CompiledCondition[] = [];
   for (const [index, condition] of conditions.entries()) {
     const result = compileCondition(condition);
-    if (typeof result === 'string') return { ok: false, error: `event_conditions[${index}]${result}` };
+    if (typeof result === 'string') return err(`event_conditions[${index}]${result}`);
     compiled.push(result);
   }
-  return { ok: true, matcher: { eventName, conditions: compiled } };
+  return ok({ eventName, conditions: compiled });
 }
 
 /** Whether an event named `eventName` with `attributes` satisfies `matcher`. */
 export function eventMatches(matcher: EventMatcher, eventName: string, attributes: EventAttributes | null): boolean {
   if (eventName !== matcher.eventName) return false;
   for (const condition of matcher.conditions) {
-    const value =
-      attributes !== null && Object.hasOwn(attributes, condition.attribute) ? attributes[condition.attribute] : undefined;
+    const value = attributes !== null && Object.hasOwn(attributes, condition.attribute) ? attributes[condition.attribute] : undefined;
     if (!condition.holds(value)) return false;
   }
   return true;
@@ -84,14 +82,12 @@ export interface WaitEventRule {
   readonly timeoutMs: number;
 }
 
-export type WaitEventRuleCompile = { ok: true; rule: WaitEventRule } | { ok: false; error: string };
-
 /** The output key a WAIT_EVENT run takes when no branch's event arrives in time. */
 export const WAIT_EVENT_TIMEOUT_KEY = 'default';
 
 /** Validates a WAIT_EVENT point's `wait_event` data; errors name the field, e.g. `wait_event.branches[1].event_name: …`. */
-export function compileWaitEvent(waitEvent: WaitEventData): WaitEventRuleCompile {
-  const fail = (error: string): WaitEventRuleCompile => ({ ok: false, error: `wait_event.${error}` });
+export function compileWaitEvent(waitEvent: WaitEventData): Result<WaitEventRule> {
+  const fail = (error: string): Result<WaitEventRule> => err(`wait_event.${error}`);
   const { branches, timeout_seconds: timeoutSeconds } = waitEvent ?? {};
   if (!Array.isArray(branches) || branches.length === 0) {
     return fail('branches must be a non-empty list of {key, event_name, event_conditions?}');
@@ -106,7 +102,7 @@ export function compileWaitEvent(waitEvent: WaitEventData): WaitEventRuleCompile
     if (compiled.some((b) => b.key === key)) return fail(`branches[${index}].key "${key}" is used by more than one branch`);
     const matcher = compileEventMatcher(branch.event_name, branch.event_conditions);
     if (!matcher.ok) return fail(`branches[${index}].${matcher.error}`);
-    compiled.push({ key, matcher: matcher.matcher });
+    compiled.push({ key, matcher: matcher.value });
   }
   if (
     typeof timeoutSeconds !== 'number' ||
@@ -116,15 +112,11 @@ export function compileWaitEvent(waitEvent: WaitEventData): WaitEventRuleCompile
   ) {
     return fail(`timeout_seconds must be a whole number of seconds from 1 to ${MAX_DELAY_SECONDS}`);
   }
-  return { ok: true, rule: { branches: compiled, timeoutMs: timeoutSeconds * MS_PER_SECOND } };
+  return ok({ branches: compiled, timeoutMs: timeoutSeconds * MS_PER_SECOND });
 }
 
 /** The key of the first branch, in declared order, that the event satisfies; undefined if none does. */
-export function firstMatchingBranch(
-  rule: WaitEventRule,
-  eventName: string,
-  attributes: EventAttributes | null,
-): string | undefined {
+export function firstMatchingBranch(rule: WaitEventRule, eventName: string, attributes: EventAttributes | null): string | undefined {
   for (const branch of rule.branches) {
     if (eventMatches(branch.matcher, eventName, attributes)) return branch.key;
   }
@@ -211,13 +203,12 @@ function compilePredicate(operator: EventConditionOperator, value: unknown): ((a
  */
 type OrderingComparison = (attribute: unknown) => number | undefined;
 
-const ORDER_TESTS: Record<'gt' | 'gte' | 'lt' | 'lte', (compare: OrderingComparison) => (attribute: unknown) => boolean> =
-  {
-    gt: (compare) => (attribute) => (compare(attribute) ?? Number.NaN) > 0,
-    gte: (compare) => (attribute) => (compare(attribute) ?? Number.NaN) >= 0,
-    lt: (compare) => (attribute) => (compare(attribute) ?? Number.NaN) < 0,
-    lte: (compare) => (attribute) => (compare(attribute) ?? Number.NaN) <= 0,
-  };
+const ORDER_TESTS: Record<'gt' | 'gte' | 'lt' | 'lte', (compare: OrderingComparison) => (attribute: unknown) => boolean> = {
+  gt: (compare) => (attribute) => (compare(attribute) ?? Number.NaN) > 0,
+  gte: (compare) => (attribute) => (compare(attribute) ?? Number.NaN) >= 0,
+  lt: (compare) => (attribute) => (compare(attribute) ?? Number.NaN) < 0,
+  lte: (compare) => (attribute) => (compare(attribute) ?? Number.NaN) <= 0,
+};
 
 function orderingComparison(value: number | string): OrderingComparison {
   if (typeof value === 'number') {
@@ -285,5 +276,5 @@ function isOrderable(value: unknown): value is number | string {
 
 function describe(value: unknown): string {
   // eslint-disable-next-line @typescript-eslint/no-base-to-string -- JSON.stringify gives undefined only for a function or a symbol, which String names.
-  return value === undefined ? 'undefined' : JSON.stringify(value) ?? String(value);
+  return value === undefined ? 'undefined' : (JSON.stringify(value) ?? String(value));
 }

@@ -70,13 +70,13 @@ export function compileTrigger(point: Point): CompiledTrigger {
     const { event_name: name, event_conditions: conditions } = point.point_data.message_bus;
     const compiled = compileEventMatcher(name, conditions);
     if (!compiled.ok) throw new Error(`event trigger ${point.uuid}: ${compiled.error}`);
-    return { kind: 'entry', pointUuid: point.uuid, matcher: compiled.matcher };
+    return { kind: 'entry', pointUuid: point.uuid, matcher: compiled.value };
   }
   if (point.point_type === 'POINT_TYPE_WAIT_EVENT') {
     const compiled = compileWaitEvent(point.point_data.wait_event);
     if (!compiled.ok) throw new Error(`event trigger ${point.uuid}: ${compiled.error}`);
     const next = new Map(point.outputs.map((output) => [output.key, output.next_point_uuid]));
-    return { kind: 'wait', pointUuid: point.uuid, rule: compiled.rule, next };
+    return { kind: 'wait', pointUuid: point.uuid, rule: compiled.value, next };
   }
   throw new Error(`point ${point.uuid} is a ${point.point_type}, which reacts to no event`);
 }
@@ -104,9 +104,7 @@ export function wakeTarget(trigger: Extract<CompiledTrigger, { kind: 'wait' }>, 
  * "", and a list as its JSON text (`["red","blue"]`).
  */
 export function eventAttributeValues(attributes: EventAttributes): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(attributes).map(([name, value]) => [name, attributeText(value)]),
-  );
+  return Object.fromEntries(Object.entries(attributes).map(([name, value]) => [name, attributeText(value)]));
 }
 
 function attributeText(value: unknown): string {

@@ -1,4 +1,5 @@
 import type { JourneyStatus } from './journey.js';
+import { err, ok, type Result } from './result.js';
 
 /**
  * A journey's lifecycle (docs/journeys.md has the diagram and the reasons):
@@ -29,20 +30,14 @@ export const TRANSITIONS: Readonly<Record<LifecycleAction, TransitionRule>> = {
 
 export const LIFECYCLE_ACTIONS = Object.keys(TRANSITIONS) as LifecycleAction[];
 
-export type TransitionPlan =
-  | { readonly ok: true; readonly from: JourneyStatus; readonly to: JourneyStatus }
-  | { readonly ok: false; readonly message: string };
-
 /** Where `action` takes a journey in `current`, or why it cannot (naming both states). */
-export function planTransition(action: LifecycleAction, current: JourneyStatus): TransitionPlan {
+export function planTransition(
+  action: LifecycleAction,
+  current: JourneyStatus,
+): Result<{ readonly from: JourneyStatus; readonly to: JourneyStatus }> {
   const rule = TRANSITIONS[action];
-  if (rule.from.includes(current)) return { ok: true, from: current, to: rule.to };
-  return {
-    ok: false,
-    message:
-      `cannot ${action} a journey in ${current}: ${action} moves a journey from ` +
-      `${rule.from.join(' or ')} to ${rule.to}`,
-  };
+  if (rule.from.includes(current)) return ok({ from: current, to: rule.to });
+  return err(`cannot ${action} a journey in ${current}: ${action} moves a journey from ${rule.from.join(' or ')} to ${rule.to}`);
 }
 
 /** Title, params and points may be replaced only in these statuses. */

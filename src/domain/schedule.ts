@@ -1,4 +1,5 @@
 import type { PointDataByType } from './journey.js';
+import { err, ok, type Result } from './result.js';
 
 /**
  * Due times after a WAIT point. Everything here is pure: the engine passes the
@@ -20,16 +21,14 @@ export const MAX_TIMEZONE_OFFSET_SECONDS = 18 * 3_600;
 /** A time of day as milliseconds after local midnight, whole minutes, 00:00 to 23:59. */
 export type ClockTime = number & { readonly __clockTime: true };
 
-export type ClockTimeParse = { ok: true; value: ClockTime } | { ok: false; error: string };
-
 const CLOCK_TIME_PATTERN = /^([01]\d|2[0-3]):([0-5]\d)$/;
 
 /** Parses `"HH:mm"` (24-hour, two digits each, 00:00 to 23:59). The error describes the value, not the field. */
-export function parseClockTime(text: unknown): ClockTimeParse {
+export function parseClockTime(text: unknown): Result<ClockTime> {
   const match = typeof text === 'string' ? CLOCK_TIME_PATTERN.exec(text) : null;
-  if (!match) return { ok: false, error: `${describe(text)} is not a time of day "HH:mm" (00:00 to 23:59)` };
+  if (!match) return err(`${describe(text)} is not a time of day "HH:mm" (00:00 to 23:59)`);
   const minutes = Number(match[1]) * 60 + Number(match[2]);
-  return { ok: true, value: (minutes * MS_PER_MINUTE) as ClockTime };
+  return ok((minutes * MS_PER_MINUTE) as ClockTime);
 }
 
 /**
@@ -55,23 +54,18 @@ export function localTimeOfDayMs(nowMs: number, offsetMs: number): number {
  * every device; without one it is a wall-clock date and time that each device
  * reaches at its own instant, as `until_time` does.
  */
-export type UntilDate =
-  | { readonly kind: 'instant'; readonly atMs: number }
-  | { readonly kind: 'wall_clock'; readonly wallClockMs: number };
+export type UntilDate = { readonly kind: 'instant'; readonly atMs: number } | { readonly kind: 'wall_clock'; readonly wallClockMs: number };
 
-export type UntilDateParse = { ok: true; value: UntilDate } | { ok: false; error: string };
-
-const ISO_DATE_TIME_PATTERN =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?(Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
+const ISO_DATE_TIME_PATTERN = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?(Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
 
 /**
  * Parses ISO 8601 `YYYY-MM-DD`, `YYYY-MM-DDTHH:mm[:ss[.fff]]`, optionally
  * followed by `Z` or an offset `±HH[:mm]`; a space may replace the `T`.
  * The calendar date must exist (no February 30th).
  */
-export function parseUntilDate(text: unknown): UntilDateParse {
+export function parseUntilDate(text: unknown): Result<UntilDate> {
   const match = typeof text === 'string' ? ISO_DATE_TIME_PATTERN.exec(text) : null;
-  const fail = (why: string): UntilDateParse => ({ ok: false, error: `${describe(text)} is not ${why}` });
+  const fail = (why: string): Result<UntilDate> => err(`${describe(text)} is not ${why}`);
   if (!match) return fail('an ISO 8601 date or date-time (e.g. "2025-12-24T18:00:00+01:00")');
   const [, year, month, day, hour = '0', minute = '0', second = '0', fraction = '', offset] = match;
   const wallClockMs = utcMs(
@@ -84,21 +78,13 @@ export function parseUntilDate(text: unknown): UntilDateParse {
     Number(fraction.slice(0, 3).padEnd(3, '0')),
   );
   if (wallClockMs === undefined) return fail('a valid calendar date and time of day');
-  if (offset === undefined) return { ok: true, value: { kind: 'wall_clock', wallClockMs } };
+  if (offset === undefined) return ok({ kind: 'wall_clock', wallClockMs });
   const offsetMs = parseOffsetMs(offset);
   if (offsetMs === undefined) return fail('a date-time with a valid UTC offset (±HH:mm, at most ±23:59)');
-  return { ok: true, value: { kind: 'instant', atMs: wallClockMs - offsetMs } };
+  return ok({ kind: 'instant', atMs: wallClockMs - offsetMs });
 }
 
-function utcMs(
-  year: number,
-  month: number,
-  day: number,
-  hour: number,
-  minute: number,
-  second: number,
-  ms: number,
-): number | undefined {
+function utcMs(year: number, month: number, day: number, hour: number, minute: number, second: number, ms: number): number | undefined {
   if (hour > 23 || minute > 59 || second > 59) return undefined;
   const date = new Date(0);
   // setUTCFullYear, unlike Date.UTC, does not read years 0–99 as 1900–1999.
@@ -123,41 +109,32 @@ export type WaitRule =
   | { readonly kind: 'until_time'; readonly timeOfDay: ClockTime }
   | { readonly kind: 'until_date'; readonly date: UntilDate };
 
-export type WaitRuleCompile = { ok: true; rule: WaitRule } | { ok: false; error: string };
-
 type WaitData = PointDataByType['POINT_TYPE_WAIT']['wait'];
 
 const WAIT_FIELDS = ['delay_seconds', 'until_time', 'until_date'] as const;
 
 /** Validates a WAIT point's `wait` data; errors name the field, e.g. `wait.until_time: "25:00" is not …`. */
-export function compileWait(wait: WaitData): WaitRuleCompile {
+export function compileWait(wait: WaitData): Result<WaitRule> {
   const present = WAIT_FIELDS.filter((field) => wait?.[field] !== undefined && wait?.[field] !== null);
   if (present.length !== 1) {
     const found = present.length === 0 ? 'none is set' : `${present.join(' and ')} are set`;
-    return { ok: false, error: `wait must set exactly one of delay_seconds, until_time or until_date; ${found}` };
+    return err(`wait must set exactly one of delay_seconds, until_time or until_date; ${found}`);
   }
   switch (present[0]) {
     case 'delay_seconds': {
       const seconds: unknown = wait.delay_seconds;
       if (typeof seconds !== 'number' || !Number.isSafeInteger(seconds) || seconds < 0 || seconds > MAX_DELAY_SECONDS) {
-        return {
-          ok: false,
-          error: `wait.delay_seconds: ${describe(seconds)} is not a whole number of seconds from 0 to ${MAX_DELAY_SECONDS}`,
-        };
+        return err(`wait.delay_seconds: ${describe(seconds)} is not a whole number of seconds from 0 to ${MAX_DELAY_SECONDS}`);
       }
-      return { ok: true, rule: { kind: 'delay', delayMs: seconds * MS_PER_SECOND } };
+      return ok({ kind: 'delay', delayMs: seconds * MS_PER_SECOND });
     }
     case 'until_time': {
       const parsed = parseClockTime(wait.until_time);
-      return parsed.ok
-        ? { ok: true, rule: { kind: 'until_time', timeOfDay: parsed.value } }
-        : { ok: false, error: `wait.until_time: ${parsed.error}` };
+      return parsed.ok ? ok({ kind: 'until_time', timeOfDay: parsed.value }) : err(`wait.until_time: ${parsed.error}`);
     }
     default: {
       const parsed = parseUntilDate(wait.until_date);
-      return parsed.ok
-        ? { ok: true, rule: { kind: 'until_date', date: parsed.value } }
-        : { ok: false, error: `wait.until_date: ${parsed.error}` };
+      return parsed.ok ? ok({ kind: 'until_date', date: parsed.value }) : err(`wait.until_date: ${parsed.error}`);
     }
   }
 }
@@ -196,5 +173,5 @@ function nextTimeOfDay(timeOfDay: ClockTime, nowMs: number, offsetMs: number): n
 
 function describe(value: unknown): string {
   // eslint-disable-next-line @typescript-eslint/no-base-to-string -- JSON.stringify gives undefined only for a function or a symbol, which String names.
-  return value === undefined ? 'undefined' : JSON.stringify(value) ?? String(value);
+  return value === undefined ? 'undefined' : (JSON.stringify(value) ?? String(value));
 }

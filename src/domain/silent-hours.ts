@@ -1,5 +1,6 @@
 import type { JourneyParams } from './journey.js';
 import { type ClockTime, deviceOffsetMs, localTimeOfDayMs, MS_PER_DAY, parseClockTime } from './schedule.js';
+import { err, ok, type Result } from './result.js';
 
 /**
  * Journey `params.silent_hours`: a daily window, in each device's own
@@ -14,20 +15,20 @@ export interface SilentHours {
   readonly to: ClockTime;
 }
 
-/** `rule` is null when the journey has no silent hours or an empty window. */
-export type SilentHoursCompile = { ok: true; rule: SilentHours | null } | { ok: false; error: string };
-
-/** Validates `params.silent_hours` once per journey; errors name the field, e.g. `silent_hours.from: …`. */
-export function compileSilentHours(silentHours: JourneyParams['silent_hours'] | null): SilentHoursCompile {
-  if (silentHours === undefined || silentHours === null) return { ok: true, rule: null };
+/**
+ * Validates `params.silent_hours` once per journey; errors name the field, e.g. `silent_hours.from: …`.
+ * The rule is null when the journey has no silent hours or an empty window.
+ */
+export function compileSilentHours(silentHours: JourneyParams['silent_hours'] | null): Result<SilentHours | null> {
+  if (silentHours === undefined || silentHours === null) return ok(null);
   if (typeof silentHours !== 'object' || Array.isArray(silentHours)) {
-    return { ok: false, error: 'silent_hours must be an object {"from": "HH:mm", "to": "HH:mm"}' };
+    return err('silent_hours must be an object {"from": "HH:mm", "to": "HH:mm"}');
   }
   const from = parseClockTime(silentHours.from);
-  if (!from.ok) return { ok: false, error: `silent_hours.from: ${from.error}` };
+  if (!from.ok) return err(`silent_hours.from: ${from.error}`);
   const to = parseClockTime(silentHours.to);
-  if (!to.ok) return { ok: false, error: `silent_hours.to: ${to.error}` };
-  return { ok: true, rule: from.value === to.value ? null : { from: from.value, to: to.value } };
+  if (!to.ok) return err(`silent_hours.to: ${to.error}`);
+  return ok(from.value === to.value ? null : { from: from.value, to: to.value });
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { JourneyStatus, Point, PointOf } from './journey.js';
 import { parseSeglang, SeglangError, type SegExpr } from './seglang/index.js';
+import { err, ok, type Result } from './result.js';
 
 /**
  * The body of `POST /api/journey/{id}/start/external` (docs/start-by-api.md) and the
@@ -19,10 +20,6 @@ export const START_MESSAGES = {
   rateLimited: 'Enhance your calm! only one request per minute is allowed',
   unknownAttribute: (name: string) => `unknown attribute: ${name}`,
 } as const;
-
-export type Checked<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };
-
-const fail = (message: string): { ok: false; message: string } => ({ ok: false, message });
 
 export type IdSelectorKind = 'users' | 'hwids';
 
@@ -58,15 +55,15 @@ interface Located {
  * text, lets "first in request order" be exact for integer-like attribute
  * names, which a parsed object enumerates first whatever their position.
  */
-export function readStartRequest(body: unknown, rawJson?: string): Checked<StartRequest> {
-  if (!isPlainObject(body)) return fail('body must be a JSON object');
+export function readStartRequest(body: unknown, rawJson?: string): Result<StartRequest> {
+  if (!isPlainObject(body)) return err('body must be a JSON object');
   const located = locate(body);
   if (!located.ok) return located;
   const { source, prefix, attributeValues } = located.value;
 
   const set = SELECTOR_KINDS.filter((kind) => isSet(source[kind]));
-  if (set.length === 0) return fail(START_MESSAGES.noSelector);
-  if (set.length > 1) return fail(START_MESSAGES.manySelectors);
+  if (set.length === 0) return err(START_MESSAGES.noSelector);
+  if (set.length > 1) return err(START_MESSAGES.manySelectors);
   const kind = set[0] as (typeof SELECTOR_KINDS)[number];
 
   const selector = kind === 'filter' ? readFilter(source.filter, `${prefix}filter`) : readIds(kind, source[kind], prefix);
@@ -77,15 +74,15 @@ export function readStartRequest(body: unknown, rawJson?: string): Checked<Start
   return ok({ selector: selector.value, attributeValues: values.value });
 }
 
-function locate(body: Record<string, unknown>): Checked<Located> {
+function locate(body: Record<string, unknown>): Result<Located> {
   const payload = body.payload;
   if (payload === undefined) {
     return ok({ source: body, prefix: '', attributeValues: present(body.attribute_values, ['attribute_values']) });
   }
-  if (!isPlainObject(payload)) return fail('payload must be an object');
+  if (!isPlainObject(payload)) return err('payload must be an object');
   const inner = present(payload.attribute_values, ['payload', 'attribute_values']);
   const outer = present(body.attribute_values, ['attribute_values']);
-  if (inner && outer) return fail('attribute_values must be given once: inside payload or at the top level');
+  if (inner && outer) return err('attribute_values must be given once: inside payload or at the top level');
   return ok({ source: payload, prefix: 'payload.', attributeValues: inner ?? outer });
 }
 
@@ -98,23 +95,23 @@ function isSet(value: unknown): boolean {
   return !(Array.isArray(value) && value.length === 0);
 }
 
-function readIds(kind: IdSelectorKind, raw: unknown, prefix: string): Checked<StartSelector> {
+function readIds(kind: IdSelectorKind, raw: unknown, prefix: string): Result<StartSelector> {
   const field = `${prefix}${kind}`;
-  if (!Array.isArray(raw)) return fail(`${field} must be a list of strings`);
-  if (raw.length > MAX_START_IDS) return fail(`${field} must contain at most ${MAX_START_IDS} ids, got ${raw.length}`);
+  if (!Array.isArray(raw)) return err(`${field} must be a list of strings`);
+  if (raw.length > MAX_START_IDS) return err(`${field} must contain at most ${MAX_START_IDS} ids, got ${raw.length}`);
   for (const [index, id] of raw.entries()) {
-    if (typeof id !== 'string') return fail(`${field}[${index}] must be a string, got ${describe(id)}`);
-    if (id === '') return fail(`${field}[${index}] must not be empty`);
+    if (typeof id !== 'string') return err(`${field}[${index}] must be a string, got ${describe(id)}`);
+    if (id === '') return err(`${field}[${index}] must not be empty`);
   }
   return ok({ kind, ids: [...new Set(raw as string[])] });
 }
 
-function readFilter(raw: unknown, field: string): Checked<StartSelector> {
-  if (typeof raw !== 'string') return fail(`${field} must be a string, got ${describe(raw)}`);
+function readFilter(raw: unknown, field: string): Result<StartSelector> {
+  if (typeof raw !== 'string') return err(`${field} must be a string, got ${describe(raw)}`);
   try {
     return ok({ kind: 'filter', filter: raw, expression: parseSeglang(raw) });
   } catch (error) {
-    if (error instanceof SeglangError) return fail(filterMessage(error));
+    if (error instanceof SeglangError) return err(filterMessage(error));
     throw error;
   }
 }
@@ -127,14 +124,14 @@ export function filterMessage(error: SeglangError): string {
 function readAttributeValues(
   { value, path }: NonNullable<Located['attributeValues']>,
   rawJson: string | undefined,
-): Checked<StartRequest['attributeValues']> {
+): Result<StartRequest['attributeValues']> {
   const field = path.join('.');
-  if (!isPlainObject(value)) return fail(`${field} must be an object of strings`);
+  if (!isPlainObject(value)) return err(`${field} must be an object of strings`);
   const keys = keysInRequestOrder(value, path, rawJson);
   const entries: (readonly [string, string])[] = [];
   for (const key of keys) {
     const v = value[key];
-    if (typeof v !== 'string') return fail(`${field}.${key} must be a string, got ${describe(v)}`);
+    if (typeof v !== 'string') return err(`${field}.${key} must be a string, got ${describe(v)}`);
     entries.push([key, v]);
   }
   return ok(entries);
@@ -143,21 +140,18 @@ function readAttributeValues(
 export type ApiEntryPoint = PointOf<'POINT_TYPE_START_BY_API'>;
 
 /** Checks 5–8: the journey runs and has exactly one API entry point, which is active. */
-export function apiEntryPointOf(status: JourneyStatus, points: readonly Point[]): Checked<ApiEntryPoint> {
-  if (status !== 'STATUS_RUNNING') return fail(START_MESSAGES.notRunning);
+export function apiEntryPointOf(status: JourneyStatus, points: readonly Point[]): Result<ApiEntryPoint> {
+  if (status !== 'STATUS_RUNNING') return err(START_MESSAGES.notRunning);
   const apiPoints = points.filter((p): p is ApiEntryPoint => p.point_type === 'POINT_TYPE_START_BY_API');
   const [point] = apiPoints;
-  if (!point) return fail(START_MESSAGES.zeroApiPoints);
-  if (apiPoints.length > 1) return fail(START_MESSAGES.manyApiPoints);
-  if (point.point_data.start_by_api.is_deactivated === true) return fail(START_MESSAGES.deactivated);
+  if (!point) return err(START_MESSAGES.zeroApiPoints);
+  if (apiPoints.length > 1) return err(START_MESSAGES.manyApiPoints);
+  if (point.point_data.start_by_api.is_deactivated === true) return err(START_MESSAGES.deactivated);
   return ok(point);
 }
 
 /** Check 9: the first attribute name, in request order, that the point does not configure. */
-export function firstUnknownAttribute(
-  point: ApiEntryPoint,
-  attributeValues: StartRequest['attributeValues'],
-): string | undefined {
+export function firstUnknownAttribute(point: ApiEntryPoint, attributeValues: StartRequest['attributeValues']): string | undefined {
   const configured = new Set((point.point_data.start_by_api.attributes ?? []).map((a) => a.name));
   return attributeValues.find(([name]) => !configured.has(name))?.[0];
 }
@@ -248,10 +242,6 @@ export function objectKeysInText(json: string, path: readonly string[]): string[
     return undefined;
   }
   return found;
-}
-
-function ok<T>(value: T): Checked<T> {
-  return { ok: true, value };
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -1,3 +1,5 @@
+import { err, ok, type Result } from './result.js';
+
 /**
  * Tag types (docs/device-api.md) and how a value of each type is validated and
  * encoded into the `device_tags` value columns. Seglang compiles comparisons
@@ -32,8 +34,6 @@ export type EncodedTagValue =
   | { readonly column: 'int_value'; readonly value: number }
   | { readonly column: 'real_value'; readonly value: number }
   | { readonly column: 'text_value'; readonly value: string };
-
-export type TagEncoding = { ok: true; values: EncodedTagValue[] } | { ok: false; error: string };
 
 const VERSION_PART_DIGITS = 10;
 const VERSION_PATTERN = /^\d{1,10}(\.\d{1,10}){0,3}$/;
@@ -90,45 +90,41 @@ function parseNumber(raw: unknown): number | undefined {
 }
 
 function describe(raw: unknown): string {
-  return typeof raw === 'string' ? JSON.stringify(raw) : JSON.stringify(raw) ?? String(raw);
+  return typeof raw === 'string' ? JSON.stringify(raw) : (JSON.stringify(raw) ?? String(raw));
 }
 
 /** Validates `raw` as a value of `type` and encodes it; the error names the tag and the problem. */
-export function encodeTagValue(tagName: string, type: TagType, raw: unknown): TagEncoding {
-  const fail = (what: string): TagEncoding => notA(tagName, type, raw, what);
+export function encodeTagValue(tagName: string, type: TagType, raw: unknown): Result<EncodedTagValue[]> {
+  const fail = (what: string): Result<EncodedTagValue[]> => notA(tagName, type, raw, what);
   switch (type) {
     case TagType.Integer: {
       const n = parseNumber(raw);
-      return n !== undefined && Number.isSafeInteger(n)
-        ? { ok: true, values: [{ column: 'int_value', value: n }] }
-        : fail('an integer');
+      return n !== undefined && Number.isSafeInteger(n) ? ok([{ column: 'int_value', value: n }]) : fail('an integer');
     }
     case TagType.Decimal: {
       const n = parseNumber(raw);
-      return n !== undefined ? { ok: true, values: [{ column: 'real_value', value: n }] } : fail('a number');
+      return n !== undefined ? ok([{ column: 'real_value', value: n }]) : fail('a number');
     }
     case TagType.Boolean: {
       const b = parseBoolean(raw);
-      return b !== undefined ? { ok: true, values: [{ column: 'int_value', value: b ? 1 : 0 }] } : fail('a boolean');
+      return b !== undefined ? ok([{ column: 'int_value', value: b ? 1 : 0 }]) : fail('a boolean');
     }
     case TagType.Date: {
       const s = parseDateValue(raw);
-      return s !== undefined
-        ? { ok: true, values: [{ column: 'int_value', value: s }] }
-        : fail('a date (YYYY-MM-DD HH:mm or epoch seconds)');
+      return s !== undefined ? ok([{ column: 'int_value', value: s }]) : fail('a date (YYYY-MM-DD HH:mm or epoch seconds)');
     }
     case TagType.Version: {
       const v = typeof raw === 'string' ? encodeVersion(raw) : undefined;
-      return v !== undefined ? { ok: true, values: [{ column: 'text_value', value: v }] } : fail('a version (a.b.c.d)');
+      return v !== undefined ? ok([{ column: 'text_value', value: v }]) : fail('a version (a.b.c.d)');
     }
     case TagType.String:
       if (typeof raw !== 'string') return fail('a string');
       if (isTooLongForIndex(raw)) return tooLong(tagName);
-      return { ok: true, values: [{ column: 'text_value', value: raw }] };
+      return ok([{ column: 'text_value', value: raw }]);
     case TagType.List: {
       if (!Array.isArray(raw) || !raw.every((e): e is string => typeof e === 'string')) return fail('a list of strings');
       if (raw.some(isTooLongForIndex)) return tooLong(tagName);
-      return { ok: true, values: [...new Set(raw)].map((value) => ({ column: 'text_value' as const, value })) };
+      return ok([...new Set(raw)].map((value) => ({ column: 'text_value' as const, value })));
     }
   }
 }
@@ -143,12 +139,12 @@ function isTooLongForIndex(value: string): boolean {
   return value.length > MAX_TEXT_TAG_BYTES / 4 && Buffer.byteLength(value) > MAX_TEXT_TAG_BYTES;
 }
 
-function notA(tagName: string, type: TagType, raw: unknown, what: string): TagEncoding {
-  return { ok: false, error: `tag "${tagName}" is ${TAG_TYPE_NAMES[type]}; ${describe(raw)} is not ${what}` };
+function notA(tagName: string, type: TagType, raw: unknown, what: string): Result<EncodedTagValue[]> {
+  return err(`tag "${tagName}" is ${TAG_TYPE_NAMES[type]}; ${describe(raw)} is not ${what}`);
 }
 
-function tooLong(tagName: string): TagEncoding {
-  return { ok: false, error: `tag "${tagName}" value is longer than ${MAX_TEXT_TAG_BYTES} bytes` };
+function tooLong(tagName: string): Result<EncodedTagValue[]> {
+  return err(`tag "${tagName}" value is longer than ${MAX_TEXT_TAG_BYTES} bytes`);
 }
 
 /** Turns stored rows of one tag back into the value a client sees. */
@@ -213,24 +209,22 @@ export type TagChange =
   | { readonly kind: 'append'; readonly values: readonly EncodedTagValue[] }
   | { readonly kind: 'remove'; readonly values: readonly EncodedTagValue[] };
 
-export type TagChangePlan = { ok: true; change: TagChange } | { ok: false; error: string };
-
 /** Validates one `tags` entry against the tag's declared type: null removes the tag, a ListOperation edits a List. */
-export function planTagChange(tagName: string, type: TagType, raw: unknown): TagChangePlan {
-  if (raw === null) return { ok: true, change: { kind: 'replace', values: [] } };
+export function planTagChange(tagName: string, type: TagType, raw: unknown): Result<TagChange> {
+  if (raw === null) return ok({ kind: 'replace', values: [] });
   if (!isListOperation(raw)) {
     const encoded = encodeTagValue(tagName, type, raw);
-    return encoded.ok ? { ok: true, change: { kind: 'replace', values: encoded.values } } : encoded;
+    return encoded.ok ? ok({ kind: 'replace', values: encoded.value }) : encoded;
   }
   if (type !== TagType.List) {
-    return { ok: false, error: `tag "${tagName}" is ${TAG_TYPE_NAMES[type]}; list operations apply only to List tags` };
+    return err(`tag "${tagName}" is ${TAG_TYPE_NAMES[type]}; list operations apply only to List tags`);
   }
   const { operation, value } = raw;
   if (operation !== 'append' && operation !== 'remove') {
-    return { ok: false, error: `tag "${tagName}": operation must be "append" or "remove", got ${describe(operation)}` };
+    return err(`tag "${tagName}": operation must be "append" or "remove", got ${describe(operation)}`);
   }
   const encoded = encodeTagValue(tagName, TagType.List, value);
-  return encoded.ok ? { ok: true, change: { kind: operation, values: encoded.values } } : encoded;
+  return encoded.ok ? ok({ kind: operation, values: encoded.value }) : encoded;
 }
 
 /**

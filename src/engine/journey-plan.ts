@@ -28,7 +28,7 @@ export class JourneyPlan {
     for (const point of journey.points) this.pointsByUuid.set(point.uuid, point);
     // `start` refuses invalid silent hours (journeyParamsProblem), so a running journey's parse.
     const silentHours = compileSilentHours(journey.params.silent_hours ?? null);
-    this.silentHours = silentHours.ok ? silentHours.rule : null;
+    this.silentHours = silentHours.ok ? silentHours.value : null;
   }
 
   point(uuid: string): Point | undefined {

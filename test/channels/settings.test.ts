@@ -13,7 +13,7 @@ describe('channel settings', () => {
   it('accepts each channel’s providers with a valid configuration', () => {
     assert.deepEqual(parseChannelSetting('email', 'smtp', { host: 'mail.example', port: 587, from: 'a@example.com' }), {
       ok: true,
-      setting: { provider: 'smtp', config: { host: 'mail.example', port: 587, from: 'a@example.com' } },
+      value: { provider: 'smtp', config: { host: 'mail.example', port: 587, from: 'a@example.com' } },
     });
     assert.equal(parseChannelSetting('email', 'log', {}).ok, true);
     assert.equal(parseChannelSetting('webhook', 'http', { timeout_ms: 5000 }).ok, true);

@@ -9,7 +9,7 @@ const USERS = Array.from({ length: 100_000 }, (_, i) => `user-${i}`);
 function split(branches: { key: string; percent: number }[], point = POINT): AbSplit {
   const compiled = compileAbSplit(JOURNEY, point, branches);
   assert.ok(compiled.ok, compiled.ok ? '' : compiled.error);
-  return compiled.split;
+  return compiled.value;
 }
 
 function shares(ab: AbSplit, users: readonly string[]): Map<string, number> {

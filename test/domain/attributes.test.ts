@@ -6,7 +6,7 @@ import type { ApiAttribute } from '../../src/domain/journey.js';
 function entryAttributes(attributes: ApiAttribute[] | undefined): EntryAttributes {
   const compiled = compileEntryAttributes(attributes);
   assert.ok(compiled.ok, compiled.ok ? '' : compiled.error);
-  return compiled.entry;
+  return compiled.value;
 }
 
 function refusal(attributes: unknown): string {

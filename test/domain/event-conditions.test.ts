@@ -12,7 +12,7 @@ import {
 function matcher(conditions: unknown[], eventName = 'purchase'): EventMatcher {
   const compiled = compileEventMatcher(eventName, conditions);
   assert.ok(compiled.ok, compiled.ok ? '' : compiled.error);
-  return compiled.matcher;
+  return compiled.value;
 }
 
 function refusal(conditions: unknown, eventName = 'purchase'): string {
@@ -39,7 +39,7 @@ describe('eventMatches', () => {
   it('matches any event of that name without conditions', () => {
     const compiled = compileEventMatcher('purchase', undefined);
     assert.ok(compiled.ok);
-    assert.equal(eventMatches(compiled.matcher, 'purchase', null), true);
+    assert.equal(eventMatches(compiled.value, 'purchase', null), true);
   });
 
   it('needs every condition to hold', () => {
@@ -189,7 +189,7 @@ describe('wait_event points', () => {
   function waitEvent(data: unknown): WaitEventRule {
     const compiled = compileWaitEvent(data as Parameters<typeof compileWaitEvent>[0]);
     assert.ok(compiled.ok, compiled.ok ? '' : compiled.error);
-    return compiled.rule;
+    return compiled.value;
   }
 
   function waitEventRefusal(data: unknown): string {

@@ -10,7 +10,7 @@ const JOURNEY = '7d3c8a52-2f4e-4b8e-9a51-0c1d2e3f4a5b';
 function problemOf(points: PointDraft[]): string {
   const result = validateJourneyForStart(JOURNEY, points);
   assert.equal(result.ok, false, 'expected the journey to be refused');
-  return result.ok ? '' : result.problem;
+  return result.ok ? '' : result.error;
 }
 
 /** `points` with the point `uuid`'s point_data section for its type replaced by `fields`. */
@@ -34,8 +34,8 @@ const CONDITION = (condition: Record<string, unknown>) =>
 describe('validateJourneyForStart', () => {
   it('accepts a journey using every point type and returns its points typed', () => {
     const result = validateJourneyForStart(JOURNEY, everyPointType());
-    assert.ok(result.ok, result.ok ? '' : result.problem);
-    const wait = result.points.find((p) => p.uuid === 'wait');
+    assert.ok(result.ok, result.ok ? '' : result.error);
+    const wait = result.value.find((p) => p.uuid === 'wait');
     assert.equal(wait?.point_type === 'POINT_TYPE_WAIT' && wait.point_data.wait.delay_seconds, 3600);
   });
 
@@ -373,7 +373,7 @@ describe('validateJourneyForStart', () => {
   it('accepts a loop through a WAIT with a delay', () => {
     const points = withOutputs('sms', { default: 'wait' });
     const result = validateJourneyForStart(JOURNEY, points);
-    assert.ok(result.ok, result.ok ? '' : result.problem);
+    assert.ok(result.ok, result.ok ? '' : result.error);
   });
 
   it('ignores fields it does not know, keeping drafts from other tools valid', () => {
@@ -404,7 +404,7 @@ describe('describePoint', () => {
 describe('expectedOutputKeys and templateFieldsOf', () => {
   const result = validateJourneyForStart(JOURNEY, everyPointType());
   assert.ok(result.ok);
-  const byUuid = new Map(result.points.map((p) => [p.uuid, p]));
+  const byUuid = new Map(result.value.map((p) => [p.uuid, p]));
   const at = (uuid: string) => byUuid.get(uuid) ?? assert.fail(`no point ${uuid}`);
 
   it('lists the outputs each point type must have', () => {

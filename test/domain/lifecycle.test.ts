@@ -21,7 +21,7 @@ describe('journey lifecycle', () => {
       for (const from of JOURNEY_STATUSES) {
         const expected = legal.find(([a, f]) => a === action && f === from);
         const plan = planTransition(action, from);
-        if (expected) assert.deepEqual(plan, { ok: true, from, to: expected[2] }, `${action} from ${from}`);
+        if (expected) assert.deepEqual(plan, { ok: true, value: { from, to: expected[2] } }, `${action} from ${from}`);
         else assert.equal(plan.ok, false, `${action} from ${from} must be refused`);
       }
     }
@@ -30,11 +30,11 @@ describe('journey lifecycle', () => {
   it('names the current and the target state when refusing', () => {
     assert.deepEqual(planTransition('start', 'STATUS_FINISHED'), {
       ok: false,
-      message: 'cannot start a journey in STATUS_FINISHED: start moves a journey from STATUS_DRAFT or STATUS_PAUSED to STATUS_RUNNING',
+      error: 'cannot start a journey in STATUS_FINISHED: start moves a journey from STATUS_DRAFT or STATUS_PAUSED to STATUS_RUNNING',
     });
     assert.deepEqual(planTransition('archive', 'STATUS_RUNNING'), {
       ok: false,
-      message: 'cannot archive a journey in STATUS_RUNNING: archive moves a journey from STATUS_DRAFT or STATUS_FINISHED to STATUS_ARCHIVED',
+      error: 'cannot archive a journey in STATUS_RUNNING: archive moves a journey from STATUS_DRAFT or STATUS_FINISHED to STATUS_ARCHIVED',
     });
   });
 

@@ -20,7 +20,7 @@ const at = (iso: string) => Date.parse(iso);
 function rule(wait: Parameters<typeof compileWait>[0]): WaitRule {
   const compiled = compileWait(wait);
   assert.ok(compiled.ok, compiled.ok ? '' : compiled.error);
-  return compiled.rule;
+  return compiled.value;
 }
 
 function compileError(wait: Parameters<typeof compileWait>[0]): string {

@@ -14,15 +14,15 @@ const at = (iso: string) => Date.parse(iso);
 
 function window(from: string, to: string): SilentHours {
   const compiled = compileSilentHours({ from, to });
-  assert.ok(compiled.ok && compiled.rule, 'expected a non-empty window');
-  return compiled.rule;
+  assert.ok(compiled.ok && compiled.value, 'expected a non-empty window');
+  return compiled.value;
 }
 
 describe('compileSilentHours', () => {
   it('has no rule without silent_hours or with from equal to to', () => {
-    assert.deepEqual(compileSilentHours(undefined), { ok: true, rule: null });
-    assert.deepEqual(compileSilentHours(null), { ok: true, rule: null });
-    assert.deepEqual(compileSilentHours({ from: '22:00', to: '22:00' }), { ok: true, rule: null });
+    assert.deepEqual(compileSilentHours(undefined), { ok: true, value: null });
+    assert.deepEqual(compileSilentHours(null), { ok: true, value: null });
+    assert.deepEqual(compileSilentHours({ from: '22:00', to: '22:00' }), { ok: true, value: null });
   });
 
   it('names the malformed field', () => {

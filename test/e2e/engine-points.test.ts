@@ -183,7 +183,7 @@ describeEachBackend('engine: point types end to end', (dialect) => {
       await app.until(journey, 'every run exited', (s) => s.totals.exited === users.length);
       const split = compileAbSplit(journey, 'ab', branches);
       assert.ok(split.ok);
-      const expectedA = users.filter((u) => assignBranch(split.split, u) === 'a');
+      const expectedA = users.filter((u) => assignBranch(split.value, u) === 'a');
       const stats = await app.statistics(journey);
       assert.equal(stats.point('variant-a').entered, expectedA.length);
       assert.equal(stats.point('variant-b').entered, users.length - expectedA.length);

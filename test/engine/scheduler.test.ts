@@ -66,7 +66,7 @@ describeEachBackend('scheduler', (dialect) => {
       .execute();
     const small = exits.filter((r) => r.point_uuid === 'small-exit').length;
     assert.ok(Math.abs(small / users - 0.3) <= 0.01, `small branch took ${((100 * small) / users).toFixed(2)}%`);
-    for (const run of exits) assert.equal(run.point_uuid, `${assignBranch(split.split, run.user_id)}-exit`);
+    for (const run of exits) assert.equal(run.point_uuid, `${assignBranch(split.value, run.user_id)}-exit`);
     const counts = await counters(journey.id);
     assert.deepEqual(counts.get('ab'), [users, users]);
     assert.deepEqual(counts.get('small-exit'), [small, small]);

@@ -3,10 +3,9 @@ import { compileSilentHours } from '../silent-hours.js';
 import { FieldProblem } from './fields.js';
 import { findLoopWithoutWait, findUnreachablePoint, findWiringProblem } from './graph.js';
 import { parsePoint } from './point-fields.js';
+import { err, ok, type Result } from '../result.js';
 
 export { expectedOutputKeys } from './graph.js';
-
-export type JourneyValidation = { ok: true; points: Point[] } | { ok: false; problem: string };
 
 /**
  * Everything `start` requires of a journey's points, checked in this order
@@ -19,9 +18,9 @@ export type JourneyValidation = { ok: true; points: Point[] } | { ok: false; pro
  * 5. every point is reachable from an entry point;
  * 6. every loop passes through a point that always waits.
  */
-export function validateJourneyForStart(journeyUuid: string, drafts: readonly PointDraft[]): JourneyValidation {
+export function validateJourneyForStart(journeyUuid: string, drafts: readonly PointDraft[]): Result<Point[]> {
   if (!drafts.some((point) => isEntryPointType(point.point_type))) {
-    return { ok: false, problem: `journey has no entry point (one of ${ENTRY_POINT_TYPES.join(', ')})` };
+    return err(`journey has no entry point (one of ${ENTRY_POINT_TYPES.join(', ')})`);
   }
 
   const uuids = new Set<string>();
@@ -55,7 +54,7 @@ export function validateJourneyForStart(journeyUuid: string, drafts: readonly Po
     );
   }
 
-  return { ok: true, points };
+  return ok(points);
 }
 
 /** `point "<title>" (<uuid>)`, or `point (<uuid>)` for an untitled point. */
@@ -64,8 +63,8 @@ export function describePoint(point: Pick<PointDraft, 'uuid' | 'title'>): string
   return `point ${title}(${point.uuid})`;
 }
 
-function refuse(point: Pick<PointDraft, 'uuid' | 'title'>, problem: string): JourneyValidation {
-  return { ok: false, problem: `${describePoint(point)}: ${problem}` };
+function refuse(point: Pick<PointDraft, 'uuid' | 'title'>, problem: string): Result<Point[]> {
+  return err(`${describePoint(point)}: ${problem}`);
 }
 
 /** The first problem with a journey's params beyond their JSON shape, naming the field; undefined when fine. */

@@ -7,7 +7,7 @@ export function prepareAbSplitter({ journey }: PointContext, point: PointOf<'POI
   const split = journey.rule(point, 'ab', () => {
     const compiled = compileAbSplit(journey.uuid, point.uuid, point.point_data.ab_splitter.branches);
     if (!compiled.ok) throw new Error(`point ${point.uuid}: ${compiled.error}`);
-    return compiled.split;
+    return compiled.value;
   });
   return {
     execute: async (runs) => ({

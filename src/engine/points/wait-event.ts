@@ -12,7 +12,7 @@ export function prepareWaitEvent({ journey }: PointContext, point: PointOf<'POIN
   const timeoutMs = journey.rule(point, 'timeout', () => {
     const compiled = compileWaitEvent(point.point_data.wait_event);
     if (!compiled.ok) throw new Error(`point ${point.uuid}: ${compiled.error}`);
-    return compiled.rule.timeoutMs;
+    return compiled.value.timeoutMs;
   });
   return {
     execute: async (runs, { now }) => ({

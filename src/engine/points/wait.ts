@@ -15,7 +15,7 @@ export function prepareWait({ journey }: PointContext, point: PointOf<'POINT_TYP
     const compiled = compileWait(point.point_data.wait);
     // `start` validated the point with the same function.
     if (!compiled.ok) throw new Error(`point ${point.uuid}: ${compiled.error}`);
-    return compiled.rule;
+    return compiled.value;
   });
   return {
     async execute(runs, { now, access }) {

@@ -32,7 +32,7 @@ export async function dropUsersRoutes(app: App, { store }: AppDeps): Promise<voi
     { onRequest: authenticate(store, ['Api']), schema: { body: DropBody, response: { 200: Dropped } } },
     async (request) => {
       const parsed = readDropRequest(request.body);
-      if (!parsed.ok) throw badRequest(parsed.message);
+      if (!parsed.ok) throw badRequest(parsed.error);
       const journeyIds = await journeysInScope(store, grantOf(request), parsed.value.scope);
       const outcome = await store.dropUsers.drop({ journeyIds, userIds: parsed.value.userIds });
       return { dropped: outcome.droppedRuns, cancelled_messages: outcome.cancelledMessages };

@@ -126,21 +126,16 @@ export async function journeyRoutes(app: App, { store }: AppDeps): Promise<void>
  * Reads, checks and moves the journey; if another write lands between the read
  * and the compare-and-set update, reads again so the answer reflects it.
  */
-async function applyLifecycleAction(
-  store: Store,
-  grant: TokenGrant,
-  uuid: string,
-  action: LifecycleAction,
-): Promise<StoredJourney> {
+async function applyLifecycleAction(store: Store, grant: TokenGrant, uuid: string, action: LifecycleAction): Promise<StoredJourney> {
   for (let attempt = 0; attempt < MAX_TRANSITION_ATTEMPTS; attempt++) {
     const current = await findVisibleJourney(store, grant, uuid);
     const plan = planTransition(action, current.journey.info.status);
-    if (!plan.ok) throw badRequest(plan.message);
-    if (plan.to === 'STATUS_RUNNING') {
+    if (!plan.ok) throw badRequest(plan.error);
+    if (plan.value.to === 'STATUS_RUNNING') {
       const validation = validateJourneyForStart(current.journey.info.uuid, current.journey.points);
-      if (!validation.ok) throw badRequest(validation.problem);
+      if (!validation.ok) throw badRequest(validation.error);
     }
-    const moved = await store.journeys.transition(current, plan.to);
+    const moved = await store.journeys.transition(current, plan.value.to);
     if (moved) return moved;
   }
   throw new HttpError(409, `journey ${uuid} kept changing while trying to ${action} it; retry`);

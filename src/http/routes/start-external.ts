@@ -56,11 +56,11 @@ export async function startExternalRoutes(app: App, { store }: AppDeps): Promise
     { ...authenticated, schema: { params: JourneyParams, body: StartBody, response: { 200: Accepted } } },
     async (request) => {
       const parsed = readStartRequest(request.body, rawJsonBodies.get(request));
-      if (!parsed.ok) throw badRequest(parsed.message);
+      if (!parsed.ok) throw badRequest(parsed.error);
       // Check 4.
       const target = await findVisible(grantOf(request), request.params.id, (uuid) => store.journeys.findEntryTarget(uuid));
       const entry = apiEntryPointOf(target.status, target.points);
-      if (!entry.ok) throw badRequest(entry.message);
+      if (!entry.ok) throw badRequest(entry.error);
       const unknown = firstUnknownAttribute(entry.value, parsed.value.attributeValues);
       if (unknown !== undefined) throw badRequest(START_MESSAGES.unknownAttribute(unknown));
       await checkFilterAgainstTags(store, target.applicationId, parsed.value);
@@ -118,7 +118,7 @@ function entryAttributes(point: ApiEntryPoint, request: StartRequest): Record<st
   const compiled = compileEntryAttributes(point.point_data.start_by_api.attributes);
   // A running journey's points passed `start`'s validation, which compiles these same attributes.
   if (!compiled.ok) throw new Error(`running journey has invalid API entry attributes: ${compiled.error}`);
-  return mergeAttributeValues(compiled.entry, Object.fromEntries(request.attributeValues));
+  return mergeAttributeValues(compiled.value, Object.fromEntries(request.attributeValues));
 }
 
 function statusBody(view: EntryRequestView) {

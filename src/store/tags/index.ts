@@ -144,7 +144,7 @@ export class TagStore {
       if (!definition) continue;
       const plan = planTagChange(name, definition.type, raw);
       if (!plan.ok) throw new InvalidTagError(name, plan.error);
-      changes.push({ tagId: definition.id, change: plan.change });
+      changes.push({ tagId: definition.id, change: plan.value });
     }
     await writeChanges(db, deviceIds, changes);
   }
