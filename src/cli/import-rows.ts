@@ -54,10 +54,10 @@ class RowTags {
 
   result(input: DeviceFieldsInput): RowParse {
     const device = validateDeviceFields(input);
-    if (!device.ok) return rejected(device.error);
+    if (!device.ok) return rejected(device.error.message);
     if (this.error !== undefined) return rejected(this.error);
     if (this.samples) return { kind: 'undeclared', samples: this.samples };
-    return { kind: 'accepted', device: device.device, tags: this.values };
+    return { kind: 'accepted', device: device.value, tags: this.values };
   }
 
   private fail(error: string): false {

@@ -1,3 +1,5 @@
+import { err, ok, type Result } from './result.js';
+
 /**
  * The rules for a device's own fields (docs/device-api.md), shared by every way a
  * device enters journeyd: the Device API (registerDevice, registerUser) and
@@ -65,9 +67,11 @@ export interface DeviceFields {
   readonly timezone: number | undefined;
 }
 
-export type DeviceFieldsValidation =
-  | { readonly ok: true; readonly device: DeviceFields }
-  | { readonly ok: false; readonly field: keyof DeviceFieldsInput; readonly error: string };
+/** The first invalid field of a device, and what is wrong with it (the message starts with the field's name). */
+export interface DeviceFieldProblem {
+  readonly field: keyof DeviceFieldsInput;
+  readonly message: string;
+}
 
 function show(value: unknown): string {
   return JSON.stringify(value) ?? String(value);
@@ -77,8 +81,8 @@ function absent(value: unknown): value is undefined | null {
   return value === undefined || value === null;
 }
 
-function invalid(field: keyof DeviceFieldsInput, error: string): DeviceFieldsValidation {
-  return { ok: false, field, error };
+function invalid(field: keyof DeviceFieldsInput, message: string): Result<DeviceFields, DeviceFieldProblem> {
+  return err({ field, message });
 }
 
 /**
@@ -88,7 +92,7 @@ function invalid(field: keyof DeviceFieldsInput, error: string): DeviceFieldsVal
  * not contain NUL, which Postgres cannot store.
  * The error names the field and what is wrong with it.
  */
-export function validateDeviceFields(input: DeviceFieldsInput): DeviceFieldsValidation {
+export function validateDeviceFields(input: DeviceFieldsInput): Result<DeviceFields, DeviceFieldProblem> {
   const { hwid, userId, device_type: deviceType, push_token: pushToken, language, timezone } = input;
 
   if (typeof hwid !== 'string' || hwid === '') return invalid('hwid', 'hwid is required and must be a non-empty string');
@@ -120,12 +124,7 @@ export function validateDeviceFields(input: DeviceFieldsInput): DeviceFieldsVali
     }
   }
   if (!absent(timezone)) {
-    if (
-      typeof timezone !== 'number' ||
-      !Number.isInteger(timezone) ||
-      timezone < TIMEZONE_MIN_SECONDS ||
-      timezone > TIMEZONE_MAX_SECONDS
-    ) {
+    if (typeof timezone !== 'number' || !Number.isInteger(timezone) || timezone < TIMEZONE_MIN_SECONDS || timezone > TIMEZONE_MAX_SECONDS) {
       return invalid(
         'timezone',
         `timezone must be an integer offset from UTC in seconds, ${TIMEZONE_MIN_SECONDS} to ${TIMEZONE_MAX_SECONDS}; got ${show(timezone)}`,
@@ -133,15 +132,12 @@ export function validateDeviceFields(input: DeviceFieldsInput): DeviceFieldsVali
     }
   }
 
-  return {
-    ok: true,
-    device: {
-      hwid,
-      userId: absent(userId) ? undefined : userId,
-      deviceType,
-      pushToken: absent(pushToken) ? undefined : pushToken,
-      language: absent(language) ? undefined : language,
-      timezone: absent(timezone) ? undefined : timezone,
-    },
-  };
+  return ok({
+    hwid,
+    userId: absent(userId) ? undefined : userId,
+    deviceType,
+    pushToken: absent(pushToken) ? undefined : pushToken,
+    language: absent(language) ? undefined : language,
+    timezone: absent(timezone) ? undefined : timezone,
+  });
 }

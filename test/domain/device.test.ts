@@ -15,20 +15,20 @@ describe('validateDeviceFields', () => {
       }),
       {
         ok: true,
-        device: { hwid: 'h', userId: 'u', deviceType: 21, pushToken: 't', language: 'pt-BR', timezone: -43200 },
+        value: { hwid: 'h', userId: 'u', deviceType: 21, pushToken: 't', language: 'pt-BR', timezone: -43200 },
       },
     );
     assert.deepEqual(validateDeviceFields({ hwid: 'h', device_type: 1, userId: null, timezone: null }), {
       ok: true,
-      device: { hwid: 'h', userId: undefined, deviceType: 1, pushToken: undefined, language: undefined, timezone: undefined },
+      value: { hwid: 'h', userId: undefined, deviceType: 1, pushToken: undefined, language: undefined, timezone: undefined },
     });
   });
 
   it('keeps empty userId and push_token, which mean "no user" and "no push token"', () => {
     const result = validateDeviceFields({ hwid: 'h', device_type: 3, userId: '', push_token: '' });
     assert.ok(result.ok);
-    assert.equal(result.device.userId, '');
-    assert.equal(result.device.pushToken, '');
+    assert.equal(result.value.userId, '');
+    assert.equal(result.value.pushToken, '');
   });
 
   const invalid: [DeviceFieldsInput, string][] = [
@@ -54,8 +54,8 @@ describe('validateDeviceFields', () => {
       const result = validateDeviceFields(input);
       assert.equal(result.ok, false);
       if (result.ok) return;
-      assert.equal(result.field, field);
-      assert.match(result.error, new RegExp(`^${field} `));
+      assert.equal(result.error.field, field);
+      assert.match(result.error.message, new RegExp(`^${field} `));
     });
   }
 });

@@ -19,10 +19,10 @@ export const registerDevice = deviceApiMethod({
   async handle({ request, application, store }) {
     // The same field rules as `journeyd devices import`; empty userId and push_token mean "none" here.
     const checked = validateDeviceFields({ ...request, userId: request.userId || undefined, push_token: request.push_token || undefined });
-    if (!checked.ok) throw badRequest(`request.${checked.error}`);
+    if (!checked.ok) throw badRequest(`request.${checked.error.message}`);
     await store.devices.register(application.id, {
       hwid: request.hwid,
-      deviceType: checked.device.deviceType,
+      deviceType: checked.value.deviceType,
       pushToken: request.push_token,
       language: request.language,
       timezone: request.timezone,
