@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import pg from 'pg';
+import { faultPointLine, type FaultArming } from '../../src/fault-points.js';
 import { bootstrapIfEmpty } from '../../src/service/bootstrap.js';
 import type { Dialect } from '../../src/store/backend.js';
 import { Store } from '../../src/store/store.js';
@@ -157,7 +158,14 @@ interface Managed {
   readonly name: string;
   readonly role: Role;
   current: JourneydProcess | undefined;
+  /** The fault point the current process was started armed with (JOURNEYD_FAULT). */
+  fault: FaultArming | undefined;
   starts: number;
+}
+
+/** How a process killed by its armed fault point exits: by SIGKILL, having printed the point's line. */
+function diedAt(fault: FaultArming, exit: { signal: NodeJS.Signals | null }, output: string): boolean {
+  return exit.signal === 'SIGKILL' && output.includes(faultPointLine(fault.point));
 }
 
 /** The database URL a process uses: on Postgres it names the process (`application_name`) for pg_stat_activity. */
@@ -169,8 +177,9 @@ export function processUrl(databaseUrl: string, name: string): string {
 }
 
 /**
- * Spawns named `journeyd serve --role …` processes and kills and restarts
- * them. `stopAll` (in `after`) kills whatever still runs.
+ * Spawns named `journeyd serve --role …` processes, optionally armed to kill
+ * themselves at a fault point, and kills and restarts them. `stopAll` (in
+ * `after`) kills whatever still runs.
  */
 export class Supervisor {
   private readonly processes = new Map<string, Managed>();
@@ -183,20 +192,45 @@ export class Supervisor {
     private readonly env: Record<string, string> = {},
   ) {}
 
-  async start(name: string, role: Role): Promise<JourneydProcess> {
+  /** Starts the process; with `fault`, armed to SIGKILL itself at that fault point (see `diedAtFault`). */
+  async start(name: string, role: Role, fault?: FaultArming): Promise<JourneydProcess> {
     let managed = this.processes.get(name);
     if (!managed) {
-      managed = { name, role, current: undefined, starts: 0 };
+      managed = { name, role, current: undefined, fault: undefined, starts: 0 };
       this.processes.set(name, managed);
     }
     assert.equal(managed.current, undefined, `${name} is already running`);
-    const started = await startJourneyd(processUrl(this.databaseUrl, name), { LOG_LEVEL: 'warn', ...this.env }, role);
+    const faultEnv: Record<string, string> = fault ? { JOURNEYD_FAULT: `${fault.point}:${fault.arrival}` } : {};
+    const started = await startJourneyd(processUrl(this.databaseUrl, name), { LOG_LEVEL: 'warn', ...this.env, ...faultEnv }, role);
     managed.current = started;
+    managed.fault = fault;
     managed.starts++;
-    void started.exited.then(({ code, signal }) => {
-      if (!this.expected.has(started)) this.unexpectedExits.push(`${name} exited (${code ?? signal}):\n${started.output().slice(-4000)}`);
+    void started.exited.then((exit) => {
+      if (this.expected.has(started) || (fault && diedAt(fault, exit, started.output()))) return;
+      this.unexpectedExits.push(`${name} exited (${exit.code ?? exit.signal}):\n${started.output().slice(-4000)}`);
     });
     return started;
+  }
+
+  /**
+   * Waits for the armed process to die at its fault point and fails unless it
+   * did: killed by SIGKILL right after printing the point's line (so a
+   * disarmed hook cannot pass for one). `timeoutMs` only turns a point never
+   * reached into a failure that names it instead of the test's timeout.
+   */
+  async diedAtFault(name: string, timeoutMs: number): Promise<void> {
+    const managed = this.processes.get(name);
+    const current = managed?.current;
+    assert.ok(managed?.fault && current, `${name} is not running armed with a fault point`);
+    const { fault } = managed;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${name} did not reach ${fault.point} (arrival ${fault.arrival}) in ${timeoutMs} ms`)), timeoutMs);
+    });
+    const exit = await Promise.race([current.exited, timedOut]).finally(() => clearTimeout(timer));
+    assert.ok(diedAt(fault, exit, current.output()), `${name} did not die at ${fault.point} (${exit.code ?? exit.signal}):\n${current.output().slice(-4000)}`);
+    managed.current = undefined;
+    managed.fault = undefined;
   }
 
   get(name: string): JourneydProcess {
@@ -243,39 +277,6 @@ export class Supervisor {
   /** Fails the test if a process died without being killed by the supervisor. */
   assertNoUnexpectedExit(): void {
     assert.deepEqual(this.unexpectedExits, [], 'a journeyd process exited by itself');
-  }
-}
-
-/**
- * SIGSTOPs a Postgres-backed process until it is caught inside a transaction
- * (a scheduler batch, an entry batch, a dispatcher claim or record: any
- * connection of it with an open transaction in pg_stat_activity), then
- * SIGKILLs it there. A process caught outside one is let go again and tried
- * after a short random pause. Returns the number of freezes it took.
- */
-export async function killInsideTransaction(
-  supervisor: Supervisor,
-  name: string,
-  monitor: pg.Client,
-  timeoutMs = 20_000,
-): Promise<{ tries: number; states: string[] }> {
-  const child = supervisor.get(name).child;
-  const deadline = Date.now() + timeoutMs;
-  for (let tries = 1; ; tries++) {
-    child.kill('SIGSTOP');
-    // Let a statement the server is already executing for it finish, so the state read is the one it holds.
-    await new Promise((resolve) => setTimeout(resolve, 15));
-    const { rows } = await monitor.query<{ state: string }>(
-      `SELECT state FROM pg_stat_activity WHERE application_name = $1 AND xact_start IS NOT NULL AND backend_type = 'client backend'`,
-      [name],
-    );
-    if (rows.length > 0) {
-      await supervisor.kill(name, 'SIGKILL');
-      return { tries, states: rows.map((r) => r.state) };
-    }
-    child.kill('SIGCONT');
-    if (Date.now() > deadline) throw new Error(`${name} was never caught inside a transaction in ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 40));
   }
 }
 

@@ -1,38 +1,40 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import BetterSqlite3 from 'better-sqlite3';
+import { describe, it } from 'node:test';
 import { sql } from 'kysely';
-import pg from 'pg';
+import type { FaultArming } from '../../src/fault-points.js';
 import type { Store } from '../../src/store/store.js';
 import { waitUntil } from '../support/wait-until.js';
 import {
   assertExactlyOnce,
   assertStatistics,
   importUsers,
-  killInsideTransaction,
   faultRig,
   postgresSkip,
-  processUrl,
   requestStatus,
   startExternal,
   startWebhookJourney,
   waitForJourneyDone,
+  type FaultRig,
+  type Role,
 } from './support.js';
 
 /**
- * kill -9 of a worker while it holds a batch, repeatedly, during a journey
+ * kill -9 of a worker at named points inside its batches (src/fault-points.ts:
+ * a process started with JOURNEYD_FAULT kills itself there), during a journey
  * entered by Start by API: start_by_api → webhook → exit. Nothing lost (every
  * user entered once, exited, got their webhook), nothing doubled (one run, one
  * message, one acknowledged key per user).
  */
 
-const PG_USERS = 100_000;
-const PG_KILLS = 5;
-// Enough that work is left at the third kill on a fast machine: with 20,000, 1,207 of 40,000 runs and
-// messages were left there once, and none another time, so no write transaction was left to catch.
+/**
+ * Enough that every point is reached several times over before the work ends
+ * (Postgres: 5 entry batches of 10,000, 10 scheduler batches of 5,000 at the
+ * first point alone, 250 dispatcher claims of 200). The polling version needed
+ * 100,000 to leave a transaction to catch; with it this test took 167 s of its
+ * 170 under load 12–18 on the 2-core machine.
+ */
+const PG_USERS = 50_000;
 const SQLITE_USERS = 50_000;
-const SQLITE_KILLS = 3;
 
 /**
  * The dispatcher's claim and in-hand bound (batch 200 + 32 in flight + one more
@@ -40,6 +42,14 @@ const SQLITE_KILLS = 3;
  * recorded, and so the most repeats (same key) one kill can cause.
  */
 const MAX_HELD_PER_DISPATCHER = 200 + 32 + 200;
+
+/**
+ * How long a process may take to reach its fault point. Every point here is
+ * reached within seconds of the work starting, or of a killed worker's entry
+ * lease (30 s) running out; this bound only makes a point never reached fail
+ * with its name instead of the test's timeout.
+ */
+const REACH_POINT_MS = 90_000;
 
 /** Runs not yet exited plus messages not yet sent: the work left, which a kill must interrupt. */
 async function workLeft(store: Store, journey: string, users: number): Promise<number> {
@@ -51,45 +61,89 @@ async function workLeft(store: Store, journey: string, users: number): Promise<n
   return 2 * users - Number(row.exited) - Number(row.sent);
 }
 
-describe(`postgres: kill -9 of a worker inside a batch, ${PG_KILLS} times, during a ${PG_USERS.toLocaleString('en')}-user Start-by-API journey`, { skip: postgresSkip }, () => {
-  const rig = faultRig('postgres');
-  let monitor: pg.Client;
+/** True once a worker holds the entry request's lease. */
+async function requestLeased(store: Store, requestUuid: string): Promise<boolean> {
+  const request = await store.backend.db.selectFrom('entry_requests').select('lease_owner').where('uuid', '=', requestUuid).executeTakeFirst();
+  return Boolean(request?.lease_owner);
+}
 
-  before(async () => {
-    monitor = new pg.Client({ connectionString: processUrl(rig.database.url, 'fault-monitor') });
-    await monitor.connect();
-  });
-  after(async () => {
-    await monitor?.end();
-  });
+interface Kill {
+  readonly process: string;
+  readonly point: string;
+  readonly at: number;
+  readonly workLeft: number;
+}
+
+/**
+ * Runs the process armed with each fault in turn (started armed unless it
+ * already runs so): it must die at the point, with work left, or the kill
+ * proves nothing. Then starts it unarmed and returns the kills.
+ */
+async function killAtEach(
+  rig: FaultRig,
+  name: string,
+  role: Role,
+  faults: readonly FaultArming[],
+  context: { journey: string; users: number; started: number },
+): Promise<Kill[]> {
+  const kills: Kill[] = [];
+  for (const fault of faults) {
+    if (!rig.supervisor.running(name)) await rig.supervisor.start(name, role, fault);
+    await rig.supervisor.diedAtFault(name, REACH_POINT_MS);
+    const left = await workLeft(rig.store, context.journey, context.users);
+    kills.push({ process: name, point: `${fault.point}:${fault.arrival}`, at: Date.now() - context.started, workLeft: left });
+    assert.ok(left > 0, `the kill of ${name} at ${fault.point} came after every run had exited and every message was sent`);
+  }
+  await rig.supervisor.start(name, role);
+  return kills;
+}
+
+/**
+ * Postgres: two workers, each dying at its points in turn while the other
+ * works on, then restarted unarmed. w1 alone runs until it has claimed the
+ * request, so that it is the one to die inside an entry batch; the third of
+ * five, so that the others have the entered users to work on while the dead
+ * worker's entry lease (30 s) runs out.
+ */
+const PG_W1_KILLS: readonly FaultArming[] = [
+  { point: 'entry.batch.before-commit', arrival: 3 },
+  { point: 'scheduler.batch.before-commit', arrival: 3 },
+];
+const PG_W2_KILLS: readonly FaultArming[] = [
+  { point: 'dispatcher.outcomes.before-record', arrival: 2 },
+  { point: 'scheduler.batch.after-commit', arrival: 3 },
+  { point: 'dispatcher.outcomes.after-record', arrival: 2 },
+];
+const PG_KILLS = PG_W1_KILLS.length + PG_W2_KILLS.length;
+
+/** SQLite, one process (role all) dying at each in turn. */
+const SQLITE_KILLS: readonly FaultArming[] = [
+  { point: 'entry.batch.after-commit', arrival: 2 },
+  { point: 'scheduler.batch.before-commit', arrival: 3 },
+  { point: 'dispatcher.outcomes.before-record', arrival: 2 },
+];
+
+describe(`postgres: kill -9 of a worker at named points inside its batches, ${PG_KILLS} times, during a ${PG_USERS.toLocaleString('en')}-user Start-by-API journey`, { skip: postgresSkip }, () => {
+  const rig = faultRig('postgres');
 
   it('every user gets exactly one webhook and every run exits; the statistics agree', { timeout: 170_000 }, async () => {
     const started = Date.now();
     const users = await importUsers(rig.database.url, 'k', PG_USERS);
     const api = await rig.supervisor.start('api', 'api');
-    await Promise.all([rig.supervisor.start('w1', 'worker'), rig.supervisor.start('w2', 'worker')]);
+    await rig.supervisor.start('w1', 'worker', PG_W1_KILLS[0]);
     const journey = await startWebhookJourney(api.url as string, rig.sink, 'kill');
     const accepted = await startExternal(api.url as string, journey, users, 60_000);
     assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
     const requestUuid = accepted.body.request_uuid as string;
+    await waitUntil('w1 to claim the request', () => requestLeased(rig.store, requestUuid), 30_000);
     console.log(`setup ${Date.now() - started} ms`);
 
-    // Kill the two workers in turn, each caught inside a transaction; a killed worker is restarted in the
-    // background (a restart takes seconds here) while the next kill waits its 1–2 s and takes the other.
-    const kills: { worker: string; at: number; tries: number; states: string[]; workLeft: number }[] = [];
-    const restarting = new Map<string, Promise<unknown>>();
-    for (let i = 0; i < PG_KILLS; i++) {
-      await sleep(1000 + Math.random() * 1000);
-      const worker = i % 2 === 0 ? 'w1' : 'w2';
-      await restarting.get(worker);
-      const caught = await killInsideTransaction(rig.supervisor, worker, monitor);
-      const left = await workLeft(rig.store, journey, users.length);
-      kills.push({ worker, at: Date.now() - started, ...caught, workLeft: left });
-      // The kill must land while the journey is still being worked, or it proves nothing.
-      assert.ok(left > 0, `kill ${i + 1} came after every run had exited and every message was sent`);
-      restarting.set(worker, rig.supervisor.start(worker, 'worker'));
-    }
-    await Promise.all(restarting.values());
+    const context = { journey, users: users.length, started };
+    const lanes = await Promise.all([
+      killAtEach(rig, 'w1', 'worker', PG_W1_KILLS, context),
+      killAtEach(rig, 'w2', 'worker', PG_W2_KILLS, context),
+    ]);
+    const kills = lanes.flat();
     console.log(`kills: ${JSON.stringify(kills)}`);
 
     await waitUntil('the request to be done', async () => (await requestStatus(api.url as string, journey, requestUuid)).status === 'done', 60_000);
@@ -104,54 +158,20 @@ describe(`postgres: kill -9 of a worker inside a batch, ${PG_KILLS} times, durin
   });
 });
 
-describe(`sqlite: kill -9 of the single process (role all) inside a batch, ${SQLITE_KILLS} times, during a ${SQLITE_USERS.toLocaleString('en')}-user journey`, () => {
+describe(`sqlite: kill -9 of the single process (role all) at named points inside its batches, ${SQLITE_KILLS.length} times, during a ${SQLITE_USERS.toLocaleString('en')}-user journey`, () => {
   const rig = faultRig('sqlite');
 
   it('restarted on the same file, it finishes: every user gets exactly one webhook and every run exits', { timeout: 170_000 }, async () => {
     const started = Date.now();
     const users = await importUsers(rig.database.url, 's', SQLITE_USERS);
-    let server = await rig.supervisor.start('all', 'all');
-    const journey = await startWebhookJourney(server.url as string, rig.sink, 'kill');
-    const accepted = await startExternal(server.url as string, journey, users, 60_000);
+    const first = await rig.supervisor.start('all', 'all', SQLITE_KILLS[0]);
+    const journey = await startWebhookJourney(first.url as string, rig.sink, 'kill');
+    const accepted = await startExternal(first.url as string, journey, users, 60_000);
     assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
     const requestUuid = accepted.body.request_uuid as string;
 
-    const file = rig.database.url.slice('sqlite:'.length);
-    const probe = new BetterSqlite3(file, { timeout: 0 });
-    const kills: { at: number; tries: number; workLeft: number }[] = [];
-    try {
-      for (let i = 0; i < SQLITE_KILLS; i++) {
-        await sleep(1000 + Math.random() * 1000);
-        // Freeze it until it is caught holding the write lock (inside a batch), then kill it there.
-        const child = server.child;
-        let tries = 0;
-        await waitUntil(
-          'the process frozen inside a write transaction',
-          async () => {
-            tries++;
-            child.kill('SIGSTOP');
-            try {
-              probe.exec('BEGIN IMMEDIATE');
-              probe.exec('ROLLBACK');
-            } catch (error) {
-              if ((error as { code?: string }).code === 'SQLITE_BUSY') return true;
-              throw error;
-            }
-            child.kill('SIGCONT');
-            await sleep(Math.random() * 20);
-            return false;
-          },
-          20_000,
-        );
-        await rig.supervisor.kill('all', 'SIGKILL');
-        const left = await workLeft(rig.store, journey, users.length);
-        kills.push({ at: Date.now() - started, tries, workLeft: left });
-        assert.ok(left > 0, `kill ${i + 1} came after every run had exited and every message was sent`);
-        server = await rig.supervisor.start('all', 'all');
-      }
-    } finally {
-      probe.close();
-    }
+    const kills = await killAtEach(rig, 'all', 'all', SQLITE_KILLS, { journey, users: users.length, started });
+    const server = rig.supervisor.get('all');
     console.log(`kills: ${JSON.stringify(kills)}`);
 
     await waitUntil('the request to be done', async () => (await requestStatus(server.url as string, journey, requestUuid)).status === 'done', 60_000);
