@@ -14,6 +14,7 @@ const [databaseUrl, batchSize] = process.argv.slice(2);
 if (!databaseUrl || !batchSize) throw new Error('usage: scheduler-process.ts <database-url> <batch-size>');
 armFaultPoint(parseFaultArming(process.env.JOURNEYD_FAULT));
 const store = Store.open(databaseUrl);
+// A 100 ms poll: a missed wake-up costs the crash tests a tenth of a second.
 const scheduler = new Scheduler(store, { logger: createLogger('silent'), batchSize: Number(batchSize), pollIntervalMs: 100 });
 await scheduler.start();
 console.log('ready');

@@ -15,12 +15,13 @@ import {
 
 /**
  * Two API processes and three workers on one Postgres; for CHAOS_MS, one of
- * them is SIGKILLed at random every 1–3 s and restarted, while a client sends
+ * them is SIGKILLed at a random moment every 1–3 s and restarted, while a client sends
  * Start-by-API requests to both APIs (one journey per request, so the
  * one-per-minute limit is not what refuses them). Every request answered 200
  * is entered exactly once and every webhook is delivered exactly once.
  */
 
+/** Long enough for at least five kill-and-restart cycles at 3–8 s a restart under load. */
 const CHAOS_MS = 40_000;
 const JOURNEYS = 24;
 const USERS_PER_REQUEST = 400;
@@ -48,6 +49,8 @@ describe(`postgres: 2 api + 3 worker processes killed and restarted at random fo
     const setupMs = Date.now() - started;
 
     // The chaos: one random process killed every 1–3 s, restarted 0–1 s later; at most two down at once.
+    // Random moments on purpose (this test is the one that kills blind; worker-kill.test.ts kills at named
+    // points): 1–3 s is about a restart's time, so kills overlap restarts without all processes down.
     const pending = new Set<Promise<unknown>>();
     const down = new Set<string>();
     const kills: string[] = [];
@@ -61,6 +64,7 @@ describe(`postgres: 2 api + 3 worker processes killed and restarted at random fo
         down.add(victim);
         await rig.supervisor.kill(victim, 'SIGKILL');
         kills.push(`${victim}@${Date.now() - started}`);
+        // A random gap before the restart, so that requests meet both a dead process and a starting one.
         const restart = sleep(Math.random() * 1000)
           .then(() => rig.supervisor.start(victim, victim.startsWith('a') ? 'api' : 'worker'))
           .finally(() => down.delete(victim));
@@ -74,15 +78,18 @@ describe(`postgres: 2 api + 3 worker processes killed and restarted at random fo
     const attempts: Attempt[] = [];
     const accepted = new Map<number, string>();
     const client = (async () => {
+      // The requests spread over the first 80% of the chaos, so that each meets it and all are sent in it.
       const gap = (CHAOS_MS * 0.8) / JOURNEYS;
       await Promise.all(
         journeys.map(async (journey, j) => {
           await sleep(j * gap);
+          // Resent for up to 20 s after the chaos: enough for the last restarted API (3–8 s) to answer.
           for (let k = 0; Date.now() < chaosEnds + 20_000; k++) {
             const api = APIS[(j + k) % 2] as string;
             let reply: Reply | undefined;
             try {
               const url = rig.supervisor.running(api) ? rig.supervisor.get(api).url : undefined;
+              // 10 s: an answer later than that is from a process that died with the request (it is resent).
               if (url) reply = await startExternal(url, journey, users, 10_000);
             } catch (error) {
               attempts.push({ journey: j, api, outcome: (error as Error).name });
@@ -94,6 +101,7 @@ describe(`postgres: 2 api + 3 worker processes killed and restarted at random fo
             }
             if (reply?.status === 400 && reply.body.message === RATE_LIMITED) return;
             if (reply && reply.status !== 503) assert.fail(`journey ${j}: unexpected answer ${reply.status} ${JSON.stringify(reply.body)}`);
+            // A client's pause before resending, so a process that is starting is not flooded.
             await sleep(200);
           }
         }),
@@ -112,6 +120,7 @@ describe(`postgres: 2 api + 3 worker processes killed and restarted at random fo
     let repeated = 0;
     for (const [j, requestUuid] of accepted) {
       const journey = journeys[j] as string;
+      // 90 s: a bound (400 users take seconds once the processes are back); it only names the journey.
       await waitForJourneyDone(rig.store, journey, users.length, 90_000);
       const status = await requestStatus(api, journey, requestUuid);
       assert.deepEqual([status.status, status.entered], ['done', users.length], `journey ${j}: ${JSON.stringify(status)}`);
@@ -129,6 +138,7 @@ describe(`postgres: 2 api + 3 worker processes killed and restarted at random fo
     for (const [j, uuid] of journeys.entries()) indexOf.set((await rig.store.journeys.findByUuid(uuid))?.id ?? -1, j);
     for (const r of requests.filter((r) => !acceptedUuids.has(r.uuid))) {
       const j = indexOf.get(r.journey_id) as number;
+      // 60 s: as above; by now the accepted journeys are done, so this one has had its time too.
       await waitForJourneyDone(rig.store, journeys[j] as string, users.length, 60_000);
       repeated += (await assertExactlyOnce(rig.store, rig.sink, journeys[j] as string, `c${j}`, users)).repeatedKeys;
     }

@@ -37,19 +37,17 @@ describe(`postgres: SIGTERM to the API process under Start-by-API load (${JOURNE
     const journeys: string[] = [];
     for (let j = 0; j < JOURNEYS; j++) journeys.push(await startWebhookJourney(first.url as string, rig.sink, `t${j}`));
 
-    // The client sends to the process that currently serves (the first, then the replacement).
-    let target: string | undefined = first.url;
+    // The client sends to the process that currently serves (the first, then the replacement); between the
+    // two, `target` is a promise the replacement's start resolves.
+    let target: Promise<string> = Promise.resolve(first.url as string);
+    let replaced: (url: string) => void = () => {};
     const accepted = new Map<number, { uuid: string; by: string }>();
     const refused: string[] = [];
     let next = 0;
     const client = async () => {
       for (let j = next++; j < JOURNEYS; j = next++) {
         for (;;) {
-          const url = target;
-          if (url === undefined) {
-            await sleep(50);
-            continue;
-          }
+          const url = await target;
           try {
             const reply = await startExternal(url, journeys[j] as string, users, 10_000);
             if (reply.status === 200) {
@@ -63,26 +61,30 @@ describe(`postgres: SIGTERM to the API process under Start-by-API load (${JOURNE
           } catch (error) {
             refused.push(`${j}:${(error as Error).name}`);
           }
+          // A refused or unanswered request is sent again after a pause, as a client would, rather than
+          // spinning against a process that is stopping.
           await sleep(50);
         }
       }
     };
     const clients = [client(), client(), client()];
 
+    // 60 s: a bound on 8 requests being answered, which takes about a second; it only names the failure.
     await waitUntil('requests accepted before the SIGTERM', () => accepted.size >= ACCEPTED_BEFORE_SIGTERM, 60_000);
     const sigtermAt = Date.now();
     const exit = await rig.supervisor.kill('first', 'SIGTERM');
-    target = undefined;
+    target = new Promise((resolve) => (replaced = resolve));
     const stopMs = Date.now() - sigtermAt;
     assert.equal(exit.code, 0, `the first process exits 0 after SIGTERM:\n${first.output().slice(-3000)}`);
     const acceptedByFirst = accepted.size;
     assert.ok(acceptedByFirst < JOURNEYS, 'the SIGTERM came while requests were still being sent');
     const replacement = await rig.supervisor.start('replacement', 'all');
-    target = replacement.url;
+    replaced(replacement.url as string);
     await Promise.all(clients);
 
     const url = replacement.url as string;
     for (const [j, { uuid }] of accepted) {
+      // 60 s: a bound (each journey is 300 users, done in seconds); it only names the journey that hung.
       await waitForJourneyDone(rig.store, journeys[j] as string, users.length, 60_000);
       const status = await requestStatus(url, journeys[j] as string, uuid);
       assert.deepEqual([status.status, status.entered], ['done', users.length], `request ${j}: ${JSON.stringify(status)}`);

@@ -425,6 +425,8 @@ export async function waitForJourneyDone(store: Store, uuid: string, runs: numbe
           .then((r) => r.rows[0]);
         last = JSON.stringify(row);
         if (!row) return false;
+        // Each look counts the journey's runs and messages (tens of thousands of rows): every 200 ms, not
+        // waitUntil's 10 ms, so the looking does not compete with the workers it waits for.
         await new Promise((resolve) => setTimeout(resolve, 200));
         return Number(row.exited) >= runs && Number(row.open) === 0;
       },

@@ -44,6 +44,7 @@ describe(`postgres: a webhook receiver that times out, then answers 500, then re
     const accepted = await startExternal(url, journey, users);
     assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
 
+    // A bound, not a timing: three attempts per message take about 5 s of backoff plus the 800 ms timeout.
     await waitForJourneyDone(rig.store, journey, users.length, 80_000);
     const status = await requestStatus(url, journey, accepted.body.request_uuid as string);
     assert.deepEqual([status.status, status.entered], ['done', users.length]);

@@ -135,6 +135,7 @@ describe(`postgres: kill -9 of a worker at named points inside its batches, ${PG
     const accepted = await startExternal(api.url as string, journey, users, 60_000);
     assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
     const requestUuid = accepted.body.request_uuid as string;
+    // A bound: w1 claims within its 1 s poll of the acceptance.
     await waitUntil('w1 to claim the request', () => requestLeased(rig.store, requestUuid), 30_000);
     console.log(`setup ${Date.now() - started} ms`);
 
@@ -146,6 +147,7 @@ describe(`postgres: kill -9 of a worker at named points inside its batches, ${PG
     const kills = lanes.flat();
     console.log(`kills: ${JSON.stringify(kills)}`);
 
+    // Bounds that only name what hung (the last entry lease runs out 30 s after its kill at the latest).
     await waitUntil('the request to be done', async () => (await requestStatus(api.url as string, journey, requestUuid)).status === 'done', 60_000);
     const status = await requestStatus(api.url as string, journey, requestUuid);
     assert.equal(status.entered, users.length, JSON.stringify(status));
@@ -174,6 +176,7 @@ describe(`sqlite: kill -9 of the single process (role all) at named points insid
     const server = rig.supervisor.get('all');
     console.log(`kills: ${JSON.stringify(kills)}`);
 
+    // Bounds that only name what hung (the last entry lease runs out 30 s after its kill at the latest).
     await waitUntil('the request to be done', async () => (await requestStatus(server.url as string, journey, requestUuid)).status === 'done', 60_000);
     const status = await requestStatus(server.url as string, journey, requestUuid);
     assert.equal(status.entered, users.length, JSON.stringify(status));

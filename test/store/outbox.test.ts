@@ -3,6 +3,7 @@ import { after, before, beforeEach, it } from 'node:test';
 import type { NewMessage } from '../../src/store/outbox.js';
 import { Store } from '../../src/store/store.js';
 import { createTestDatabase, describeEachBackend, type TestDatabase } from '../support/backends.js';
+import { waitUntil } from '../support/wait-until.js';
 
 function webhook(runId: number, overrides: Partial<NewMessage> = {}): NewMessage {
   return {
@@ -210,8 +211,8 @@ describeEachBackend('outbox store', (dialect) => {
     const stop = await store.outbox.onNewWork(() => woken++);
     try {
       await store.outbox.enqueue([webhook(1)]);
-      const deadline = Date.now() + 5_000;
-      while (woken === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      // On Postgres the wake-up is a NOTIFY round trip; 5 s only bounds it.
+      await waitUntil('the listener to be woken', () => woken > 0, 5_000);
       assert.ok(woken > 0);
     } finally {
       await stop();
