@@ -1,6 +1,6 @@
 import { parseFaultArming, type FaultArming } from './fault-points.js';
 
-/** Process settings, read once from the environment (CONTRACT §1). */
+/** Process settings, read once from the environment (docs/deployment.md). */
 export interface Config {
   readonly databaseUrl: string;
   readonly host: string;

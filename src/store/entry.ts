@@ -15,7 +15,7 @@ import type { Wake } from './wake.js';
  * worker's lease, so a worker that lost its lease writes nothing.
  */
 
-/** One accepted request per entry point per this window (CONTRACT §5 check 10). */
+/** One accepted request per entry point per this window (docs/start-by-api.md, check 10). */
 export const RATE_LIMIT_WINDOW_MS = 60_000;
 
 export type StoredSelector =

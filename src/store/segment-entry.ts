@@ -3,8 +3,8 @@ import { segmentEntryDueAt } from '../domain/event-triggers.js';
 import type { JourneyParams, Point, PointOf } from '../domain/journey.js';
 import type { Backend } from './backend.js';
 import type { LeaseLost, LeaseTerms, ResolveOutcome } from './entry.js';
-import type { StoredJourney } from './journeys.js';
-import { addToPointCounters } from './point-counters.js';
+import type { StoredJourney } from './journeys/index.js';
+import { addToPointCounters } from './statistics/index.js';
 import type { Database, JourneyStatus } from './schema.js';
 import { SEGMENT_ENTRY_CHANNEL, Wake } from './wake.js';
 
