@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { JourneyStatus } from '../domain/journey.js';
 import { parseSeglang, SeglangError } from '../domain/seglang/index.js';
 import { apiEntryPointOf, filterMessage } from '../domain/start-request.js';
 import { faultPoint } from '../fault-points.js';
 import type { Logger } from '../logger.js';
 import type { AudienceQuery, ClaimedEntryRequest, SmallEntry, SmallEntryOutcome } from '../store/entry.js';
-import type { JourneyStatus } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 
 export interface EntryWorkerOptions {

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { JourneyStatus } from '../domain/journey.js';
 import { parseSeglang, SeglangError } from '../domain/seglang/index.js';
 import type { Logger } from '../logger.js';
-import type { JourneyStatus } from '../store/schema.js';
 import { activeSegmentPoints, type ClaimedSegmentEntry } from '../store/segment-entry.js';
 import type { Store } from '../store/store.js';
 

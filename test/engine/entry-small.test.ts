@@ -42,7 +42,7 @@ describeEachBackend('entry of small requests', (dialect) => {
   async function accept(journey: string, payload: Record<string, unknown>): Promise<string> {
     const res = await startExternal(ctx, journey, { payload });
     assert.equal(res.statusCode, 200, res.body);
-    return (res.json() as { request_uuid: string }).request_uuid;
+    return res.json<{ request_uuid: string }>().request_uuid;
   }
 
   it('counts unknown ids, users already in the journey and several hwids of one user as the staged path does', async () => {

@@ -125,7 +125,7 @@ describeEachBackend('entry by event and segment, and drop-users, end to end', (d
         payload: { user_ids: ['dr-drop'], journey_uuids: [journey] },
       });
       assert.equal(res.statusCode, 200, res.body);
-      assert.equal((res.json() as { dropped: number }).dropped, 1);
+      assert.equal(res.json<{ dropped: number }>().dropped, 1);
       const stats = await app.until(journey, 'the kept run to exit', (s) => s.totals.in_journey === 0);
       await waitUntil('the kept user webhook', () => hits('after-wait').length === 1);
       assert.deepEqual(hits('after-wait'), ['dr-keep']);

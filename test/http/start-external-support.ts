@@ -66,7 +66,7 @@ export async function createJourney(
     },
   });
   assert.equal(created.statusCode, 200, created.body);
-  const uuid = (created.json() as { info: { uuid: string } }).info.uuid;
+  const uuid = created.json<{ info: { uuid: string } }>().info.uuid;
   if (options.start !== false) await lifecycle(ctx, 'start', uuid);
   return uuid;
 }
@@ -126,7 +126,7 @@ export interface RequestStatus {
 export async function requestStatus(ctx: TestContext, journey: string, requestUuid: string): Promise<RequestStatus> {
   const res = await ctx.request({ method: 'GET', url: `/api/journey/${journey}/start/external/${requestUuid}` });
   assert.equal(res.statusCode, 200, res.body);
-  return res.json() as RequestStatus;
+  return res.json<RequestStatus>();
 }
 
 /** Pretends a minute has passed since every entry point last accepted a request. */

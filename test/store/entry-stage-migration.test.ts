@@ -27,7 +27,7 @@ describePostgres('migration 1000 chunks the stage of a request in progress', () 
     const migrator = new Migrator({
       db: store.backend.db,
       provider: { getMigrations: async () => before1000 },
-      migrationTableSchema: rows[0]?.schema as string,
+      migrationTableSchema: rows[0]?.schema,
     });
     const applied = await migrator.migrateToLatest();
     assert.equal(applied.error, undefined);

@@ -161,7 +161,7 @@ export class RunStore {
         const target = { journeyId: journey.id, pointUuid: messagePoint, applicationId: journey.applicationId, channel };
         inserted += await this.statements.insertMessages(executor, target, items, terms.now);
       }
-      if (inserted > 0) await this.outbox.announceNewWork(executor);
+      if (inserted > 0) await this.outbox.newWork.announce(executor);
       else await this.statements.commitWithoutFlush(executor);
       const advancedTo = [...new Set(write.moves.flatMap((move) => (move.kind === 'advance' ? [move.to] : [])))];
       // After a full batch more runs are most likely due: not worth a probe (on Postgres, one that wades
