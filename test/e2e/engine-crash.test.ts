@@ -120,22 +120,24 @@ describeEachBackend('engine: a worker killed between claiming and committing', (
         const worker = startWorker(url.toString(), 50);
         children.push(worker.child);
         await worker.ready;
-        await waitUntil('the worker blocked inside its webhook batch', async () => {
-          const { rows } = await monitor.query(
-            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
-            [workerName],
-          );
-          return rows[0].n > 0;
-        }, 30_000);
+        await waitUntil(
+          'the worker blocked inside its webhook batch',
+          async () => {
+            const { rows } = await monitor.query(
+              `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+              [workerName],
+            );
+            return rows[0].n > 0;
+          },
+          30_000,
+        );
         // The batch (entry point, webhook, exit in one transaction) has written nothing anyone can see.
         const claimed = await monitor.query(`SELECT count(*)::int AS n FROM runs WHERE point_uuid = 'api' AND state = 'active'`);
         assert.equal(claimed.rows[0].n, userIds.length, 'the runs are still at the entry point');
         await kill(worker.child);
         await blocker.query('COMMIT');
         await waitUntil('the server to notice the dead worker', async () => {
-          const { rows } = await monitor.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1`, [
-            workerName,
-          ]);
+          const { rows } = await monitor.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1`, [workerName]);
           return rows[0].n === 0;
         });
       } finally {

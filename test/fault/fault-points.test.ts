@@ -28,7 +28,13 @@ describe('fault points (JOURNEYD_FAULT)', () => {
     assert.equal(parseFaultArming(undefined), undefined);
     assert.equal(parseFaultArming(''), undefined);
     assert.deepEqual(parseFaultArming('entry.batch.before-commit:3'), { point: 'entry.batch.before-commit', arrival: 3 });
-    for (const bad of ['entry.batch.befor-commit:3', 'entry.batch.before-commit', 'entry.batch.before-commit:0', 'entry.batch.before-commit:-1', ':2']) {
+    for (const bad of [
+      'entry.batch.befor-commit:3',
+      'entry.batch.before-commit',
+      'entry.batch.before-commit:0',
+      'entry.batch.before-commit:-1',
+      ':2',
+    ]) {
       assert.throws(() => parseFaultArming(bad), /JOURNEYD_FAULT must be/, bad);
     }
     assert.throws(() => readConfig({ JOURNEYD_FAULT: 'nowhere:1' }), /JOURNEYD_FAULT must be/);

@@ -73,7 +73,14 @@ describe(`postgres: the database restarted mid-run (${USERS.toLocaleString('en')
       const restartAt = Date.now();
       await pgCtlCluster('restart');
       restartMs = Date.now() - restartAt;
-      await waitUntil('/readyz to answer 200 after the restart', () => probes.some((p) => p.at > restartAt && p.status === 200 && probes.some((q) => q.at < p.at && q.at > restartAt && q.status !== 200)), 30_000);
+      await waitUntil(
+        '/readyz to answer 200 after the restart',
+        () =>
+          probes.some(
+            (p) => p.at > restartAt && p.status === 200 && probes.some((q) => q.at < p.at && q.at > restartAt && q.status !== 200),
+          ),
+        30_000,
+      );
     } finally {
       probing = false;
       await prober;
@@ -83,14 +90,21 @@ describe(`postgres: the database restarted mid-run (${USERS.toLocaleString('en')
     assert.ok(firstRed > 0, `/readyz never went red after being green: ${statuses.join(',')}`);
     assert.ok(statuses.slice(firstRed).includes(200), '/readyz did not come back green');
     assert.ok(!statuses.includes(-1), 'the API process answered every probe (it stayed up)');
-    assert.ok(statuses.filter((s) => s !== 200).every((s) => s === 503), `red is 503: ${[...new Set(statuses)]}`);
+    assert.ok(
+      statuses.filter((s) => s !== 200).every((s) => s === 503),
+      `red is 503: ${[...new Set(statuses)].join(',')}`,
+    );
     const red = probes.filter((p) => p.status !== 200);
     const redMs = (red[red.length - 1]?.at ?? 0) - (red[0]?.at ?? 0);
     rig.supervisor.assertNoUnexpectedExit();
     assert.ok(rig.sink.deliveries.length < users.length, 'the restart happened before the journey finished');
 
     // Bounds that only name what hung: entry and delivery of 20,000 users take 10–30 s here.
-    await waitUntil('the request to be done', async () => (await requestStatus(url, journey, accepted.body.request_uuid as string)).status === 'done', 60_000);
+    await waitUntil(
+      'the request to be done',
+      async () => (await requestStatus(url, journey, accepted.body.request_uuid as string)).status === 'done',
+      60_000,
+    );
     const status = await requestStatus(url, journey, accepted.body.request_uuid as string);
     assert.equal(status.entered, users.length, JSON.stringify(status));
     await waitForJourneyDone(rig.store, journey, users.length, 80_000);
@@ -98,6 +112,8 @@ describe(`postgres: the database restarted mid-run (${USERS.toLocaleString('en')
     assert.equal(report.repeatedKeys, 0, 'no message acknowledged twice');
     await assertStatistics(url, journey, users.length);
     rig.supervisor.assertNoUnexpectedExit();
-    console.log(`done in ${Date.now() - started} ms; pg restart took ${restartMs} ms, /readyz red for ${redMs} ms; ${deliveredBefore} delivered before it`);
+    console.log(
+      `done in ${Date.now() - started} ms; pg restart took ${restartMs} ms, /readyz red for ${redMs} ms; ${deliveredBefore} delivered before it`,
+    );
   });
 });

@@ -139,7 +139,9 @@ export class WebhookSink {
 
   /** Deliveries the sink acknowledged with a 2xx, optionally of one tag. */
   acknowledged(tag?: string): Delivery[] {
-    return this.deliveries.filter((d) => d.status !== undefined && d.status >= 200 && d.status < 300 && (tag === undefined || d.tag === tag));
+    return this.deliveries.filter(
+      (d) => d.status !== undefined && d.status >= 200 && d.status < 300 && (tag === undefined || d.tag === tag),
+    );
   }
 
   async close(): Promise<void> {
@@ -225,10 +227,16 @@ export class Supervisor {
     const { fault } = managed;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${name} did not reach ${fault.point} (arrival ${fault.arrival}) in ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`${name} did not reach ${fault.point} (arrival ${fault.arrival}) in ${timeoutMs} ms`)),
+        timeoutMs,
+      );
     });
     const exit = await Promise.race([current.exited, timedOut]).finally(() => clearTimeout(timer));
-    assert.ok(diedAt(fault, exit, current.output()), `${name} did not die at ${fault.point} (${exit.code ?? exit.signal}):\n${current.output().slice(-4000)}`);
+    assert.ok(
+      diedAt(fault, exit, current.output()),
+      `${name} did not die at ${fault.point} (${exit.code ?? exit.signal}):\n${current.output().slice(-4000)}`,
+    );
     managed.current = undefined;
     managed.fault = undefined;
   }
@@ -313,7 +321,13 @@ function ok(reply: Reply, what: string): Reply {
 /** start_by_api → webhook (POST to the sink, `tag` in the path) → exit, created and started. Returns its uuid. */
 export async function startWebhookJourney(apiUrl: string, sink: WebhookSink, tag: string): Promise<string> {
   const points = [
-    { uuid: 'api', title: 'api', point_type: 'POINT_TYPE_START_BY_API', point_data: { start_by_api: {} }, outputs: [{ key: 'default', next_point_uuid: 'hook' }] },
+    {
+      uuid: 'api',
+      title: 'api',
+      point_type: 'POINT_TYPE_START_BY_API',
+      point_data: { start_by_api: {} },
+      outputs: [{ key: 'default', next_point_uuid: 'hook' }],
+    },
     {
       uuid: 'hook',
       title: 'hook',
@@ -348,7 +362,10 @@ export interface Totals {
 
 export async function statistics(apiUrl: string, journey: string) {
   const { payload } = ok(await call(apiUrl, 'GET', `/api/journey/${journey}/statistics/external`), 'statistics').body as {
-    payload: { totals: Totals; points: { uuid: string; entered: number; in_point: number; passed: number; pointStat: { sent: number; failed: number } }[] };
+    payload: {
+      totals: Totals;
+      points: { uuid: string; entered: number; in_point: number; passed: number; pointStat: { sent: number; failed: number } }[];
+    };
   };
   return payload;
 }
@@ -460,11 +477,7 @@ export async function assertExactlyOnce(
 ): Promise<ExactlyOnceReport> {
   const id = await journeyId(store, uuid);
   const db = store.backend.db;
-  const runs = await db
-    .selectFrom('runs')
-    .select(['user_id', 'state', 'point_uuid'])
-    .where('journey_id', '=', id)
-    .execute();
+  const runs = await db.selectFrom('runs').select(['user_id', 'state', 'point_uuid']).where('journey_id', '=', id).execute();
   assert.equal(runs.length, users.length, 'one run per user: none lost, none doubled');
   const runUsers = new Set(runs.map((r) => r.user_id));
   assert.equal(runUsers.size, users.length, 'no user has two runs');
@@ -514,11 +527,7 @@ export async function assertExactlyOnce(
 }
 
 async function statsFromStore(store: Store, id: number) {
-  const rows = await store.backend.db
-    .selectFrom('journey_point_counters')
-    .selectAll()
-    .where('journey_id', '=', id)
-    .execute();
+  const rows = await store.backend.db.selectFrom('journey_point_counters').selectAll().where('journey_id', '=', id).execute();
   const of = (point: string) => rows.find((r) => r.point_uuid === point) as Record<string, unknown> | undefined;
   const num = (row: Record<string, unknown> | undefined, column: string) => Number(row?.[column] ?? 0);
   return {
@@ -535,10 +544,13 @@ export async function assertStatistics(apiUrl: string, journey: string, users: n
   const stats = await statistics(apiUrl, journey);
   assert.deepEqual(stats.totals, { entered: users, in_journey: 0, exited: users });
   const hook = stats.points.find((p) => p.uuid === 'hook');
-  assert.deepEqual(
-    hook && { entered: hook.entered, in_point: hook.in_point, passed: hook.passed, ...hook.pointStat },
-    { entered: users, in_point: 0, passed: users, sent: users, failed: 0 },
-  );
+  assert.deepEqual(hook && { entered: hook.entered, in_point: hook.in_point, passed: hook.passed, ...hook.pointStat }, {
+    entered: users,
+    in_point: 0,
+    passed: users,
+    sent: users,
+    failed: 0,
+  });
 }
 
 // ---------------------------------------------------------------------------

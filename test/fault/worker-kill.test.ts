@@ -65,7 +65,11 @@ async function workLeft(store: Store, journey: string, users: number): Promise<n
 
 /** True once a worker holds the entry request's lease. */
 async function requestLeased(store: Store, requestUuid: string): Promise<boolean> {
-  const request = await store.backend.db.selectFrom('entry_requests').select('lease_owner').where('uuid', '=', requestUuid).executeTakeFirst();
+  const request = await store.backend.db
+    .selectFrom('entry_requests')
+    .select('lease_owner')
+    .where('uuid', '=', requestUuid)
+    .executeTakeFirst();
   return Boolean(request?.lease_owner);
 }
 
@@ -125,42 +129,50 @@ const SQLITE_KILLS: readonly FaultArming[] = [
   { point: 'dispatcher.outcomes.before-record', arrival: 2 },
 ];
 
-describe(`postgres: kill -9 of a worker at named points inside its batches, ${PG_KILLS} times, during a ${PG_USERS.toLocaleString('en')}-user Start-by-API journey`, { skip: postgresSkip }, () => {
-  const rig = faultRig('postgres');
+describe(
+  `postgres: kill -9 of a worker at named points inside its batches, ${PG_KILLS} times, during a ${PG_USERS.toLocaleString('en')}-user Start-by-API journey`,
+  { skip: postgresSkip },
+  () => {
+    const rig = faultRig('postgres');
 
-  it('every user gets exactly one webhook and every run exits; the statistics agree', { timeout: 170_000 }, async () => {
-    const started = Date.now();
-    const users = await importUsers(rig.database.url, 'k', PG_USERS);
-    const api = await rig.supervisor.start('api', 'api');
-    await rig.supervisor.start('w1', 'worker', PG_W1_KILLS[0]);
-    const journey = await startWebhookJourney(api.url as string, rig.sink, 'kill');
-    const accepted = await startExternal(api.url as string, journey, users, 60_000);
-    assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
-    const requestUuid = accepted.body.request_uuid as string;
-    // A bound: w1 claims within its 1 s poll of the acceptance.
-    await waitUntil('w1 to claim the request', () => requestLeased(rig.store, requestUuid), 30_000);
-    console.log(`setup ${Date.now() - started} ms`);
+    it('every user gets exactly one webhook and every run exits; the statistics agree', { timeout: 170_000 }, async () => {
+      const started = Date.now();
+      const users = await importUsers(rig.database.url, 'k', PG_USERS);
+      const api = await rig.supervisor.start('api', 'api');
+      await rig.supervisor.start('w1', 'worker', PG_W1_KILLS[0]);
+      const journey = await startWebhookJourney(api.url as string, rig.sink, 'kill');
+      const accepted = await startExternal(api.url as string, journey, users, 60_000);
+      assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
+      const requestUuid = accepted.body.request_uuid as string;
+      // A bound: w1 claims within its 1 s poll of the acceptance.
+      await waitUntil('w1 to claim the request', () => requestLeased(rig.store, requestUuid), 30_000);
+      console.log(`setup ${Date.now() - started} ms`);
 
-    const context = { journey, users: users.length, started };
-    const lanes = await Promise.all([
-      killAtEach(rig, 'w1', 'worker', PG_W1_KILLS, context),
-      killAtEach(rig, 'w2', 'worker', PG_W2_KILLS, context),
-    ]);
-    const kills = lanes.flat();
-    console.log(`kills: ${JSON.stringify(kills)}`);
+      const context = { journey, users: users.length, started };
+      const lanes = await Promise.all([
+        killAtEach(rig, 'w1', 'worker', PG_W1_KILLS, context),
+        killAtEach(rig, 'w2', 'worker', PG_W2_KILLS, context),
+      ]);
+      const kills = lanes.flat();
+      console.log(`kills: ${JSON.stringify(kills)}`);
 
-    // Bounds that only name what hung (the last entry lease runs out 30 s after its kill at the latest).
-    await waitUntil('the request to be done', async () => (await requestStatus(api.url as string, journey, requestUuid)).status === 'done', 60_000);
-    const status = await requestStatus(api.url as string, journey, requestUuid);
-    assert.equal(status.entered, users.length, JSON.stringify(status));
-    await waitForJourneyDone(rig.store, journey, users.length, 100_000);
-    const report = await assertExactlyOnce(rig.store, rig.sink, journey, 'kill', users);
-    await assertStatistics(api.url as string, journey, users.length);
-    assert.ok(report.repeatedKeys <= kills.length * MAX_HELD_PER_DISPATCHER, `${report.repeatedKeys} repeated deliveries`);
-    rig.supervisor.assertNoUnexpectedExit();
-    console.log(`done in ${Date.now() - started} ms; ${report.repeatedKeys} deliveries repeated with the same key`);
-  });
-});
+      // Bounds that only name what hung (the last entry lease runs out 30 s after its kill at the latest).
+      await waitUntil(
+        'the request to be done',
+        async () => (await requestStatus(api.url as string, journey, requestUuid)).status === 'done',
+        60_000,
+      );
+      const status = await requestStatus(api.url as string, journey, requestUuid);
+      assert.equal(status.entered, users.length, JSON.stringify(status));
+      await waitForJourneyDone(rig.store, journey, users.length, 100_000);
+      const report = await assertExactlyOnce(rig.store, rig.sink, journey, 'kill', users);
+      await assertStatistics(api.url as string, journey, users.length);
+      assert.ok(report.repeatedKeys <= kills.length * MAX_HELD_PER_DISPATCHER, `${report.repeatedKeys} repeated deliveries`);
+      rig.supervisor.assertNoUnexpectedExit();
+      console.log(`done in ${Date.now() - started} ms; ${report.repeatedKeys} deliveries repeated with the same key`);
+    });
+  },
+);
 
 describe(`sqlite: kill -9 of the single process (role all) at named points inside its batches, ${SQLITE_KILLS.length} times, during a ${SQLITE_USERS.toLocaleString('en')}-user journey`, () => {
   const rig = faultRig('sqlite');
@@ -179,7 +191,11 @@ describe(`sqlite: kill -9 of the single process (role all) at named points insid
     console.log(`kills: ${JSON.stringify(kills)}`);
 
     // Bounds that only name what hung (the last entry lease runs out 30 s after its kill at the latest).
-    await waitUntil('the request to be done', async () => (await requestStatus(server.url as string, journey, requestUuid)).status === 'done', 60_000);
+    await waitUntil(
+      'the request to be done',
+      async () => (await requestStatus(server.url as string, journey, requestUuid)).status === 'done',
+      60_000,
+    );
     const status = await requestStatus(server.url as string, journey, requestUuid);
     assert.equal(status.entered, users.length, JSON.stringify(status));
     await waitForJourneyDone(rig.store, journey, users.length, 100_000);

@@ -110,10 +110,14 @@ describeEachBackend('Start by API: two server processes on one database', (diale
 
     const requestUuid = accepted[0]?.body.request_uuid as string;
     // 20 s only bounds it: two users are entered within a claim or two.
-    const status = await waitUntil('the request to be done', async () => {
-      const current = (await call(b, 'GET', `/api/journey/${journey}/start/external/${requestUuid}`)).body;
-      return current.status === 'done' && current;
-    }, 20_000);
+    const status = await waitUntil(
+      'the request to be done',
+      async () => {
+        const current = (await call(b, 'GET', `/api/journey/${journey}/start/external/${requestUuid}`)).body;
+        return current.status === 'done' && current;
+      },
+      20_000,
+    );
     assert.equal(status.status, 'done');
     assert.equal(status.entered, 2);
     assert.deepEqual(status.skipped, { unknown: 1, already_in_journey: 0 });

@@ -12,7 +12,11 @@ function webhook(runId: number, overrides: Partial<NewMessage> = {}): NewMessage
     runId,
     pointUuid: 'point-webhook',
     userId: `user-${runId}`,
-    message: { channel: 'webhook', recipient: 'http://127.0.0.1:9/hook', payload: { method: 'POST', headers: {}, body: `{"run":${runId}}` } },
+    message: {
+      channel: 'webhook',
+      recipient: 'http://127.0.0.1:9/hook',
+      payload: { method: 'POST', headers: {}, body: `{"run":${runId}}` },
+    },
     ...overrides,
   };
 }
@@ -77,7 +81,11 @@ describeEachBackend('outbox store', (dialect) => {
       webhook(1, {
         userId: awkward,
         hwid: null,
-        message: { channel: 'webhook', recipient: `http://127.0.0.1:9/${encodeURIComponent(awkward)}`, payload: { method: 'POST', headers: { 'X-A': awkward }, body: awkward } },
+        message: {
+          channel: 'webhook',
+          recipient: `http://127.0.0.1:9/${encodeURIComponent(awkward)}`,
+          payload: { method: 'POST', headers: { 'X-A': awkward }, body: awkward },
+        },
       }),
     ]);
     const [row] = await outboxRows();
