@@ -2,6 +2,7 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import { messageIdempotencyKey, type OutboundMessage } from '../domain/messages.js';
 import type { Backend } from './backend.js';
 import { postgresBulkInsert, SqliteBulkInserter, type BulkInsert } from './sql/bulk-insert.js';
+import { chunks } from './sql/chunks.js';
 import type { Database, OutboxTable } from './schema.js';
 import { OUTBOX_CHANNEL, Wake } from './wake.js';
 
@@ -472,10 +473,4 @@ function toClaimedMessage(row: Selectable<OutboxTable>): ClaimedMessage {
     message: { channel: row.channel, recipient: row.recipient, payload: JSON.parse(row.payload) as unknown } as OutboundMessage,
     attempt: row.attempts,
   };
-}
-
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let from = 0; from < items.length; from += size) out.push(items.slice(from, from + size));
-  return out;
 }
