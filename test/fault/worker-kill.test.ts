@@ -95,6 +95,27 @@ async function killAtEach(
 }
 
 /**
+ * After the kills: the request ends done with every user entered, the journey
+ * completes exactly once, and repeats are within what the kills can cause.
+ */
+async function assertFinishedExactlyOnce(
+  rig: FaultRig,
+  run: { apiUrl: string; journey: string; requestUuid: string; users: readonly string[]; kills: readonly Kill[]; started: number },
+): Promise<void> {
+  const { apiUrl, journey, requestUuid, users, kills, started } = run;
+  // Bounds that only name what hung (the last entry lease runs out 30 s after its kill at the latest).
+  await waitUntil('the request to be done', async () => (await requestStatus(apiUrl, journey, requestUuid)).status === 'done', 60_000);
+  const status = await requestStatus(apiUrl, journey, requestUuid);
+  assert.equal(status.entered, users.length, JSON.stringify(status));
+  await waitForJourneyDone(rig.store, journey, users.length, 100_000);
+  const report = await assertExactlyOnce(rig.store, rig.sink, journey, 'kill', users);
+  await assertStatistics(apiUrl, journey, users.length);
+  assert.ok(report.repeatedKeys <= kills.length * MAX_HELD_PER_DISPATCHER, `${report.repeatedKeys} repeated deliveries`);
+  rig.supervisor.assertNoUnexpectedExit();
+  console.log(`done in ${Date.now() - started} ms; ${report.repeatedKeys} deliveries repeated with the same key`);
+}
+
+/**
  * Postgres: w1 runs alone while it dies at the entry and scheduler points, so
  * that the work is its own (with both running, a restarted worker once got no
  * scheduler batch in 90 s while the other took them all); first inside the
@@ -144,20 +165,7 @@ describe(
       kills.push(...(await killAtEach(rig, 'w2', 'worker', PG_W2_KILLS, context)));
       console.log(`kills: ${JSON.stringify(kills)}`);
 
-      // Bounds that only name what hung (the last entry lease runs out 30 s after its kill at the latest).
-      await waitUntil(
-        'the request to be done',
-        async () => (await requestStatus(api.url as string, journey, requestUuid)).status === 'done',
-        60_000,
-      );
-      const status = await requestStatus(api.url as string, journey, requestUuid);
-      assert.equal(status.entered, users.length, JSON.stringify(status));
-      await waitForJourneyDone(rig.store, journey, users.length, 100_000);
-      const report = await assertExactlyOnce(rig.store, rig.sink, journey, 'kill', users);
-      await assertStatistics(api.url as string, journey, users.length);
-      assert.ok(report.repeatedKeys <= kills.length * MAX_HELD_PER_DISPATCHER, `${report.repeatedKeys} repeated deliveries`);
-      rig.supervisor.assertNoUnexpectedExit();
-      console.log(`done in ${Date.now() - started} ms; ${report.repeatedKeys} deliveries repeated with the same key`);
+      await assertFinishedExactlyOnce(rig, { apiUrl: api.url as string, journey, requestUuid, users, kills, started });
     });
   },
 );
@@ -179,19 +187,6 @@ describe(`sqlite: kill -9 of the single process (role all) at named points insid
     const server = rig.supervisor.get('all');
     console.log(`kills: ${JSON.stringify(kills)}`);
 
-    // Bounds that only name what hung (the last entry lease runs out 30 s after its kill at the latest).
-    await waitUntil(
-      'the request to be done',
-      async () => (await requestStatus(server.url as string, journey, requestUuid)).status === 'done',
-      60_000,
-    );
-    const status = await requestStatus(server.url as string, journey, requestUuid);
-    assert.equal(status.entered, users.length, JSON.stringify(status));
-    await waitForJourneyDone(rig.store, journey, users.length, 100_000);
-    const report = await assertExactlyOnce(rig.store, rig.sink, journey, 'kill', users);
-    await assertStatistics(server.url as string, journey, users.length);
-    assert.ok(report.repeatedKeys <= kills.length * MAX_HELD_PER_DISPATCHER, `${report.repeatedKeys} repeated deliveries`);
-    rig.supervisor.assertNoUnexpectedExit();
-    console.log(`done in ${Date.now() - started} ms; ${report.repeatedKeys} deliveries repeated with the same key`);
+    await assertFinishedExactlyOnce(rig, { apiUrl: server.url as string, journey, requestUuid, users, kills, started });
   });
 });
