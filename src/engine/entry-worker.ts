@@ -4,6 +4,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { JourneyStatus } from '../domain/journey.js';
 import { parseSeglang, SeglangError } from '../domain/seglang/index.js';
 import { apiEntryPointOf, filterMessage } from '../domain/start-request.js';
+import { faultPoint } from '../fault-points.js';
 import type { Logger } from '../logger.js';
 import type { AudienceQuery, ClaimedEntryRequest, SmallEntry, SmallEntryOutcome } from '../store/entry.js';
 import type { Store } from '../store/store.js';
@@ -269,6 +270,7 @@ export class EntryWorker {
         batchSize: this.batchSize,
         allowReenter,
       });
+      faultPoint('entry.batch.after-commit');
       if (batch.kind === 'lease-lost') return this.leaseLost(request);
       if (batch.kind === 'journey-not-running') return this.settle(request, { notRunning: batch.status });
       if (!batch.remaining) break;

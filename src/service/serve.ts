@@ -3,6 +3,7 @@ import { Dispatcher } from '../engine/dispatcher.js';
 import { EntryWorker } from '../engine/entry-worker.js';
 import { Scheduler } from '../engine/scheduler.js';
 import { SegmentEntryWorker } from '../engine/segment-entry.js';
+import { armFaultPoint } from '../fault-points.js';
 import { buildServer } from '../http/server.js';
 import { createLogger, type Logger } from '../logger.js';
 import { Store } from '../store/store.js';
@@ -27,6 +28,7 @@ export interface RunningService {
 
 /** Starts the HTTP API (roles all/api) and the workers (roles all/worker) on a migrated store. */
 export async function serve(config: Config, role: Role): Promise<RunningService> {
+  armFaultPoint(config.fault);
   const logger = createLogger(config.logLevel);
   const store = Store.open(config.databaseUrl);
   await store.migrate();

@@ -14,6 +14,7 @@ import {
   type SmallEntry,
   type SmallEntryOutcome,
 } from '../entry.js';
+import { faultPoint } from '../../fault-points.js';
 import type { JourneyParams, Point } from '../../domain/journey.js';
 import type { Database, EntrySelectorKind, JourneyStatus } from '../schema.js';
 import type { Wake } from '../wake.js';
@@ -403,6 +404,7 @@ export class PostgresEntryStatements implements EntryStatements {
       throw new Error(`the stage of request ${request.uuid} has no user numbered after ${takenBefore} of ${staged}`);
     }
     if (entered > 0) await this.runWake.announce(trx);
+    faultPoint('entry.batch.before-commit');
     return { kind: 'entered', taken, entered, remaining: takenBefore + taken < staged };
   }
 

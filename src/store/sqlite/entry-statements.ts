@@ -17,6 +17,7 @@ import {
   type SmallEntry,
   type SmallEntryOutcome,
 } from '../entry.js';
+import { faultPoint } from '../../fault-points.js';
 import type { JourneyParams, Point } from '../../domain/journey.js';
 import type { EntrySelectorKind, JourneyStatus } from '../schema.js';
 import type { Wake } from '../wake.js';
@@ -358,6 +359,7 @@ export class SqliteEntryStatements implements EntryStatements {
     this.renewLease(request, terms, entered, taken - entered);
     if (entered > 0) this.addToPointCounter(request.journeyId, request.pointUuid, entered);
     const remaining = this.statement(`SELECT 1 FROM entry_audience WHERE request_id = ? LIMIT 1`).get(request.id);
+    faultPoint('entry.batch.before-commit');
     return { kind: 'entered', taken, entered, remaining: remaining !== undefined };
   }
 
