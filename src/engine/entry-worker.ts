@@ -4,7 +4,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { parseSeglang, SeglangError } from '../domain/seglang/index.js';
 import { apiEntryPointOf, filterMessage } from '../domain/start-request.js';
 import type { Logger } from '../logger.js';
-import type { AudienceQuery, ClaimedEntryRequest, SmallEntry, SmallEntryOutcome } from '../store/entry.js';
+import type { AudienceQuery, ClaimedEntryRequest, SmallEntry, SmallEntryOutcome } from '../store/entry/index.js';
 import type { JourneyStatus } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 

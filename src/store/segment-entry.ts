@@ -2,7 +2,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { segmentEntryDueAt } from '../domain/event-triggers.js';
 import type { JourneyParams, Point, PointOf } from '../domain/journey.js';
 import type { Backend } from './backend.js';
-import type { LeaseLost, LeaseTerms, ResolveOutcome } from './entry.js';
+import type { LeaseLost, LeaseTerms, ResolveOutcome } from './entry/types.js';
 import type { StoredJourney } from './journeys.js';
 import { addToPointCounters } from './point-counters.js';
 import type { Database, JourneyStatus } from './schema.js';

@@ -2,7 +2,7 @@ import { ApplicationStore } from './applications.js';
 import { DeviceImportStore } from './device-import/index.js';
 import { ChannelSettingsStore } from './channel-settings.js';
 import { OutboxStore } from './outbox.js';
-import { EntryStore } from './entry.js';
+import { EntryStore } from './entry/index.js';
 import { StatisticsStore } from './statistics.js';
 import { AudienceStore } from './audience.js';
 import { FilterStore } from './filters.js';

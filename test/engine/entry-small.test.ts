@@ -4,7 +4,7 @@ import { after, before, it } from 'node:test';
 import { pino } from 'pino';
 import { EntryWorker } from '../../src/engine/entry-worker.js';
 import { createLogger } from '../../src/logger.js';
-import type { SmallEntry } from '../../src/store/entry.js';
+import type { SmallEntry } from '../../src/store/entry/index.js';
 import { describeEachBackend } from '../support/backends.js';
 import { startTestApp, type TestContext } from '../support/app.js';
 import {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
 import { sql } from 'kysely';
-import { RATE_LIMIT_WINDOW_MS } from '../../src/store/entry.js';
+import { RATE_LIMIT_WINDOW_MS } from '../../src/store/entry/index.js';
 import type { Store } from '../../src/store/store.js';
 import { TEST_APP_CODE, type TestContext } from '../support/app.js';
 

@@ -12,7 +12,7 @@ import {
   type StartRequest,
 } from '../../domain/start-request.js';
 import type { TokenGrant } from '../../store/applications.js';
-import type { EntryRequestView, StoredSelector } from '../../store/entry.js';
+import type { EntryRequestView, StoredSelector } from '../../store/entry/index.js';
 import type { StoredJourney } from '../../store/journeys.js';
 import type { Store } from '../../store/store.js';
 import { authenticate, grantOf } from '../auth.js';

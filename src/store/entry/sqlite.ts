@@ -16,7 +16,7 @@ import {
   type ResolveOutcome,
   type SmallEntry,
   type SmallEntryOutcome,
-} from '../entry.js';
+} from './types.js';
 import type { JourneyParams, Point } from '../../domain/journey.js';
 import type { EntrySelectorKind, JourneyStatus } from '../schema.js';
 import type { Wake } from '../wake.js';
