@@ -4,7 +4,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { parseSeglang, SeglangError } from '../domain/seglang/index.js';
 import type { Logger } from '../logger.js';
 import type { JourneyStatus } from '../store/schema.js';
-import { activeSegmentPoints, type ClaimedSegmentEntry } from '../store/segment-entry.js';
+import { activeSegmentPoints, type ClaimedSegmentEntry } from '../store/entry/segments.js';
 import type { Store } from '../store/store.js';
 
 export interface SegmentEntryWorkerOptions {
@@ -143,15 +143,12 @@ export class SegmentEntryWorker {
       if (staged.kind === 'lease-lost') return this.leaseLost(entry);
     }
 
-    let after: string | undefined;
     for (let first = true; ; first = false) {
-      const terms = { ...this.leaseTerms(), batchSize: this.batchSize, after };
-      const batch = await this.store.segmentEntry.enterBatch(entry, terms);
+      const batch = await this.store.segmentEntry.enterBatch(entry, { ...this.leaseTerms(), batchSize: this.batchSize });
       if (batch.kind === 'lease-lost') return this.leaseLost(entry);
       // Paused (or back in draft): hold the entry; finished or archived: the transition has cancelled it.
       if (batch.kind === 'journey-not-running') return this.store.segmentEntry.release(entry);
       if (!batch.remaining) break;
-      after = batch.last;
       if (first && batch.entered > 0) await this.store.runs.refreshStatistics();
       if (this.stopping) return this.store.segmentEntry.release(entry);
       // Let HTTP requests in between batches: on SQLite each batch holds the event loop while it runs.

@@ -12,7 +12,7 @@ import { TagStore } from './tags.js';
 import { JourneyStore } from './journeys.js';
 import { RunStore } from './runs.js';
 import { EventReactionStore } from './event-reactions.js';
-import { SegmentEntryStore } from './segment-entry.js';
+import { SegmentEntryStore } from './entry/segments.js';
 import { DropUsersStore } from './drop-users.js';
 import { RUNS_DUE_CHANNEL, Wake } from './wake.js';
 import type { Backend } from './backend.js';

@@ -136,9 +136,9 @@ export async function ageRateLimits(store: Store): Promise<void> {
   );
 }
 
-/** Where the dialect stages a request's audience: a row per user on SQLite, chunks of users on Postgres. */
-export function stageTable(store: Store): 'entry_audience' | 'entry_audience_chunks' {
-  return store.dialect === 'postgres' ? 'entry_audience_chunks' : 'entry_audience';
+/** Where the dialect stages an audience: a row per user on SQLite, chunks of users on Postgres. */
+export function stageTable(store: Store): 'entry_stage' | 'entry_stage_chunks' {
+  return store.dialect === 'postgres' ? 'entry_stage_chunks' : 'entry_stage';
 }
 
 /** Row counts of every table Start by API writes, to show that a refused request wrote nothing. */

@@ -77,9 +77,10 @@ describePostgres('migration 1000 chunks the stage of a request in progress', () 
 
   it('keeps each user at its number, in chunks of at most 10,000', async () => {
     const chunks = await store.backend.db
-      .selectFrom('entry_audience_chunks')
+      .selectFrom('entry_stage_chunks')
       .select(['first_seq', sql<number>`cardinality(user_ids)`.as('size'), sql<string>`user_ids[1]`.as('first')])
-      .where('request_id', '=', requestId)
+      .where('source', '=', 0)
+      .where('source_id', '=', requestId)
       .orderBy('first_seq')
       .execute();
     assert.deepEqual(
@@ -109,7 +110,7 @@ describePostgres('migration 1000 chunks the stage of a request in progress', () 
       [Number(active.runs), Number(active.users), active.first, active.last],
       [STAGED - TAKEN, STAGED - TAKEN, 'user-005001', 'user-025000'],
     );
-    const left = await store.backend.db.selectFrom('entry_audience_chunks').selectAll().execute();
+    const left = await store.backend.db.selectFrom('entry_stage_chunks').selectAll().execute();
     assert.deepEqual(left, []);
   });
 });

@@ -2,23 +2,24 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Backend } from '../backend.js';
 import type { Wake } from '../wake.js';
-import { PostgresEntryStatements } from './postgres.js';
-import { SqliteEntryStatements } from './sqlite.js';
-import type {
-  AcceptOutcome,
-  AudienceQuery,
-  BatchOutcome,
-  BatchTerms,
-  ClaimedEntryRequest,
-  ClaimOutcome,
-  EnterAtClaim,
-  EntryRequestInput,
-  EntryRequestView,
-  EntryStatements,
-  LeaseTerms,
-  ResolveOutcome,
-  SmallEntry,
-  SmallEntryOutcome,
+import { entryStatements } from './statements.js';
+import {
+  stagedRequest,
+  type AcceptOutcome,
+  type AudienceQuery,
+  type BatchOutcome,
+  type BatchTerms,
+  type ClaimedEntryRequest,
+  type ClaimOutcome,
+  type EnterAtClaim,
+  type EntryRequestInput,
+  type EntryRequestView,
+  type EntryStatements,
+  type LeaseTerms,
+  type ResolveOutcome,
+  type SmallEntry,
+  type SmallEntryOutcome,
+  type StageAudience,
 } from './types.js';
 
 export * from './types.js';
@@ -39,10 +40,7 @@ export class EntryStore {
     private readonly backend: Backend,
     runWake: Wake,
   ) {
-    this.statements =
-      backend.dialect === 'sqlite'
-        ? new SqliteEntryStatements(backend, runWake)
-        : new PostgresEntryStatements(backend, runWake);
+    this.statements = entryStatements(backend, runWake);
   }
 
   /**
@@ -120,7 +118,9 @@ export class EntryStore {
 
   /** Stages the de-duplicated users of the request's audience and sets `selected` and `skipped.unknown`. */
   resolveAudience(request: ClaimedEntryRequest, audience: AudienceQuery, terms: LeaseTerms): Promise<ResolveOutcome> {
-    return this.statements.resolveAudience(request, audience, terms);
+    const staged: StageAudience =
+      audience.kind === 'filter' ? audience : { kind: audience.kind, idCount: request.idCount };
+    return this.statements.stage(stagedRequest(request), staged, terms);
   }
 
   /**
@@ -130,23 +130,26 @@ export class EntryStore {
    * the stage in the same transaction that enters (or skips) them, so a retried
    * request enters each user once.
    */
-  enterBatch(request: ClaimedEntryRequest, terms: BatchTerms): Promise<BatchOutcome> {
-    return this.statements.enterBatch(request, terms);
+  async enterBatch(request: ClaimedEntryRequest, terms: BatchTerms): Promise<BatchOutcome> {
+    const outcome = await this.statements.enterBatch(stagedRequest(request), terms);
+    if (outcome.kind !== 'entered') return outcome;
+    const { taken, entered, remaining } = outcome;
+    return { kind: 'entered', taken, entered, remaining };
   }
 
   /** Marks the request done; false when the lease was lost. */
   finish(request: ClaimedEntryRequest, now = Date.now()): Promise<boolean> {
-    return this.statements.finish(request, now);
+    return this.statements.finish(stagedRequest(request), now);
   }
 
   /** Marks the request failed with a reason and drops what is left of its stage; false when the lease was lost. */
   fail(request: ClaimedEntryRequest, error: string, now = Date.now()): Promise<boolean> {
-    return this.statements.fail(request, error, now);
+    return this.statements.fail(stagedRequest(request), error, now);
   }
 
   /** Gives the request back to the queue at once, keeping its progress (worker stopping, journey paused). */
   release(request: ClaimedEntryRequest): Promise<void> {
-    return this.statements.release(request);
+    return this.statements.release(stagedRequest(request));
   }
 
   /**

@@ -1,10 +1,11 @@
-import type { RawBuilder } from 'kysely';
+import type { Kysely, RawBuilder } from 'kysely';
 import type { JourneyParams, Point } from '../../domain/journey.js';
-import type { EntryRequestStatus, EntrySelectorKind, JourneyStatus } from '../schema.js';
+import type { Database, EntryRequestStatus, EntrySelectorKind, JourneyStatus } from '../schema.js';
 
 /**
- * The contract of Start-by-API entry: what the facade (index.ts) offers and
- * what each dialect (sqlite.ts, postgres.ts) implements.
+ * The contract of staged entry: what the facades (index.ts for Start by API,
+ * segments.ts for entry by segment) offer, and what each dialect (sqlite.ts,
+ * postgres.ts) implements once for both.
  */
 
 /** One accepted request per entry point per this window (CONTRACT §5 check 10). */
@@ -118,18 +119,93 @@ export interface ClaimOutcome {
   readonly entered: number;
 }
 
-/** The per-dialect statements behind EntryStore. */
-export interface EntryStatements {
+/** Whose audience a stage holds; each source keeps its progress in its own table. */
+export type EntrySource = 'request' | 'segment';
+
+/** A Start-by-API request or a segment entry as its stage sees it, held under `owner`'s lease. */
+export interface StagedEntry {
+  readonly source: EntrySource;
+  readonly id: number;
+  readonly owner: string;
+  readonly journeyId: number;
+  readonly applicationId: number;
+  readonly pointUuid: string;
+  /** JSON object every run starts with. */
+  readonly attributes: string;
+  /** Names the entry in an error. */
+  readonly label: string;
+}
+
+/** The audience to stage: a request's stored ids (how many it names), or a compiled filter's distinct users. */
+export type StageAudience =
+  | { readonly kind: 'users' | 'hwids'; readonly idCount: number }
+  | { readonly kind: 'filter'; readonly userIds: RawBuilder<{ user_id: string }> };
+
+export interface StageBatchTerms extends LeaseTerms {
+  readonly batchSize: number;
+  /**
+   * When false, users with an active run are skipped. A request enters with
+   * its journey as claimed; a segment entry leaves it undefined and follows
+   * the journey's `allow_reenter` as the batch's transaction reads it.
+   */
+  readonly allowReenter: boolean | undefined;
+}
+
+export type StageBatchOutcome =
+  | {
+      readonly kind: 'entered';
+      readonly taken: number;
+      readonly entered: number;
+      readonly remaining: boolean;
+      /** The greatest user id the batch took; undefined when it took none. */
+      readonly last: string | undefined;
+    }
+  | { readonly kind: 'journey-not-running'; readonly status: JourneyStatus }
+  | LeaseLost;
+
+/**
+ * The stage, per dialect: every step one transaction fenced by the entry's
+ * lease, so a worker that lost its lease writes nothing.
+ */
+export interface StageStatements {
+  /** Stages the audience unless that is done already, and sets `selected` and `skipped_unknown`. */
+  stage(entry: StagedEntry, audience: StageAudience, terms: LeaseTerms): Promise<ResolveOutcome>;
+  /** Enters the next `batchSize` staged users, by user id, and renews the lease. */
+  enterBatch(entry: StagedEntry, terms: StageBatchTerms): Promise<StageBatchOutcome>;
+  /** Marks the entry done and drops its stage; false when the lease was lost. */
+  finish(entry: StagedEntry, now: number): Promise<boolean>;
+  /** Marks the entry failed with a reason and drops its stage; false when the lease was lost. */
+  fail(entry: StagedEntry, error: string, now: number): Promise<boolean>;
+  /** Gives the entry back to be claimed again at once, keeping its progress. */
+  release(entry: StagedEntry): Promise<void>;
+  /** Drops the stages of these entries through `executor` (a lifecycle transition's transaction). */
+  dropStages(executor: Kysely<Database>, source: EntrySource, ids: readonly number[]): Promise<void>;
+}
+
+/** The per-dialect statements of Start by API that are not the stage's. */
+export interface RequestStatements {
   accept(uuid: string, input: EntryRequestInput, now: number): Promise<AcceptOutcome>;
   claim(owner: string, terms: LeaseTerms, limit: number): Promise<ClaimedEntryRequest[]>;
   /** SQLite: `claim` and the chosen requests' `enterSmall` in one transaction. */
   claimAndEnter?(owner: string, terms: LeaseTerms, limit: number, choose: EnterAtClaim): Promise<ClaimOutcome>;
   enterSmall(entries: readonly SmallEntry[], terms: LeaseTerms): Promise<SmallEntryOutcome[]>;
-  resolveAudience(request: ClaimedEntryRequest, audience: AudienceQuery, terms: LeaseTerms): Promise<ResolveOutcome>;
-  enterBatch(request: ClaimedEntryRequest, terms: BatchTerms): Promise<BatchOutcome>;
-  finish(request: ClaimedEntryRequest, now: number): Promise<boolean>;
-  fail(request: ClaimedEntryRequest, error: string, now: number): Promise<boolean>;
-  release(request: ClaimedEntryRequest): Promise<void>;
   /** Postgres: calls `onWake` on every acceptance by any process; resolves to a closer. */
   listen?(onWake: () => void, onError: (error: Error) => void): Promise<() => Promise<void>>;
+}
+
+/** Everything one dialect implements. */
+export type EntryStatements = StageStatements & RequestStatements;
+
+/** The stage's view of a claimed request. */
+export function stagedRequest(request: ClaimedEntryRequest): StagedEntry {
+  return {
+    source: 'request',
+    id: request.id,
+    owner: request.owner,
+    journeyId: request.journeyId,
+    applicationId: request.applicationId,
+    pointUuid: request.pointUuid,
+    attributes: request.attributes,
+    label: `request ${request.uuid}`,
+  };
 }
