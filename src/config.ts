@@ -1,4 +1,4 @@
-/** Process settings, read once from the environment (CONTRACT §1). */
+/** Process settings, read once from the environment (docs/deployment.md). */
 export interface Config {
   readonly databaseUrl: string;
   readonly host: string;

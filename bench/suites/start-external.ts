@@ -180,7 +180,7 @@ interface PlannedRequest {
   readonly expect: number;
 }
 
-/** Invalid requests, one of each kind in turn; each fails a different check of CONTRACT §5. */
+/** Invalid requests, one of each kind in turn; each fails a different check of docs/start-by-api.md. */
 const INVALID: readonly ((journeyUuid: string) => PlannedRequest)[] = [
   (j) => ({ path: j, body: '{"payload": {}}', expect: 400 }),
   (j) => ({ path: j, body: '{"payload": {"users": ["user-1"], "hwids": ["hw-1"]}}', expect: 400 }),

@@ -1,6 +1,6 @@
 import type { Channel, OutboundMessage } from '../domain/messages.js';
 import type { Logger } from '../logger.js';
-import type { ChannelSettingsStore } from '../store/channel-settings.js';
+import type { ChannelSettingsStore } from '../store/channel-settings/index.js';
 import { LogProvider } from './log.js';
 import type { ChannelProvider, DeliveryResult } from './provider.js';
 import { defaultChannelSetting, parseChannelSetting, DEFAULT_PROVIDER, type ChannelSetting } from './settings.js';

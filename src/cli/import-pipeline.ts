@@ -1,6 +1,6 @@
 import { DeviceBatch, type RejectedRow } from '../store/device-import/index.js';
 import type { Store } from '../store/store.js';
-import type { TagDefinition } from '../store/tags.js';
+import type { TagDefinition } from '../store/tags/index.js';
 import type { RowParse, TagCatalog } from './import-rows.js';
 
 /**

@@ -1,7 +1,7 @@
 import { validateDeviceFields, type DeviceFields, type DeviceFieldsInput } from '../domain/device.js';
 import { encodeTagValue, inferTagType, tagNameProblem, TagType } from '../domain/tags.js';
 import type { ImportTagValues } from '../store/device-import/index.js';
-import type { TagDefinition } from '../store/tags.js';
+import type { TagDefinition } from '../store/tags/index.js';
 
 /**
  * Turning one record of an import file into a validated row. A row is

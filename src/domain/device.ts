@@ -1,5 +1,5 @@
 /**
- * The rules for a device's own fields (CONTRACT §3), shared by every way a
+ * The rules for a device's own fields (docs/device-api.md), shared by every way a
  * device enters journeyd: the Device API (registerDevice, registerUser) and
  * `journeyd devices import`. Tags are validated separately by `tags.ts`.
  */

@@ -1,7 +1,7 @@
 import { USER_ID_MAX_LENGTH } from './device.js';
 
 /**
- * A drop-users request (CONTRACT §6), checked field by field so that the
+ * A drop-users request (docs/entry-and-events.md), checked field by field so that the
  * first problem is reported naming its field. See docs/entry-and-events.md.
  */
 

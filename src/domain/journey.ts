@@ -20,7 +20,7 @@ export const DEFAULT_OUTPUT = 'default';
 /** The BOOLEAN_SPLITTER output taken by users whose devices match the filter. */
 export const MATCHED_OUTPUT = 'output1';
 
-/** The point_data payload of each point type, keyed as in CONTRACT §4. */
+/** The point_data payload of each point type, keyed as in docs/journeys.md. */
 export interface PointDataByType {
   POINT_TYPE_START_BY_API: { start_by_api: { attributes?: ApiAttribute[]; is_deactivated?: boolean } };
   POINT_TYPE_START_BY_SEGMENT: { start_by_segment: { filter: string; start_at?: string; is_deactivated?: boolean } };

@@ -2,8 +2,8 @@ import type { JourneyStatus, Point, PointOf } from './journey.js';
 import { parseSeglang, SeglangError, type SegExpr } from './seglang/index.js';
 
 /**
- * The body of `POST /api/journey/{id}/start/external` (CONTRACT §5) and the
- * checks on it, in the contract's order. Every failure is a message the
+ * The body of `POST /api/journey/{id}/start/external` (docs/start-by-api.md) and the
+ * checks on it, in that page's order. Every failure is a message the
  * client sees verbatim with HTTP 400; nothing here touches storage.
  */
 

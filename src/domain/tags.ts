@@ -1,5 +1,5 @@
 /**
- * Tag types (CONTRACT §3) and how a value of each type is validated and
+ * Tag types (docs/device-api.md) and how a value of each type is validated and
  * encoded into the `device_tags` value columns. Seglang compiles comparisons
  * against the same encoding, so both sides must use these functions.
  */

@@ -1,7 +1,7 @@
 import { Liquid, type Template } from 'liquidjs';
 
 /**
- * Message templates (CONTRACT §4) are Liquid: `{{ promo_code }}` reads the
+ * Message templates (docs/messages.md) are Liquid: `{{ promo_code }}` reads the
  * entry's attribute values, `{{ tags.City }}` the user's tags, `{{ user_id }}`
  * the user.
  *

@@ -1,5 +1,5 @@
 import type { Point } from '../domain/journey.js';
-import type { BatchAccess, BatchWrite, DueRun, PointCounts, PointMessages, RunMove } from '../store/runs.js';
+import type { BatchAccess, BatchWrite, DueRun, PointCounts, PointMessages, RunMove } from '../store/runs/index.js';
 import type { JourneyPlan } from './journey-plan.js';
 import type { PreparedPoint } from './points/index.js';
 

@@ -1,4 +1,4 @@
-import type { GroupDue, PointGroup } from '../store/runs.js';
+import type { GroupDue, PointGroup } from '../store/runs/index.js';
 
 interface Entry {
   readonly group: PointGroup;

@@ -1,6 +1,6 @@
 import type { JourneyParams, Point } from '../domain/journey.js';
 import { compileSilentHours, type SilentHours } from '../domain/silent-hours.js';
-import type { PointGroup, RunningJourney } from '../store/runs.js';
+import type { PointGroup, RunningJourney } from '../store/runs/index.js';
 
 /**
  * A running journey as the scheduler executes it: its points by uuid, where

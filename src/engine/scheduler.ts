@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { PointType } from '../domain/journey.js';
 import type { Logger } from '../logger.js';
 import type { StopListening } from '../store/outbox.js';
-import type { PointGroup } from '../store/runs.js';
+import type { PointGroup } from '../store/runs/index.js';
 import type { Store } from '../store/store.js';
 import { DueAgenda } from './due-agenda.js';
 import { JourneyPlan } from './journey-plan.js';

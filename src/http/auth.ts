@@ -1,9 +1,9 @@
 import type { FastifyRequest } from 'fastify';
-import type { TokenGrant } from '../store/applications.js';
+import type { TokenGrant } from '../store/applications/index.js';
 import type { Store } from '../store/store.js';
 import { HttpError } from './errors.js';
 
-/** `Api <server_api_token>` or `Token <device_api_token>` (CONTRACT §2). */
+/** `Api <server_api_token>` or `Token <device_api_token>` (docs/http-api.md). */
 export type AuthScheme = 'Api' | 'Token';
 
 const KIND_BY_SCHEME = { Api: 'api', Token: 'device' } as const;

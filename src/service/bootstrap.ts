@@ -8,7 +8,7 @@ export interface BootstrapResult {
 
 /**
  * On a database without any application, creates one application and one
- * server API token granted to it (CONTRACT §1). Returns undefined when the
+ * server API token granted to it (docs/deployment.md). Returns undefined when the
  * database already had an application: tokens are stored hashed and cannot be shown again.
  */
 export async function bootstrapIfEmpty(

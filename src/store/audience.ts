@@ -27,7 +27,7 @@ export interface CompiledAudience {
   userMatches(userId: Expression<string>): RawBuilder<boolean>;
 }
 
-/** Selects devices and users with seglang (CONTRACT §7). */
+/** Selects devices and users with seglang (docs/seglang.md). */
 export class AudienceStore {
   constructor(private readonly backend: Backend) {}
 

@@ -11,8 +11,8 @@ import {
 } from '../domain/event-triggers.js';
 import type { Point } from '../domain/journey.js';
 import type { Backend } from './backend.js';
-import type { StoredJourney } from './journeys.js';
-import { addToPointCounters, type PointCountDelta } from './point-counters.js';
+import type { StoredJourney } from './journeys/index.js';
+import { addToPointCounters, type PointCountDelta } from './statistics/point-counters.js';
 import type { Wake } from './wake.js';
 import type { Database } from './schema.js';
 

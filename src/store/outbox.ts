@@ -2,7 +2,7 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import type pg from 'pg';
 import { messageIdempotencyKey, type OutboundMessage } from '../domain/messages.js';
 import type { Backend } from './backend.js';
-import { postgresBulkInsert, SqliteBulkInserter, type BulkInsert } from './bulk-insert.js';
+import { postgresBulkInsert, SqliteBulkInserter, type BulkInsert } from './sql/bulk-insert.js';
 import type { Database, OutboxTable } from './schema.js';
 
 /**

@@ -7,7 +7,7 @@ import { after, before, beforeEach, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { importDevicesFile, type ImportFormat } from '../../src/cli/import.js';
 import { TagType } from '../../src/domain/tags.js';
-import type { Application } from '../../src/store/applications.js';
+import type { Application } from '../../src/store/applications/index.js';
 import { Store } from '../../src/store/store.js';
 import { createTestDatabase, describeEachBackend, type TestDatabase } from '../support/backends.js';
 

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { parseSeglang, SeglangError } from '../../src/domain/seglang/index.js';
 import { TagType } from '../../src/domain/tags.js';
-import type { Application } from '../../src/store/applications.js';
+import type { Application } from '../../src/store/applications/index.js';
 import { Store } from '../../src/store/store.js';
 import { createTestDatabase, describeEachBackend, type TestDatabase } from '../support/backends.js';
 

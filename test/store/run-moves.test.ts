@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { groupMoves } from '../../src/store/run-moves.js';
+import { groupMoves } from '../../src/store/runs/move-groups.js';
 
 const NOW = 1_800_000_000_000;
 

@@ -1,5 +1,5 @@
 /**
- * A second, deliberately naive implementation of seglang (CONTRACT §7 and
+ * A second, deliberately naive implementation of seglang (the language of
  * docs/seglang.md) over devices held in memory, for tests only. It shares
  * nothing with the compiler but the syntax tree: values are compared as a
  * person reads them (numbers by value, versions part by part, strings by

@@ -1,5 +1,5 @@
 /**
- * The typed syntax tree of a seglang expression (CONTRACT §7). Positions are
+ * The typed syntax tree of a seglang expression (docs/seglang.md). Positions are
  * 1-based character (code point) offsets into the source text, so an error can
  * point at the literal or name it is about.
  */
@@ -11,7 +11,7 @@ export type SegExpr = AppExpr | TagExpr | SetExpr;
 export interface AppExpr {
   readonly kind: 'app';
   readonly code: string;
-  /** Device types (CONTRACT §3) the platform list names; `undefined` when no list is given. */
+  /** Device types (docs/device-api.md) the platform list names; `undefined` when no list is given. */
   readonly deviceTypes?: readonly number[];
   readonly position: number;
 }

@@ -1,4 +1,4 @@
-/** Seglang (CONTRACT §7): parse an expression into a typed tree; the store compiles it to SQL. */
+/** Seglang (docs/seglang.md): parse an expression into a typed tree; the store compiles it to SQL. */
 export type * from './ast.js';
 export { OPERATORS, DAYS_AGO_COMPARISONS } from './ast.js';
 export { SeglangError } from './errors.js';

@@ -1,6 +1,6 @@
 /**
  * Platform names accepted in `A("CODE", [...])`, case-insensitive, and the
- * device types (CONTRACT §3) they stand for. A device type number is accepted too.
+ * device types (docs/device-api.md) they stand for. A device type number is accepted too.
  */
 export const PLATFORM_DEVICE_TYPES: Readonly<Record<string, number>> = {
   ios: 1,

@@ -1,6 +1,6 @@
 import type { AttributeValues } from '../../domain/attributes.js';
 import { templateScope, type TemplateScope } from '../../domain/templates.js';
-import type { BatchReads, DueRun } from '../../store/runs.js';
+import type { BatchReads, DueRun } from '../../store/runs/index.js';
 
 /**
  * Template scopes for the runs of one batch: each run's attribute values

@@ -2,7 +2,7 @@ import { DEFAULT_OUTPUT, type PointOf } from '../../domain/journey.js';
 import type { PayloadByChannel } from '../../domain/messages.js';
 import { earliestSendTime } from '../../domain/silent-hours.js';
 import { renderStrings, renderTemplate, TemplateError, type TemplateScope } from '../../domain/templates.js';
-import type { BatchMessage, DeviceKind, DueRun, RecipientDevice } from '../../store/runs.js';
+import type { BatchMessage, DeviceKind, DueRun, RecipientDevice } from '../../store/runs/index.js';
 import { BatchScopes } from './render.js';
 import { endsWait, type PointContext, type PreparedPoint, type RunDecision } from './types.js';
 

@@ -1,6 +1,6 @@
 import { DEFAULT_OUTPUT, type PointOf } from '../../domain/journey.js';
 import { renderStrings, TemplateError } from '../../domain/templates.js';
-import type { TagWrite } from '../../store/runs.js';
+import type { TagWrite } from '../../store/runs/index.js';
 import { BatchScopes } from './render.js';
 import { allLeave, type PointContext, type PreparedPoint } from './types.js';
 

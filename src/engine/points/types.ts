@@ -1,6 +1,6 @@
 import type { Point } from '../../domain/journey.js';
 import type { Logger } from '../../logger.js';
-import type { BatchAccess, BatchMessage, DueRun, TagWrite } from '../../store/runs.js';
+import type { BatchAccess, BatchMessage, DueRun, TagWrite } from '../../store/runs/index.js';
 import type { Store } from '../../store/store.js';
 import type { Channel } from '../../domain/messages.js';
 import type { JourneyPlan } from '../journey-plan.js';

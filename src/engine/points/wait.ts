@@ -1,6 +1,6 @@
 import { DEFAULT_OUTPUT, type PointOf } from '../../domain/journey.js';
 import { compileWait, dueAfterWait, type WaitRule } from '../../domain/schedule.js';
-import type { BatchAccess } from '../../store/runs.js';
+import type { BatchAccess } from '../../store/runs/index.js';
 import { endsWait, type PointContext, type PreparedPoint, type RunDecision } from './types.js';
 
 /**

@@ -1,7 +1,7 @@
 import { DEFAULT_OUTPUT, type PointOf } from '../../domain/journey.js';
 import type { WebhookPayload } from '../../domain/messages.js';
 import { renderStrings, renderTemplate, TemplateError } from '../../domain/templates.js';
-import type { BatchMessage } from '../../store/runs.js';
+import type { BatchMessage } from '../../store/runs/index.js';
 import { BatchScopes } from './render.js';
 import { allLeave, type PointContext, type PreparedPoint } from './types.js';
 

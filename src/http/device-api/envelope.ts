@@ -17,7 +17,7 @@ export interface OkEnvelope<T> {
 /**
  * Every Device API error reply. `status_code`/`status_message` are Pushwoosh's
  * envelope; `code`/`message` repeat them so the reply also has the shape every
- * journeyd error has (CONTRACT §2).
+ * journeyd error has (docs/http-api.md).
  */
 export interface ErrorEnvelope {
   status_code: number;

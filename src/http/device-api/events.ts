@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import type { EventSubject } from '../../store/events.js';
+import type { EventSubject } from '../../store/events/index.js';
 import { badRequest } from '../errors.js';
 import { unknownDevice, userWithoutDevices } from './devices.js';
 import { ExistingUserId, Hwid } from './fields.js';

@@ -25,7 +25,7 @@ const METHODS: readonly DeviceApiRoute[] = [
   listFilters,
 ];
 
-/** `POST /json/1.3/<method>` (CONTRACT §3). */
+/** `POST /json/1.3/<method>` (docs/device-api.md). */
 export async function deviceApiRoutes(app: App, deps: AppDeps): Promise<void> {
   for (const register of METHODS) register(app, deps);
   // Static method routes win over this parametric one, whichever plugin registered them.

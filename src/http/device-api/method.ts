@@ -1,6 +1,6 @@
 import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
-import type { Application } from '../../store/applications.js';
+import type { Application } from '../../store/applications/index.js';
 import type { Store } from '../../store/store.js';
 import { authenticate, grantOf } from '../auth.js';
 import { badRequest } from '../errors.js';

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { isTagType, MAX_TAG_NAME_LENGTH, TAG_TYPE_NAMES } from '../../domain/tags.js';
-import type { DeviceTarget } from '../../store/devices.js';
+import type { DeviceTarget } from '../../store/devices/index.js';
 import { badRequest } from '../errors.js';
 import { unknownDevice, userWithoutDevices } from './devices.js';
 import { ExistingUserId, Hwid, Tags } from './fields.js';

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { readDropRequest, type DropRequest } from '../../domain/drop-request.js';
-import type { TokenGrant } from '../../store/applications.js';
+import type { TokenGrant } from '../../store/applications/index.js';
 import type { Store } from '../../store/store.js';
 import { authenticate, grantOf } from '../auth.js';
 import { badRequest, notFound } from '../errors.js';
@@ -20,7 +20,7 @@ const Count = Type.Integer({ minimum: 0 });
 const Dropped = Type.Object({ dropped: Count, cancelled_messages: Count });
 
 /**
- * `POST /api/journey/drop-users/external` (CONTRACT §6): ends the users'
+ * `POST /api/journey/drop-users/external` (docs/entry-and-events.md): ends the users'
  * active runs in the journeys at once and cancels their unsent messages
  * there. A journey uuid the token cannot see answers 404 as for every journey
  * endpoint, and nothing is written. docs/entry-and-events.md.

@@ -4,8 +4,8 @@ import { APPLICATION_CODE_PATTERN } from '../../domain/codes.js';
 import { POINT_TYPES, type PointDraft } from '../../domain/journey.js';
 import { journeyParamsProblem, validateJourneyForStart } from '../../domain/journey-validation/index.js';
 import { editRefusal, EDITABLE_STATUSES, LIFECYCLE_ACTIONS, planTransition, type LifecycleAction } from '../../domain/lifecycle.js';
-import type { TokenGrant } from '../../store/applications.js';
-import type { JourneyDefinition, StoredJourney } from '../../store/journeys.js';
+import type { TokenGrant } from '../../store/applications/index.js';
+import type { JourneyDefinition, StoredJourney } from '../../store/journeys/index.js';
 import type { Store } from '../../store/store.js';
 import { authenticate, grantOf } from '../auth.js';
 import { badRequest, HttpError, notFound } from '../errors.js';
@@ -53,7 +53,7 @@ const JourneyUuidParams = Type.Object({ uuid: Type.String() });
 const JourneyUuidBody = Type.Object({ uuid: Type.String() });
 const ListQuery = Type.Object({ page: Type.Optional(Type.String()) });
 
-/** CONTRACT §4: journey definitions, the journey list, and lifecycle transitions. docs/journeys.md. */
+/** Journey definitions, the journey list, and lifecycle transitions (docs/journeys.md). */
 export async function journeyRoutes(app: App, { store }: AppDeps): Promise<void> {
   const onRequest = authenticate(store, ['Api']);
 
@@ -147,7 +147,7 @@ async function applyLifecycleAction(
   throw new HttpError(409, `journey ${uuid} kept changing while trying to ${action} it; retry`);
 }
 
-/** The journey if it exists and the token is granted its application; otherwise 404 either way (CONTRACT §2). */
+/** The journey if it exists and the token is granted its application; otherwise 404 either way (docs/http-api.md). */
 async function findVisibleJourney(store: Store, grant: TokenGrant, uuid: string): Promise<StoredJourney> {
   if (!JOURNEY_UUID.test(uuid)) throw notFound('journey not found: the id is not a journey uuid');
   const stored = await store.journeys.findByUuid(uuid.toLowerCase());

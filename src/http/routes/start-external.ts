@@ -11,9 +11,9 @@ import {
   type ApiEntryPoint,
   type StartRequest,
 } from '../../domain/start-request.js';
-import type { TokenGrant } from '../../store/applications.js';
+import type { TokenGrant } from '../../store/applications/index.js';
 import type { EntryRequestView, StoredSelector } from '../../store/entry/index.js';
-import type { StoredJourney } from '../../store/journeys.js';
+import type { StoredJourney } from '../../store/journeys/index.js';
 import type { Store } from '../../store/store.js';
 import { authenticate, grantOf } from '../auth.js';
 import { badRequest, HttpError, notFound } from '../errors.js';
@@ -24,7 +24,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const JourneyParams = Type.Object({ id: Type.String() });
 const RequestParams = Type.Object({ id: Type.String(), request_uuid: Type.String() });
 
-// The body's gross shape only; its fields are checked by hand so that failures come in CONTRACT §5's order.
+// The body's gross shape only; its fields are checked by hand so that failures come in the order of docs/start-by-api.md.
 const StartBody = Type.Object(
   { payload: Type.Optional(Type.Unknown()), attribute_values: Type.Optional(Type.Unknown()) },
   { additionalProperties: true },
@@ -44,7 +44,7 @@ const RequestStatus = Type.Object({
 });
 
 /**
- * `POST /api/journey/{id}/start/external` (CONTRACT §5): authenticate, then
+ * `POST /api/journey/{id}/start/external` (docs/start-by-api.md): authenticate, then
  * checks 1–10 in order, then the request is committed and its uuid returned;
  * the entry worker enters the users. `GET …/start/external/{request_uuid}`
  * reports its progress.

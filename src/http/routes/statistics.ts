@@ -26,7 +26,7 @@ const Statistics = Type.Object({
 });
 
 /**
- * `GET /api/journey/{id}/statistics/external` (CONTRACT §6): totals counted
+ * `GET /api/journey/{id}/statistics/external` (docs/engine.md): totals counted
  * from the journey's runs, and per point the runs there now plus the counters
  * kept as runs enter, pass and send at it. Points are listed in the
  * journey's order, every point even with nothing counted yet.

@@ -2,7 +2,7 @@ import type { Kysely, RawBuilder } from 'kysely';
 import { segmentEntryDueAt } from '../../domain/event-triggers.js';
 import type { Point, PointOf } from '../../domain/journey.js';
 import type { Backend } from '../backend.js';
-import type { StoredJourney } from '../journeys.js';
+import type { StoredJourney } from '../journeys/index.js';
 import type { Database, JourneyStatus } from '../schema.js';
 import { SEGMENT_ENTRY_CHANNEL, Wake } from '../wake.js';
 import { entryStatements } from './statements.js';

@@ -8,7 +8,7 @@ import type { Database, EntryRequestStatus, EntrySelectorKind, JourneyStatus } f
  * postgres.ts) implements once for both.
  */
 
-/** One accepted request per entry point per this window (CONTRACT §5 check 10). */
+/** One accepted request per entry point per this window (docs/start-by-api.md, check 10). */
 export const RATE_LIMIT_WINDOW_MS = 60_000;
 
 export type StoredSelector =

@@ -1,4 +1,4 @@
-import { runStatements } from '../../migration-statements.js';
+import { runStatements } from '../../sql/migration-statements.js';
 
 const STATEMENTS = [
   `CREATE TABLE entry_rate_limits (

@@ -1,4 +1,4 @@
-import { runStatements } from '../../migration-statements.js';
+import { runStatements } from '../../sql/migration-statements.js';
 
 const STATEMENTS = [
   `CREATE INDEX runs_due ON runs (journey_id, point_uuid, due_at) WHERE state = 'active'`,

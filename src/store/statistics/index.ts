@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
-import type { Backend } from './backend.js';
-import type { Database } from './schema.js';
+import type { Backend } from '../backend.js';
+import type { Database } from '../schema.js';
 
 export interface JourneyTotals {
   /** Runs ever created in the journey. */
@@ -21,7 +21,7 @@ export interface PointCounts {
 }
 
 /**
- * What CONTRACT §6 statistics are made of. Totals and `in_point` are counted
+ * What journey statistics (docs/engine.md) are made of. Totals and `in_point` are counted
  * from the runs themselves (index-only scans of runs_by_journey and runs_due);
  * `entered`, `passed`, `sent` and `failed` per point are counters that the
  * code moving runs increments in the same transaction as the move.

@@ -1,8 +1,8 @@
-import type { Journey, JourneyParams, JourneyStatus, Point, PointDraft } from '../domain/journey.js';
-import type { Backend } from './backend.js';
-import type { Database, JourneysTable } from './schema.js';
+import type { Journey, JourneyParams, JourneyStatus, Point, PointDraft } from '../../domain/journey.js';
+import type { Backend } from '../backend.js';
+import type { Database, JourneysTable } from '../schema.js';
 import type { Kysely, Selectable } from 'kysely';
-import { PreparedRead } from './prepared-read.js';
+import { PreparedRead } from '../sql/prepared-read.js';
 
 /** A journey as stored, with the ids other tables refer to. */
 export interface StoredJourney {

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
-import type { Backend } from './backend.js';
-import type { OutboxStore } from './outbox.js';
+import type { Backend } from '../backend.js';
+import type { OutboxStore } from '../outbox.js';
 
 export interface DropUsersInput {
   readonly journeyIds: readonly number[];
@@ -19,7 +19,7 @@ export interface DropUsersOutcome {
 const IDS_PER_LIST = 500;
 
 /**
- * CONTRACT §6 drop-users: ends the users' active runs in the journeys at once
+ * Drop-users (docs/entry-and-events.md): ends the users' active runs in the journeys at once
  * and cancels their undelivered messages there, in one transaction. A dropped
  * run is `state = 'dropped'` with `exited_at` set. On Postgres a run a
  * scheduler's batch holds is locked by that batch: the drop waits for its

@@ -1,6 +1,6 @@
 import { CompiledQuery } from 'kysely';
-import type { Backend } from './backend.js';
-import { CommittedRead } from './sqlite/committed-read.js';
+import type { Backend } from '../backend.js';
+import { CommittedRead } from './sqlite-committed-read.js';
 
 /**
  * A query on a hot path, compiled once, that answers its first row. On SQLite

@@ -1,8 +1,8 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import { decodeTagValue, isTagType, type EncodedTagValue, type TagType } from '../domain/tags.js';
-import type { CompiledAudience } from './audience.js';
-import type { Dialect } from './backend.js';
-import type { Database } from './schema.js';
+import { decodeTagValue, isTagType, type EncodedTagValue, type TagType } from '../../domain/tags.js';
+import type { CompiledAudience } from '../audience.js';
+import type { Dialect } from '../backend.js';
+import type { Database } from '../schema.js';
 
 /**
  * The reads a point's execution makes for a whole batch, each one query
@@ -18,7 +18,7 @@ import type { Database } from './schema.js';
  */
 export type DeviceKind = 'push' | 'email' | 'sms' | 'any';
 
-/** Device types that receive push notifications (CONTRACT §3: all but Email, SMS and WhatsApp). */
+/** Device types that receive push notifications (docs/device-api.md: all but Email, SMS and WhatsApp). */
 export const PUSH_DEVICE_TYPES = [1, 3, 7, 8, 9, 10, 11, 12, 17, 19] as const;
 export const EMAIL_DEVICE_TYPE = 14;
 export const SMS_DEVICE_TYPE = 18;

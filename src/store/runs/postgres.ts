@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { messageIdempotencyKey, type Channel } from '../../domain/messages.js';
 import type { Backend } from '../backend.js';
-import type { MoveGroup } from '../run-moves.js';
+import type { MoveGroup } from './move-groups.js';
 import type {
   BatchMessage,
   BatchTerms,
@@ -9,7 +9,7 @@ import type {
   GroupDue,
   PointGroup,
   RunStatements,
-} from '../runs.js';
+} from './index.js';
 import type { Database, JourneyStatus } from '../schema.js';
 
 type PostgresBackend = Extract<Backend, { dialect: 'postgres' }>;

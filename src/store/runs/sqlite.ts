@@ -2,7 +2,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import { messageIdempotencyKey } from '../../domain/messages.js';
 import type { Backend } from '../backend.js';
-import type { MoveGroup } from '../run-moves.js';
+import type { MoveGroup } from './move-groups.js';
 import type {
   BatchMessage,
   BatchTerms,
@@ -10,7 +10,7 @@ import type {
   GroupDue,
   PointGroup,
   RunStatements,
-} from '../runs.js';
+} from './index.js';
 import type { Channel } from '../../domain/messages.js';
 import type { Database, JourneyStatus } from '../schema.js';
 

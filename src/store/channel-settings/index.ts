@@ -1,5 +1,5 @@
-import type { Channel } from '../domain/messages.js';
-import type { Backend } from './backend.js';
+import type { Channel } from '../../domain/messages.js';
+import type { Backend } from '../backend.js';
 
 /** The provider an application chose for a channel, with its configuration (validated by src/channels/settings.ts). */
 export interface StoredChannelSetting {

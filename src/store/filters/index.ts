@@ -1,4 +1,4 @@
-import type { Backend } from './backend.js';
+import type { Backend } from '../backend.js';
 
 /** A seglang expression saved under a name (Device API createFilter / listFilters). */
 export interface NamedFilter {

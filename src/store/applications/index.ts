@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Backend } from './backend.js';
-import type { TokenKind } from './schema.js';
+import type { Backend } from '../backend.js';
+import type { TokenKind } from '../schema.js';
 
 export interface Application {
   readonly id: number;

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { Database } from './schema.js';
+import type { Database } from '../schema.js';
 
 /** Runs that entered and passed one point, to add to its counters. */
 export interface PointCountDelta {

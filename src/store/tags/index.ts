@@ -9,9 +9,9 @@ import {
   type EncodedTagValue,
   type TagChange,
   type TagType,
-} from '../domain/tags.js';
-import type { Backend } from './backend.js';
-import type { Database } from './schema.js';
+} from '../../domain/tags.js';
+import type { Backend } from '../backend.js';
+import type { Database } from '../schema.js';
 
 /** A tag declared for one application. */
 export interface TagDefinition {

@@ -1,21 +1,21 @@
 import { sql, type Kysely } from 'kysely';
-import type { Channel } from '../domain/messages.js';
-import type { JourneyParams, Point } from '../domain/journey.js';
-import { InvalidTagError } from '../domain/tags.js';
-import type { CompiledAudience } from './audience.js';
-import type { Backend } from './backend.js';
-import type { StoredJourney } from './journeys.js';
-import type { OutboxStore } from './outbox.js';
-import { addToPointCounters } from './point-counters.js';
-import { PostgresRunStatements } from './postgres/run-statements.js';
-import { groupMoves, type MoveGroup } from './run-moves.js';
-import { readDevicesOf, readTagsOf, readUsersMatching, type DeviceKind, type RecipientDevice } from './run-reads.js';
-import type { Database, JourneyStatus } from './schema.js';
-import { SqliteRunStatements } from './sqlite/run-statements.js';
-import type { TagStore } from './tags.js';
-import type { Wake } from './wake.js';
+import type { Channel } from '../../domain/messages.js';
+import type { JourneyParams, Point } from '../../domain/journey.js';
+import { InvalidTagError } from '../../domain/tags.js';
+import type { CompiledAudience } from '../audience.js';
+import type { Backend } from '../backend.js';
+import type { StoredJourney } from '../journeys/index.js';
+import type { OutboxStore } from '../outbox.js';
+import { addToPointCounters } from '../statistics/point-counters.js';
+import { PostgresRunStatements } from './postgres.js';
+import { groupMoves, type MoveGroup } from './move-groups.js';
+import { readDevicesOf, readTagsOf, readUsersMatching, type DeviceKind, type RecipientDevice } from './batch-reads.js';
+import type { Database, JourneyStatus } from '../schema.js';
+import { SqliteRunStatements } from './sqlite.js';
+import type { TagStore } from '../tags/index.js';
+import type { Wake } from '../wake.js';
 
-export type { DeviceKind, RecipientDevice } from './run-reads.js';
+export type { DeviceKind, RecipientDevice } from './batch-reads.js';
 
 /**
  * The scheduler's statements (docs/engine.md): finding which points of which

@@ -9,9 +9,9 @@ import {
   type SchemaMetadata,
   type TableMetadata,
 } from 'kysely';
-import type { Backend } from './backend.js';
-import { migrations as postgresMigrations } from './postgres/migrations/index.js';
-import { migrations as sqliteMigrations } from './sqlite/migrations/index.js';
+import type { Backend } from '../backend.js';
+import { migrations as postgresMigrations } from '../postgres/migrations/index.js';
+import { migrations as sqliteMigrations } from '../sqlite/migrations/index.js';
 
 async function migratorFor(backend: Backend): Promise<Migrator> {
   const migrations = backend.dialect === 'sqlite' ? sqliteMigrations : postgresMigrations;

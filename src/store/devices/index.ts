@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
-import type { Backend } from './backend.js';
-import type { Database } from './schema.js';
-import type { TagStore } from './tags.js';
+import type { Backend } from '../backend.js';
+import type { Database } from '../schema.js';
+import type { TagStore } from '../tags/index.js';
 
 export interface Device {
   readonly id: number;

@@ -1,4 +1,4 @@
-import type { RunMove } from './runs.js';
+import type { RunMove } from './index.js';
 
 /** Runs of one batch that end up in the same place: one UPDATE writes the same values to all of them. */
 export interface MoveGroup {
