@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
-import { SegmentEntryWorker } from '../../src/engine/segment-entry.js';
+import { EntryWorker } from '../../src/engine/entry-worker.js';
 import { createLogger } from '../../src/logger.js';
 import type { Dialect } from '../../src/store/backend.js';
 import { Store } from '../../src/store/store.js';
@@ -68,7 +68,7 @@ async function benchmark(dialect: Dialect): Promise<void> {
     const draft = await seed(store);
     const started = Date.now();
     if (!(await store.journeys.transition(draft, 'STATUS_RUNNING'))) throw new Error('could not start the journey');
-    const worker = new SegmentEntryWorker(store, { logger: createLogger('warn') });
+    const worker = new EntryWorker(store, { claims: 'segments', logger: createLogger('warn') });
     if ((await worker.drain()) !== 1) throw new Error('the segment entry was not processed');
     const seconds = (Date.now() - started) / 1000;
     const row = await store.backend.db

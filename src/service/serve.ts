@@ -2,7 +2,6 @@ import type { Config } from '../config.js';
 import { Dispatcher } from '../engine/dispatcher.js';
 import { EntryWorker } from '../engine/entry-worker.js';
 import { Scheduler } from '../engine/scheduler.js';
-import { SegmentEntryWorker } from '../engine/segment-entry.js';
 import { buildServer } from '../http/server.js';
 import { createLogger, type Logger } from '../logger.js';
 import { Store } from '../store/store.js';
@@ -42,7 +41,7 @@ export async function serve(config: Config, role: Role): Promise<RunningService>
       : undefined;
   const entryWorker = role === 'api' ? undefined : new EntryWorker(store, { logger, metrics });
   entryWorker?.start();
-  const segmentEntryWorker = role === 'api' ? undefined : new SegmentEntryWorker(store, { logger });
+  const segmentEntryWorker = role === 'api' ? undefined : new EntryWorker(store, { claims: 'segments', logger });
   segmentEntryWorker?.start();
   const scheduler = role === 'api' ? undefined : new Scheduler(store, { logger, onBatch: metrics.batchCommitted });
   await scheduler?.start();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { SegmentEntryWorker } from '../../src/engine/segment-entry.js';
+import { EntryWorker } from '../../src/engine/entry-worker.js';
 import { createLogger } from '../../src/logger.js';
 import { describeEachBackend } from '../support/backends.js';
 import { startHttpSink, type HttpSink } from '../support/http-sink.js';
@@ -15,12 +15,12 @@ import { exitPoint, point, startEngineApp, type EngineApp } from '../e2e/engine-
 describeEachBackend('entry by event and segment, and drop-users, end to end', (dialect) => {
   let app: EngineApp;
   let sink: HttpSink;
-  let segments: SegmentEntryWorker;
+  let segments: EntryWorker;
 
   before(async () => {
     app = await startEngineApp(dialect);
     sink = await startHttpSink();
-    segments = new SegmentEntryWorker(app.store, { logger: createLogger('silent') });
+    segments = new EntryWorker(app.store, { claims: 'segments', logger: createLogger('silent') });
     segments.start();
   });
   after(async () => {

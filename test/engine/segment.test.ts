@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
-import { SegmentEntryWorker } from '../../src/engine/segment-entry.js';
+import { EntryWorker } from '../../src/engine/entry-worker.js';
 import { parseSeglang } from '../../src/domain/seglang/index.js';
 import { createLogger } from '../../src/logger.js';
 import { Store } from '../../src/store/store.js';
@@ -55,7 +55,7 @@ function isoIn(ms: number): string {
 
 describeEachBackend('start_by_segment enters the matching users when the journey starts', (dialect) => {
   let ctx: TestContext;
-  let worker: SegmentEntryWorker;
+  let worker: EntryWorker;
   before(async () => {
     ctx = await startTestApp(dialect);
     await registerDevices(ctx, [
@@ -69,7 +69,7 @@ describeEachBackend('start_by_segment enters the matching users when the journey
     await registerDevices(ctx, [{ hwid: 'o-1', userId: 'zed', tags: { City: 'London' } }], 'OTHER-00002', {
       authorization: 'Api other-token',
     });
-    worker = new SegmentEntryWorker(ctx.store, { logger });
+    worker = new EntryWorker(ctx.store, { claims: 'segments', logger });
   });
   after(() => ctx.close());
 
@@ -113,7 +113,7 @@ describeEachBackend('start_by_segment enters the matching users when the journey
     assert.equal(await worker.drain(), 0);
     assert.deepEqual(await runsOf(ctx.store, journey), []);
 
-    const running = new SegmentEntryWorker(ctx.store, { logger });
+    const running = new EntryWorker(ctx.store, { claims: 'segments', logger });
     running.start();
     try {
       await waitUntil('the segment to enter at start_at', async () => (await runsOf(ctx.store, journey)).length === 5);
@@ -146,9 +146,9 @@ describeEachBackend('start_by_segment enters the matching users when the journey
     // A new process (its own store on the same database) finds the entry held until A's lease expires.
     const restarted = Store.open(ctx.database.url);
     try {
-      const early = new SegmentEntryWorker(restarted, { logger, batchSize: 2, clock: () => t0 + leaseMs - 1 });
+      const early = new EntryWorker(restarted, { claims: 'segments', logger, batchSize: 2, clock: () => t0 + leaseMs - 1 });
       assert.equal(await early.drain(), 0);
-      const late = new SegmentEntryWorker(restarted, { logger, batchSize: 2, clock: () => t0 + leaseMs + 1 });
+      const late = new EntryWorker(restarted, { claims: 'segments', logger, batchSize: 2, clock: () => t0 + leaseMs + 1 });
       assert.equal(await late.drain(), 1);
     } finally {
       await restarted.close();
@@ -181,7 +181,7 @@ describeEachBackend('start_by_segment enters the matching users when the journey
       (await entriesOf(ctx, journey)).map((e) => [e.status, e.entered]),
       [['scheduled', 3]],
     );
-    assert.equal(await new SegmentEntryWorker(ctx.store, { logger, batchSize: 3 }).drain(), 1);
+    assert.equal(await new EntryWorker(ctx.store, { claims: 'segments', logger, batchSize: 3 }).drain(), 1);
     assert.deepEqual(await activeRuns(ctx.store, journey), LONDONERS.map((u) => `${u}@seg`));
     assert.deepEqual((await entriesOf(ctx, journey)).map((e) => [e.status, e.entered]), [['done', 5]]);
   });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, it } from 'node:test';
 import { Migrator, sql, type Migration } from 'kysely';
-import { SegmentEntryWorker } from '../../src/engine/segment-entry.js';
+import { EntryWorker } from '../../src/engine/entry-worker.js';
 import { createLogger } from '../../src/logger.js';
 import { bootstrapIfEmpty } from '../../src/service/bootstrap.js';
 import { migrations as postgresMigrations } from '../../src/store/postgres/migrations/index.js';
@@ -114,7 +114,7 @@ describeEachBackend('migration 1100 moves a segment entry in progress onto the o
   });
 
   it('lets the next worker enter the users not taken, once each', async () => {
-    const worker = new SegmentEntryWorker(store, { logger: createLogger('silent'), batchSize: 7_000 });
+    const worker = new EntryWorker(store, { claims: 'segments', logger: createLogger('silent'), batchSize: 7_000 });
     assert.equal(await worker.drain(), 1);
     const entry = await store.backend.db
       .selectFrom('segment_entries')
