@@ -45,6 +45,45 @@ function stageChunks(entry: StagedEntry, users: RawBuilder<unknown>) {
     RETURNING cardinality(user_ids) AS n`;
 }
 
+/**
+ * The one statement that inserts entered runs on Postgres, for every entry
+ * path (a set of small requests, a staged batch of a request or a segment),
+ * RETURNING each run's `entry_request_id`. `entrants` selects `journey_id`,
+ * `application_id`, `user_id`, `point_uuid`, `attributes`,
+ * `entry_request_id` and, when `allowReenter` is 'per-row', `allow_reenter`;
+ * a run starts `active` at the entry point, due `now`. Users with an active
+ * run are skipped unless re-entry is allowed. `ordered` inserts in request
+ * and user-id order, so the runs extend runs_active_by_user at its end.
+ */
+function insertRuns(
+  entrants: RawBuilder<unknown>,
+  now: number,
+  { allowReenter, ordered }: { allowReenter: boolean | 'per-row'; ordered: boolean },
+) {
+  // OFFSET 0 keeps NOT EXISTS a per-row probe of runs_active_by_user: flattened into an anti-join,
+  // statistics of a runs table that was small when last analyzed made it re-read every active run of
+  // the journey per staged user (49 s for 10,000 users against 20,000 runs, against 0.23 s probing).
+  // See also `RunStore.refreshStatistics`.
+  const notAlreadyActive = sql`NOT EXISTS (
+    SELECT 1 FROM runs r WHERE r.journey_id = e.journey_id AND r.user_id = e.user_id AND r.state = 'active'
+    OFFSET 0)`;
+  const condition =
+    allowReenter === true
+      ? sql``
+      : allowReenter === false
+        ? sql`WHERE ${notAlreadyActive}`
+        : sql`WHERE e.allow_reenter OR ${notAlreadyActive}`;
+  return sql`
+    INSERT INTO runs (journey_id, application_id, user_id, point_uuid, state, due_at, attributes,
+                      entry_request_id, entered_at, updated_at)
+    SELECT e.journey_id, e.application_id, e.user_id, e.point_uuid, 'active', ${now}, e.attributes,
+           e.entry_request_id, ${now}, ${now}
+    FROM (${entrants}) AS e
+    ${condition}
+    ${ordered ? sql`ORDER BY e.entry_request_id, e.user_id` : sql``}
+    RETURNING entry_request_id`;
+}
+
 /** Every acceptance notifies this channel (on commit); idle entry workers LISTEN on it. */
 export const ENTRY_CHANNEL = 'journeyd_entry_requests';
 
@@ -237,19 +276,13 @@ export class PostgresEntryStatements implements EntryStatements {
         WHERE q.selector_kind = 'hwids'
       ), known_users AS (
         SELECT DISTINCT request_id, user_id FROM known
-      ), entered AS (
-        INSERT INTO runs (journey_id, application_id, user_id, point_uuid, state, due_at, attributes,
-                          entry_request_id, entered_at, updated_at)
-        SELECT req.journey_id, req.application_id, u.user_id, req.point_uuid, 'active', ${now}, req.attributes,
-               req.id, ${now}, ${now}
-        FROM known_users u JOIN req ON req.id = u.request_id
-        WHERE req.allow_reenter OR NOT EXISTS (
-          SELECT 1 FROM runs r
-          WHERE r.journey_id = req.journey_id AND r.user_id = u.user_id AND r.state = 'active'
-          OFFSET 0)
-        ORDER BY req.id, u.user_id
-        RETURNING entry_request_id
-      ), counts AS (
+      ), entered AS (${insertRuns(
+        sql`SELECT req.journey_id, req.application_id, u.user_id, req.point_uuid, req.attributes,
+                   req.id AS entry_request_id, req.allow_reenter
+            FROM known_users u JOIN req ON req.id = u.request_id`,
+        now,
+        { allowReenter: 'per-row', ordered: true },
+      )}), counts AS (
         SELECT req.id, req.journey_id, req.point_uuid, req.selector_kind,
                coalesce(q.n, 0) AS requested, coalesce(k.n, 0) AS known_devices,
                coalesce(u.n, 0) AS known_users, coalesce(e.n, 0) AS entered
@@ -369,16 +402,6 @@ export class PostgresEntryStatements implements EntryStatements {
 
     const takenBefore = Number(lease.entered) + Number(lease.skipped_already);
     const staged = Number(lease.selected) - Number(lease.skipped_unknown);
-    // OFFSET 0 keeps NOT EXISTS a per-row probe of runs_active_by_user: flattened into an anti-join,
-    // statistics of a runs table that was small when last analyzed made it re-read every active run of
-    // the journey per staged user (49 s for 10,000 users against 20,000 runs, against 0.23 s probing).
-    // See also `RunStore.refreshStatistics`.
-    const notAlreadyActive = allowReenter
-      ? sql``
-      : sql`WHERE NOT EXISTS (
-          SELECT 1 FROM runs r
-          WHERE r.journey_id = ${entry.journeyId} AND r.user_id = b.user_id AND r.state = 'active'
-          OFFSET 0)`;
     const [from, to] = [takenBefore, takenBefore + terms.batchSize];
     const { rows } = await sql<{ taken: number; entered: number; last: string | null }>`
       WITH batch AS (
@@ -386,16 +409,14 @@ export class PostgresEntryStatements implements EntryStatements {
         WHERE c.source = ${SOURCE_CODE[entry.source]} AND c.source_id = ${entry.id}
           AND c.first_seq > ${from - STAGE_CHUNK_SIZE} AND c.first_seq <= ${to}
           AND c.first_seq + x.k - 1 > ${from} AND c.first_seq + x.k - 1 <= ${to}
-      ), entered AS (
-        INSERT INTO runs (journey_id, application_id, user_id, point_uuid, state, due_at, attributes,
-                          entry_request_id, entered_at, updated_at)
-        SELECT ${entry.journeyId}, ${entry.applicationId}, b.user_id, ${entry.pointUuid}, 'active',
-               ${terms.now}, ${entry.attributes}, ${entry.source === 'request' ? entry.id : null}::bigint,
-               ${terms.now}, ${terms.now}
-        FROM batch b
-        ${notAlreadyActive}
-        RETURNING 1
-      ), counts AS (
+      ), entered AS (${insertRuns(
+        sql`SELECT ${entry.journeyId}::bigint AS journey_id, ${entry.applicationId}::bigint AS application_id,
+                   b.user_id, ${entry.pointUuid}::text AS point_uuid, ${entry.attributes}::text AS attributes,
+                   ${entry.source === 'request' ? entry.id : null}::bigint AS entry_request_id
+            FROM batch b`,
+        terms.now,
+        { allowReenter, ordered: false },
+      )}), counts AS (
         SELECT (SELECT count(*) FROM batch) AS taken, (SELECT count(*) FROM entered) AS entered,
                (SELECT max(user_id) FROM batch) AS last
       ), progress AS (

@@ -219,21 +219,12 @@ export class SqliteEntryStatements implements EntryStatements {
     const column = request.selectorKind === 'users' ? 'user_id' : 'hwid';
     const ids = `SELECT value FROM json_each((SELECT selector FROM entry_requests WHERE id = ?))`;
     const entered = this.statement(
-      `INSERT INTO runs (journey_id, application_id, user_id, point_uuid, state, due_at, attributes,
-                         entry_request_id, entered_at, updated_at)
-       SELECT ?, ?, a.user_id, ?, 'active', ?, ?, ?, ?, ?
-       FROM (SELECT DISTINCT user_id FROM devices WHERE application_id = ? AND ${column} IN (${ids})) AS a
-       WHERE 1 ${allowReenter ? '' : NOT_ALREADY_ACTIVE}
-       ORDER BY a.user_id`,
+      insertRunsSql(
+        `FROM (SELECT DISTINCT user_id FROM devices WHERE application_id = ? AND ${column} IN (${ids})) AS a WHERE 1`,
+        { skipActive: !allowReenter, orderByUser: true },
+      ),
     ).run(
-      request.journeyId,
-      request.applicationId,
-      request.pointUuid,
-      now,
-      request.attributes,
-      request.id,
-      now,
-      now,
+      ...runValues(request, request.id, now),
       request.applicationId,
       request.id,
       ...(allowReenter ? [] : [request.journeyId]),
@@ -347,21 +338,12 @@ export class SqliteEntryStatements implements EntryStatements {
       return { kind: 'entered', taken: 0, entered: 0, remaining: false, last: undefined };
     }
     const entered = this.statement(
-      `INSERT INTO runs (journey_id, application_id, user_id, point_uuid, state, due_at, attributes,
-                         entry_request_id, entered_at, updated_at)
-       SELECT ?, ?, a.user_id, ?, 'active', ?, ?, ?, ?, ?
-       FROM entry_stage a
-       WHERE a.source = ? AND a.source_id = ? AND a.user_id <= ?
-       ${allowReenter ? '' : NOT_ALREADY_ACTIVE}`,
+      insertRunsSql(`FROM entry_stage a WHERE a.source = ? AND a.source_id = ? AND a.user_id <= ?`, {
+        skipActive: !allowReenter,
+        orderByUser: false,
+      }),
     ).run(
-      entry.journeyId,
-      entry.applicationId,
-      entry.pointUuid,
-      terms.now,
-      entry.attributes,
-      entry.source === 'request' ? entry.id : null,
-      terms.now,
-      terms.now,
+      ...runValues(entry, entry.source === 'request' ? entry.id : null, terms.now),
       source,
       entry.id,
       last,
@@ -491,9 +473,36 @@ export class SqliteEntryStatements implements EntryStatements {
   }
 }
 
-/** Literal 'active' so that SQLite can use the partial index runs_active_by_user. */
-const NOT_ALREADY_ACTIVE = `AND NOT EXISTS (
-  SELECT 1 FROM runs r WHERE r.journey_id = ? AND r.user_id = a.user_id AND r.state = 'active')`;
+/**
+ * The one statement that inserts entered runs on SQLite, for every entry
+ * path (a small request's ids, a staged batch of a request or a segment):
+ * `users` is its `FROM … WHERE …`, naming each user `a.user_id`. A run
+ * starts `active` at the entry point, due now. The parameters are
+ * `runValues`, then those of `users`, then, when users with an active run
+ * are skipped, the journey's id. `orderByUser` inserts in user-id order, so
+ * the runs extend runs_active_by_user at its end (a stage is read in that
+ * order already).
+ */
+function insertRunsSql(users: string, { skipActive, orderByUser }: { skipActive: boolean; orderByUser: boolean }): string {
+  // Literal 'active' so that SQLite can use the partial index runs_active_by_user.
+  const notAlreadyActive = `AND NOT EXISTS (
+    SELECT 1 FROM runs r WHERE r.journey_id = ? AND r.user_id = a.user_id AND r.state = 'active')`;
+  return `INSERT INTO runs (journey_id, application_id, user_id, point_uuid, state, due_at, attributes,
+                     entry_request_id, entered_at, updated_at)
+   SELECT ?, ?, a.user_id, ?, 'active', ?, ?, ?, ?, ?
+   ${users}
+   ${skipActive ? notAlreadyActive : ''}
+   ${orderByUser ? 'ORDER BY a.user_id' : ''}`;
+}
+
+/** The leading parameters of `insertRunsSql`. */
+function runValues(
+  entry: Pick<StagedEntry, 'journeyId' | 'applicationId' | 'pointUuid' | 'attributes'>,
+  entryRequestId: number | null,
+  now: number,
+): unknown[] {
+  return [entry.journeyId, entry.applicationId, entry.pointUuid, now, entry.attributes, entryRequestId, now, now];
+}
 
 /** Runs entered per entry point, added to journey_point_counters once per point for a whole set of requests. */
 class PointCounters {
