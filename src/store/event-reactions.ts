@@ -12,7 +12,7 @@ import {
 import type { Point } from '../domain/journey.js';
 import type { Backend } from './backend.js';
 import type { StoredJourney } from './journeys/index.js';
-import { addToPointCounters, type PointCountDelta } from './statistics/point-counters.js';
+import { addToPointCounters, type PointCountDelta } from './statistics/index.js';
 import type { Wake } from './wake.js';
 import type { Database } from './schema.js';
 

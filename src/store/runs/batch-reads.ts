@@ -3,6 +3,7 @@ import { decodeTagValue, isTagType, type EncodedTagValue, type TagType } from '.
 import type { CompiledAudience } from '../audience.js';
 import type { Dialect } from '../backend.js';
 import type { Database } from '../schema.js';
+import type { DeviceKind, RecipientDevice } from './types.js';
 
 /**
  * The reads a point's execution makes for a whole batch, each one query
@@ -11,27 +12,10 @@ import type { Database } from '../schema.js';
  * read by `json_each` on SQLite, a `text[]` on Postgres.
  */
 
-/**
- * Which of a user's devices a channel reaches: `push` — a device of a push
- * platform with a push token; `email` — device type 14; `sms` — device type
- * 18 (WhatsApp, 21, is a channel of its own, not SMS); `any` — every device.
- */
-export type DeviceKind = 'push' | 'email' | 'sms' | 'any';
-
 /** Device types that receive push notifications (docs/device-api.md: all but Email, SMS and WhatsApp). */
 export const PUSH_DEVICE_TYPES = [1, 3, 7, 8, 9, 10, 11, 12, 17, 19] as const;
 export const EMAIL_DEVICE_TYPE = 14;
 export const SMS_DEVICE_TYPE = 18;
-
-export interface RecipientDevice {
-  readonly id: number;
-  readonly userId: string;
-  readonly hwid: string;
-  readonly deviceType: number;
-  readonly pushToken: string | null;
-  /** Offset from UTC in seconds; null when the device never reported one. */
-  readonly timezone: number | null;
-}
 
 function userIdIn(dialect: Dialect, column: RawBuilder<unknown>, userIds: readonly string[]): RawBuilder<boolean> {
   return dialect === 'sqlite'

@@ -1,21 +1,48 @@
 import { sql, type Kysely } from 'kysely';
-import type { Channel } from '../../domain/messages.js';
 import type { JourneyParams, Point } from '../../domain/journey.js';
 import { InvalidTagError } from '../../domain/tags.js';
-import type { CompiledAudience } from '../audience.js';
 import type { Backend } from '../backend.js';
 import type { StoredJourney } from '../journeys/index.js';
 import type { OutboxStore } from '../outbox.js';
-import { addToPointCounters } from '../statistics/point-counters.js';
-import { PostgresRunStatements } from './postgres.js';
-import { groupMoves, type MoveGroup } from './move-groups.js';
-import { readDevicesOf, readTagsOf, readUsersMatching, type DeviceKind, type RecipientDevice } from './batch-reads.js';
-import type { Database, JourneyStatus } from '../schema.js';
-import { SqliteRunStatements } from './sqlite.js';
+import type { Database } from '../schema.js';
+import { addToPointCounters } from '../statistics/index.js';
 import type { TagStore } from '../tags/index.js';
 import type { Wake } from '../wake.js';
+import { readDevicesOf, readTagsOf, readUsersMatching } from './batch-reads.js';
+import { groupMoves } from './move-groups.js';
+import { PostgresRunStatements } from './postgres.js';
+import { SqliteRunStatements } from './sqlite.js';
+import type {
+  BatchAccess,
+  BatchOutcome,
+  BatchTerms,
+  BatchWrite,
+  DueRun,
+  GroupDue,
+  PointGroup,
+  RunningJourney,
+  RunStatements,
+  TagWrite,
+} from './types.js';
 
-export type { DeviceKind, RecipientDevice } from './batch-reads.js';
+export type {
+  BatchAccess,
+  BatchMessage,
+  BatchOutcome,
+  BatchReads,
+  BatchTerms,
+  BatchWrite,
+  DeviceKind,
+  DueRun,
+  GroupDue,
+  PointCounts,
+  PointGroup,
+  PointMessages,
+  RecipientDevice,
+  RunMove,
+  RunningJourney,
+  TagWrite,
+} from './types.js';
 
 /**
  * The scheduler's statements (docs/engine.md): finding which points of which
@@ -34,159 +61,6 @@ export type { DeviceKind, RecipientDevice } from './batch-reads.js';
  * refuses its commit. On SQLite the transaction is `BEGIN IMMEDIATE`: the one
  * write lock is held from the selection to the commit, and a crash rolls back.
  */
-
-/** One point of one journey: the unit the scheduler claims batches of. */
-export interface PointGroup {
-  readonly journeyId: number;
-  readonly pointUuid: string;
-}
-
-/** A group's earliest due run, active or held, whether or not it is due yet. */
-export interface GroupDue extends PointGroup {
-  readonly nextDueAt: number;
-}
-
-/** A due run as the batch selected it. */
-export interface DueRun {
-  readonly id: number;
-  readonly userId: string;
-  /** JSON object of the entry's attribute values. */
-  readonly attributes: string;
-  readonly dueAt: number;
-  /** The point whose wait the run has begun; equal to the batch's point when this execution ends a wait. */
-  readonly waitingPoint: string | null;
-}
-
-/** Where one run of the batch ends up. */
-export type RunMove =
-  /** At point `to`, due at once (the batch did not execute it). */
-  | { readonly kind: 'advance'; readonly runId: number; readonly to: string }
-  /** Waiting at point `at` until `until`. */
-  | { readonly kind: 'hold'; readonly runId: number; readonly at: string; readonly until: number }
-  /** Out of the journey, at point `at`. */
-  | { readonly kind: 'exit'; readonly runId: number; readonly at: string };
-
-/** A rendered message for the outbox; the batch's journey, point and channel are implied. */
-export interface BatchMessage {
-  readonly runId: number;
-  readonly userId: string;
-  readonly hwid: string | null;
-  readonly recipient: string;
-  readonly payload: unknown;
-  readonly deliverAt: number;
-}
-
-/** Tag values to set on every device of these users. */
-export interface TagWrite {
-  readonly userIds: readonly string[];
-  readonly tags: Readonly<Record<string, string>>;
-}
-
-/** The messages one point produced for runs of the batch. */
-export interface PointMessages {
-  readonly pointUuid: string;
-  readonly channel: Channel;
-  readonly items: readonly BatchMessage[];
-}
-
-/** What the batch adds to one point's counters. */
-export interface PointCounts {
-  readonly pointUuid: string;
-  readonly entered: number;
-  readonly passed: number;
-  /** Messages or tag writes the point could not produce. */
-  readonly failed: number;
-}
-
-/** Everything a batch decided, written at the end of its transaction (tag writes are applied as they happen). */
-export interface BatchWrite {
-  /** Where each run of the batch ends up. */
-  readonly moves: readonly RunMove[];
-  readonly counts: readonly PointCounts[];
-  readonly messages: readonly PointMessages[];
-}
-
-export interface BatchTerms {
-  readonly now: number;
-  /** Most runs in the batch. */
-  readonly limit: number;
-}
-
-export type BatchOutcome =
-  | { readonly kind: 'journey-not-running'; readonly status: JourneyStatus | undefined }
-  | {
-      readonly kind: 'executed';
-      readonly runs: readonly DueRun[];
-      /** Points runs were left at, due at once. */
-      readonly advancedTo: readonly string[];
-      /** The group's earliest remaining run after the batch, or null when it has none; after a full batch, `now`. */
-      readonly nextDueAt: number | null;
-    };
-
-/** Reads a point's execution needs, inside the batch's transaction. */
-export interface BatchReads {
-  /** The users among `userIds` with a device matching `audience` (one query). */
-  usersMatching(audience: CompiledAudience, userIds: readonly string[]): Promise<Set<string>>;
-  /** The users' devices of one kind, each user's most recently updated first. */
-  devicesOf(userIds: readonly string[], kind: DeviceKind): Promise<Map<string, RecipientDevice[]>>;
-  /** Each user's tags, as getTags shows a user: a tag's value from the user's most recently updated device that has it. */
-  tagsOf(userIds: readonly string[]): Promise<Map<string, Record<string, unknown>>>;
-}
-
-/** The batch's transaction as the engine uses it: reads, and tag writes that later points of the batch see. */
-export interface BatchAccess extends BatchReads {
-  /**
-   * Sets each write's tags on every device of its users, now. A write with
-   * a value invalid for its tag's type is skipped whole (validation precedes
-   * every device write); returns how many users' writes were skipped, and why.
-   */
-  writeTags(writes: readonly TagWrite[]): Promise<{ readonly refusedUsers: number; readonly reasons: readonly string[] }>;
-}
-
-/** A running journey's definition as the scheduler plans with it. */
-export interface RunningJourney {
-  readonly id: number;
-  readonly uuid: string;
-  readonly applicationId: number;
-  readonly revision: number;
-  readonly params: JourneyParams;
-  readonly points: readonly Point[];
-}
-
-/** The per-dialect statements behind RunStore. */
-export interface RunStatements {
-  /** Runs `body` in the batch's transaction, giving it the executor to use; commits when it resolves. */
-  transaction<T>(body: (executor: Kysely<Database>) => Promise<T>): Promise<T>;
-  /**
-   * The batch's first statement: the journey's status, read once the
-   * journey's batch lock is held (shared, until the transaction ends).
-   */
-  lockJourney(executor: Kysely<Database>, journeyId: number): Promise<JourneyStatus | undefined>;
-  /** In a lifecycle transition: waits for the journey's batches in flight, and holds off new ones until commit. */
-  awaitBatches(executor: Kysely<Database>, journeyId: number): Promise<void>;
-  /** Up to `limit` due active runs of the group, earliest first; Postgres locks them, skipping locked ones. */
-  selectDue(executor: Kysely<Database>, group: PointGroup, terms: BatchTerms): Promise<DueRun[]>;
-  /** Writes each group's values to its runs (`exited_at` is `now` for an exit, `updated_at` always). */
-  applyMoves(executor: Kysely<Database>, groups: readonly MoveGroup[], now: number): Promise<void>;
-  /** Inserts messages, skipping any whose idempotency key exists; returns how many were new. */
-  insertMessages(
-    executor: Kysely<Database>,
-    group: PointGroup & { readonly applicationId: number; readonly channel: Channel },
-    messages: readonly BatchMessage[],
-    now: number,
-  ): Promise<number>;
-  /**
-   * Lets the batch's commit return before its WAL is flushed (Postgres; SQLite in WAL mode with
-   * `synchronous = NORMAL` never waits for a flush). Called for a batch that enqueued no message:
-   * nothing it wrote has left the database, so if a server crash loses the commit its runs are
-   * simply due again and executed again.
-   */
-  commitWithoutFlush(executor: Kysely<Database>): Promise<void>;
-  /** The group's earliest active run, or null. */
-  nextDueAt(executor: Kysely<Database>, group: PointGroup): Promise<number | null>;
-  nextDueTimes(groups: readonly PointGroup[]): Promise<GroupDue[]>;
-}
-
 export class RunStore {
   private readonly statements: RunStatements;
 
@@ -271,7 +145,16 @@ export class RunStore {
       }
       const write = await execute(runs, this.accessFor(executor, journey.applicationId));
       await this.statements.applyMoves(executor, groupMoves(write.moves, terms.now), terms.now);
-      await this.addCounts(executor, journey.id, write.counts);
+      await addToPointCounters(
+        executor,
+        write.counts.map(({ pointUuid: countedPoint, entered, passed, failed }) => ({
+          journeyId: journey.id,
+          pointUuid: countedPoint,
+          entered,
+          passed,
+          failed,
+        })),
+      );
       let inserted = 0;
       for (const { pointUuid: messagePoint, channel, items } of write.messages) {
         if (items.length === 0) continue;
@@ -343,14 +226,6 @@ export class RunStore {
     };
   }
 
-  private async addCounts(executor: Kysely<Database>, journeyId: number, counts: readonly PointCounts[]): Promise<void> {
-    await addToPointCounters(
-      executor,
-      counts.map((c) => ({ journeyId, pointUuid: c.pointUuid, entered: c.entered, passed: c.passed })),
-    );
-    for (const c of counts) if (c.failed > 0) await addFailures(executor, journeyId, c.pointUuid, c.failed);
-  }
-
   private async writeTags(
     executor: Kysely<Database>,
     applicationId: number,
@@ -380,16 +255,4 @@ async function deviceIdsOf(
 ): Promise<number[]> {
   const devices = await readDevicesOf(executor, dialect, applicationId, userIds, 'any');
   return [...devices.values()].flatMap((list) => list.map((device) => device.id));
-}
-
-async function addFailures(executor: Kysely<Database>, journeyId: number, pointUuid: string, failed: number): Promise<void> {
-  await executor
-    .insertInto('journey_point_counters')
-    .values({ journey_id: journeyId, point_uuid: pointUuid, entered: 0, passed: 0, sent: 0, failed })
-    .onConflict((oc) =>
-      oc.columns(['journey_id', 'point_uuid']).doUpdateSet((eb) => ({
-        failed: eb('journey_point_counters.failed', '+', eb.ref('excluded.failed')),
-      })),
-    )
-    .execute();
 }

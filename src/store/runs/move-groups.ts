@@ -1,13 +1,4 @@
-import type { RunMove } from './index.js';
-
-/** Runs of one batch that end up in the same place: one UPDATE writes the same values to all of them. */
-export interface MoveGroup {
-  readonly pointUuid: string;
-  readonly state: 'active' | 'exited';
-  readonly dueAt: number;
-  readonly waitingPoint: string | null;
-  readonly runIds: number[];
-}
+import type { MoveGroup, RunMove } from './types.js';
 
 /**
  * A batch's moves grouped by what they write. Runs leaving one point go to

@@ -1,15 +1,15 @@
 import { sql, type Kysely } from 'kysely';
 import { messageIdempotencyKey, type Channel } from '../../domain/messages.js';
 import type { Backend } from '../backend.js';
-import type { MoveGroup } from './move-groups.js';
 import type {
   BatchMessage,
   BatchTerms,
   DueRun,
   GroupDue,
+  MoveGroup,
   PointGroup,
   RunStatements,
-} from './index.js';
+} from './types.js';
 import type { Database, JourneyStatus } from '../schema.js';
 
 type PostgresBackend = Extract<Backend, { dialect: 'postgres' }>;

@@ -2,15 +2,15 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import { messageIdempotencyKey } from '../../domain/messages.js';
 import type { Backend } from '../backend.js';
-import type { MoveGroup } from './move-groups.js';
 import type {
   BatchMessage,
   BatchTerms,
   DueRun,
   GroupDue,
+  MoveGroup,
   PointGroup,
   RunStatements,
-} from './index.js';
+} from './types.js';
 import type { Channel } from '../../domain/messages.js';
 import type { Database, JourneyStatus } from '../schema.js';
 

@@ -2,6 +2,8 @@ import { sql, type Kysely } from 'kysely';
 import type { Backend } from '../backend.js';
 import type { Database } from '../schema.js';
 
+export { addToPointCounters, type PointCountDelta } from './point-counters.js';
+
 export interface JourneyTotals {
   /** Runs ever created in the journey. */
   readonly entered: number;

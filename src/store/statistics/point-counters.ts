@@ -1,45 +1,44 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 
-/** Runs that entered and passed one point, to add to its counters. */
-export interface PointCountDelta {
+const POINT_COUNTERS = ['entered', 'passed', 'sent', 'failed'] as const;
+type PointCounter = (typeof POINT_COUNTERS)[number];
+
+/** What to add to one point's counters; a counter left out adds nothing. */
+export type PointCountDelta = {
   readonly journeyId: number;
   readonly pointUuid: string;
-  readonly entered: number;
-  readonly passed: number;
-}
+} & { readonly [counter in PointCounter]?: number };
+
+type PointCounterRow = { journey_id: number; point_uuid: string } & Record<PointCounter, number>;
 
 /**
- * Adds `entered` / `passed` to journey_point_counters in one upsert, through
- * the transaction that moved the runs, so the counters never disagree with
- * the moves. Deltas for the same point are summed first.
+ * Adds to journey_point_counters in one upsert, through the transaction that
+ * moved the runs (or finished the messages), so the counters never disagree
+ * with what they count. Deltas for the same point are summed first.
  */
 export async function addToPointCounters(executor: Kysely<Database>, deltas: readonly PointCountDelta[]): Promise<void> {
-  const byPoint = new Map<string, { journey_id: number; point_uuid: string; entered: number; passed: number }>();
+  const byPoint = new Map<string, PointCounterRow>();
   for (const delta of deltas) {
-    if (delta.entered === 0 && delta.passed === 0) continue;
+    if (POINT_COUNTERS.every((counter) => !delta[counter])) continue;
     const key = `${delta.journeyId}\u0000${delta.pointUuid}`;
-    const row = byPoint.get(key);
-    if (row) {
-      row.entered += delta.entered;
-      row.passed += delta.passed;
-    } else {
-      byPoint.set(key, {
-        journey_id: delta.journeyId,
-        point_uuid: delta.pointUuid,
-        entered: delta.entered,
-        passed: delta.passed,
-      });
+    let row = byPoint.get(key);
+    if (!row) {
+      row = { journey_id: delta.journeyId, point_uuid: delta.pointUuid, entered: 0, passed: 0, sent: 0, failed: 0 };
+      byPoint.set(key, row);
     }
+    for (const counter of POINT_COUNTERS) row[counter] += delta[counter] ?? 0;
   }
   if (byPoint.size === 0) return;
   await executor
     .insertInto('journey_point_counters')
-    .values([...byPoint.values()].map((row) => ({ ...row, sent: 0, failed: 0 })))
+    .values([...byPoint.values()])
     .onConflict((oc) =>
       oc.columns(['journey_id', 'point_uuid']).doUpdateSet((eb) => ({
         entered: eb('journey_point_counters.entered', '+', eb.ref('excluded.entered')),
         passed: eb('journey_point_counters.passed', '+', eb.ref('excluded.passed')),
+        sent: eb('journey_point_counters.sent', '+', eb.ref('excluded.sent')),
+        failed: eb('journey_point_counters.failed', '+', eb.ref('excluded.failed')),
       })),
     )
     .execute();
