@@ -6,7 +6,7 @@ import type { StoredJourney } from '../journeys/index.js';
 import type { Database, JourneyStatus } from '../schema.js';
 import { SEGMENT_ENTRY_CHANNEL, Wake } from '../wake.js';
 import { entryStatements } from './statements.js';
-import type { LeaseLost, LeaseTerms, ResolveOutcome, StagedEntry, StageStatements } from './types.js';
+import type { LeaseTerms, ResolveOutcome, StageBatchOutcome, StagedEntry, StageStatements } from './types.js';
 
 /**
  * Entry by segment (docs/entry-and-events.md). Starting a journey schedules,
@@ -41,17 +41,8 @@ export interface SegmentBatchTerms extends LeaseTerms {
   readonly batchSize: number;
 }
 
-export type SegmentBatchOutcome =
-  | {
-      readonly kind: 'entered';
-      readonly taken: number;
-      readonly entered: number;
-      readonly remaining: boolean;
-      /** The greatest user id the batch took; undefined when it took none. */
-      readonly last: string | undefined;
-    }
-  | { readonly kind: 'journey-not-running'; readonly status: JourneyStatus }
-  | LeaseLost;
+/** A segment batch's outcome: the stage's, `last` included. */
+export type SegmentBatchOutcome = StageBatchOutcome;
 
 const NOT_ENTERING: readonly JourneyStatus[] = ['STATUS_FINISHED', 'STATUS_ARCHIVED'];
 
