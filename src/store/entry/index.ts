@@ -30,7 +30,6 @@ export * from './types.js';
  * step is one transaction; every step after the claim is fenced by the
  * worker's lease, so a worker that lost its lease writes nothing.
  */
-
 export class EntryStore {
   private readonly statements: EntryStatements;
   private readonly acceptances = new EventEmitter();
