@@ -80,13 +80,13 @@ export function point(uuid: string, type: string, data: Record<string, unknown>,
 }
 
 /** A migrated store on a fresh database; `close` closes it and drops the database. */
-export async function openBenchStore(dialect: Dialect): Promise<{ store: Store; close(): Promise<void> }> {
+export async function openBenchStore(dialect: Dialect): Promise<{ store: Store; close: () => Promise<void> }> {
   const database = await createDatabase(dialect);
   const store = Store.open(database.url);
   await store.migrate();
   return {
     store,
-    async close() {
+    close: async () => {
       await store.close();
       await database.drop();
     },
@@ -98,13 +98,13 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 export interface SuiteChild {
   readonly child: ChildProcess;
   /** The rest of the next line the child prints that starts with `prefix`. */
-  nextLine(prefix: string): Promise<string>;
+  readonly nextLine: (prefix: string) => Promise<string>;
 }
 
 /** Runs `file` (a suite) with `args` in a child Node process whose stdout the suite reads line by line. */
 export function spawnSuiteChild(file: string, args: readonly string[]): SuiteChild {
   const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout as NonNullable<typeof child.stdout> });
+  const lines = createInterface({ input: child.stdout });
   return {
     child,
     nextLine: (prefix) =>

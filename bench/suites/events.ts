@@ -12,7 +12,7 @@
 import { sql } from 'kysely';
 import type { Point } from '../../src/domain/journey.js';
 import type { Dialect } from '../../src/store/backend.js';
-import { Store } from '../../src/store/store.js';
+import type { Store } from '../../src/store/store.js';
 import { openBenchStore } from '../fixtures.js';
 import { peakRssMb, report } from '../report.js';
 

@@ -20,7 +20,7 @@ import { Dispatcher } from '../../src/engine/dispatcher.js';
 import { createLogger } from '../../src/logger.js';
 import type { Dialect } from '../../src/store/backend.js';
 import type { NewMessage } from '../../src/store/outbox.js';
-import { Store } from '../../src/store/store.js';
+import type { Store } from '../../src/store/store.js';
 import { openBenchStore } from '../fixtures.js';
 import { peakRssMb, report } from '../report.js';
 

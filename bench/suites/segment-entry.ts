@@ -21,7 +21,6 @@ const MATCHING = 500_000;
 /** One device in six is not in the segment. */
 const DECOYS = MATCHING / 5;
 
-
 /** 600,000 devices generated in SQL, five in six tagged Plan=gold; a draft journey entering the gold segment. */
 async function seed(store: Store) {
   const app = await store.applications.create(APP_CODE, 'bench');

@@ -53,7 +53,7 @@ export class ChannelProviders {
       return { provider: resolution.providerName, result: { outcome: 'permanent', error: resolution.error } };
     }
     // The provider was chosen by this message's channel, so it accepts this message.
-    const result = await resolution.provider.deliver(message as never, idempotencyKey);
+    const result = await resolution.provider.deliver(message, idempotencyKey);
     return { provider: resolution.provider.name, result };
   }
 
@@ -108,8 +108,8 @@ function createProvider(setting: ChannelSetting, logger: Logger): AnyProvider {
     case 'log':
       return new LogProvider(logger.child({ provider: 'log' }));
     case 'http':
-      return new HttpWebhookProvider(setting.config) as AnyProvider;
+      return new HttpWebhookProvider(setting.config);
     case 'smtp':
-      return new SmtpEmailProvider(setting.config) as AnyProvider;
+      return new SmtpEmailProvider(setting.config);
   }
 }

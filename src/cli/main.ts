@@ -35,7 +35,7 @@ async function withStore<T>(fn: (store: Store) => Promise<T>): Promise<T> {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const [command, sub, ...rest] = argv;
+  const [command = '', sub, ...rest] = argv;
   switch (command) {
     case 'serve': {
       // Loaded on demand so the other commands (import above all) do not carry the HTTP server in memory.

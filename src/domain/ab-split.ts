@@ -32,7 +32,8 @@ export function compileAbSplit(journeyUuid: string, pointUuid: string, branches:
   const keys: string[] = [];
   const bounds: number[] = [];
   let cumulative = 0;
-  for (const [index, branch] of branches.entries()) {
+  // A draft's JSON may hold anything in the list: each element is checked, null and missing ones too.
+  for (const [index, branch] of (branches as readonly (AbBranch | null | undefined)[]).entries()) {
     const key: unknown = branch?.key;
     const percent: unknown = branch?.percent;
     if (typeof key !== 'string' || key === '') return fail(`[${index}].key must be a non-empty string`);

@@ -29,7 +29,8 @@ export function compileEntryAttributes(attributes: readonly ApiAttribute[] | nul
   if (attributes === undefined || attributes === null) return { ok: true, entry: { defaults: [] } };
   if (!Array.isArray(attributes)) return fail(' must be a list of {name, default?}');
   const defaults: [string, string][] = [];
-  for (const [index, attribute] of attributes.entries()) {
+  // A draft's JSON may hold anything in the list: each element is checked, null and missing ones too.
+  for (const [index, attribute] of (attributes as readonly (ApiAttribute | null | undefined)[]).entries()) {
     const name: unknown = attribute?.name;
     const fallback: unknown = attribute?.default;
     if (typeof name !== 'string' || name === '') return fail(`[${index}].name must be a non-empty string`);

@@ -182,7 +182,7 @@ function compilePredicate(operator: EventConditionOperator, value: unknown): ((a
       return ORDER_TESTS[operator](compare);
     }
     case 'between': {
-      const [min, max] = Array.isArray(value) && value.length === 2 ? value : [];
+      const [min, max] = Array.isArray(value) && value.length === 2 ? (value as unknown[]) : [];
       if (!isOrderable(min) || !isOrderable(max) || typeof min !== typeof max || min > max) {
         return 'between needs [min, max]: two numbers or two strings with min <= max';
       }
@@ -284,5 +284,6 @@ function isOrderable(value: unknown): value is number | string {
 }
 
 function describe(value: unknown): string {
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- JSON.stringify gives undefined only for a function or a symbol, which String names.
   return value === undefined ? 'undefined' : JSON.stringify(value) ?? String(value);
 }

@@ -1,14 +1,6 @@
-import type { JourneyStatus } from '../store/schema.js';
+export const JOURNEY_STATUSES = ['STATUS_DRAFT', 'STATUS_RUNNING', 'STATUS_PAUSED', 'STATUS_FINISHED', 'STATUS_ARCHIVED'] as const;
 
-export type { JourneyStatus };
-
-export const JOURNEY_STATUSES: readonly JourneyStatus[] = [
-  'STATUS_DRAFT',
-  'STATUS_RUNNING',
-  'STATUS_PAUSED',
-  'STATUS_FINISHED',
-  'STATUS_ARCHIVED',
-];
+export type JourneyStatus = (typeof JOURNEY_STATUSES)[number];
 
 export interface PointOutput {
   key: string;

@@ -1,5 +1,4 @@
 import { hash } from 'node:crypto';
-import type { OutboxChannel } from '../store/schema.js';
 
 /**
  * The messages a journey produces, as they sit in the outbox and reach a
@@ -7,8 +6,8 @@ import type { OutboxChannel } from '../store/schema.js';
  * point's templates for the run when it enqueues, so what is delivered (and
  * shown in the delivery log) is exactly what was decided at that moment.
  */
-export type Channel = OutboxChannel;
-export const CHANNELS = ['push', 'email', 'sms', 'webhook'] as const satisfies readonly Channel[];
+export const CHANNELS = ['push', 'email', 'sms', 'webhook'] as const;
+export type Channel = (typeof CHANNELS)[number];
 
 export function isChannel(value: string): value is Channel {
   return (CHANNELS as readonly string[]).includes(value);

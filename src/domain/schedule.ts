@@ -195,5 +195,6 @@ function nextTimeOfDay(timeOfDay: ClockTime, nowMs: number, offsetMs: number): n
 }
 
 function describe(value: unknown): string {
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- JSON.stringify gives undefined only for a function or a symbol, which String names.
   return value === undefined ? 'undefined' : JSON.stringify(value) ?? String(value);
 }

@@ -30,6 +30,12 @@ export type StartSelector =
   | { readonly kind: IdSelectorKind; /** De-duplicated, in first-seen order. */ readonly ids: readonly string[] }
   | { readonly kind: 'filter'; readonly filter: string; readonly expression: SegExpr };
 
+/** What an accepted request's audience is chosen by; stored with the request. */
+export type EntrySelectorKind = StartSelector['kind'];
+
+/** An accepted request's progress: waiting, being entered, or finished one way or the other. */
+export type EntryRequestStatus = 'queued' | 'processing' | 'done' | 'failed';
+
 export interface StartRequest {
   readonly selector: StartSelector;
   /** `attribute_values` entries in request order. */

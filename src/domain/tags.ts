@@ -185,6 +185,7 @@ export const MAX_TAG_NAME_LENGTH = 128;
 export function tagNameProblem(name: string): string | undefined {
   if (name.trim() === '') return 'tag names must not be empty';
   if (name.length > MAX_TAG_NAME_LENGTH) return `tag name "${name.slice(0, 32)}…" is longer than ${MAX_TAG_NAME_LENGTH} characters`;
+  // eslint-disable-next-line no-control-regex -- control characters are what it looks for.
   if (/[\u0000-\u001f\u007f]/.test(name)) return `tag name ${JSON.stringify(name)} contains control characters`;
   return undefined;
 }

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { ChannelProviders } from '../channels/registry.js';
 import type { DeliveryResult } from '../channels/provider.js';
 import type { Logger } from '../logger.js';
-import type { ClaimedMessage, MessageOutcome, StopListening } from '../store/outbox.js';
+import type { ClaimedMessage, MessageOutcome } from '../store/outbox.js';
 import type { Store } from '../store/store.js';
+import { WorkerLoop, type NextPass } from './worker-loop.js';
 
 export interface RetryPolicy {
   /** Attempts before a message fails for good; the first delivery is attempt 1. */
@@ -52,8 +53,6 @@ export function retryDelayMs(attempt: number, policy: RetryPolicy, random: () =>
   return Math.round(exponential / 2 + (random() * exponential) / 2);
 }
 
-type Waiting = 'work' | 'capacity';
-
 /**
  * How long a claim holds a message. A live dispatcher renews the leases of
  * everything it holds every third of this (in flight or queued), so the lease
@@ -101,11 +100,7 @@ export class Dispatcher {
   private outcomes: MessageOutcome[] = [];
   private flushing: Promise<void> | undefined;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
-  private pump: Promise<void> | undefined;
-  private waiter: { kind: Waiting; resolve: () => void } | undefined;
-  private workArrived = false;
-  private stopListening: StopListening | undefined;
-  private leaseTimer: NodeJS.Timeout | undefined;
+  private readonly loop: WorkerLoop;
 
   constructor(
     private readonly store: Store,
@@ -120,20 +115,32 @@ export class Dispatcher {
     this.random = options.random ?? Math.random;
     this.metrics = options.metrics;
     this.providers = new ChannelProviders(store.channelSettings, logger, { settingsTtlMs: options.settingsTtlMs });
+    this.loop = new WorkerLoop({
+      name: 'dispatcher',
+      pass: () => this.claimPass(),
+      pollIntervalMs: this.pollIntervalMs,
+      logger,
+      failureMessage: 'dispatcher could not claim messages',
+      wakeSignal: store.outbox.newWork,
+      leaseRenewal: { everyMs: Math.max(1, Math.floor(this.leaseMs / 3)), renew: () => this.renewLeases() },
+      finishStopping: () => this.finishHeld(),
+    });
   }
 
   async start(): Promise<void> {
     if (this.state !== 'new') throw new Error(`dispatcher cannot start: it is ${this.state}`);
-    this.stopListening = await this.store.outbox.onNewWork(() => this.notify());
     this.state = 'running';
-    this.leaseTimer = setInterval(() => void this.renewLeases(), Math.max(1, Math.floor(this.leaseMs / 3)));
-    this.pump = this.run();
+    try {
+      await this.loop.start();
+    } catch (error) {
+      this.state = 'new';
+      throw error;
+    }
   }
 
   /** Tells the dispatcher that messages may be due now. */
   notify(): void {
-    this.workArrived = true;
-    this.waiter?.resolve();
+    this.loop.wake();
   }
 
   /**
@@ -144,8 +151,13 @@ export class Dispatcher {
   async stop(): Promise<void> {
     if (this.state !== 'running') return;
     this.state = 'stopping';
-    this.waiter?.resolve();
-    await this.pump;
+    await this.loop.stop();
+    await this.providers.close();
+    this.state = 'stopped';
+  }
+
+  /** After the last claim: gives back what was not attempted and records the outcomes of what was. */
+  private async finishHeld(): Promise<void> {
     const unstarted = this.queue.splice(0).map((m) => m.id);
     if (unstarted.length > 0) {
       try {
@@ -157,39 +169,23 @@ export class Dispatcher {
     }
     await Promise.all(this.inFlight);
     await this.flushOnStop();
-    clearInterval(this.leaseTimer);
-    await this.stopListening?.();
-    await this.providers.close();
-    this.state = 'stopped';
   }
 
   private get running(): boolean {
     return this.state === 'running';
   }
 
-  private async run(): Promise<void> {
-    while (this.running) {
-      if (!this.hasRoomToClaim()) {
-        await this.wait('capacity', this.pollIntervalMs);
-        continue;
-      }
-      this.workArrived = false;
-      let batch: ClaimedMessage[];
-      const claimedAt = Date.now();
-      try {
-        batch = await this.store.outbox.claimDue(this.owner, this.batchSize, this.leaseMs, claimedAt);
-      } catch (error) {
-        this.logger.error({ err: error }, 'dispatcher could not claim messages');
-        await this.wait('work', this.pollIntervalMs);
-        continue;
-      }
-      for (const message of batch) {
-        this.held.set(message.id, claimedAt);
-        this.queue.push(message);
-      }
-      if (this.running) this.startDeliveries();
-      if (batch.length < this.batchSize && !this.workArrived) await this.wait('work', this.pollIntervalMs);
+  /** Claims a batch and starts delivering it; with no room to claim, sleeps until a delivery or a write ends. */
+  private async claimPass(): Promise<NextPass> {
+    if (!this.hasRoomToClaim()) return { kind: 'sleep', wakeOnNudge: true };
+    const claimedAt = Date.now();
+    const batch = await this.store.outbox.claimDue(this.owner, this.batchSize, this.leaseMs, claimedAt);
+    for (const message of batch) {
+      this.held.set(message.id, claimedAt);
+      this.queue.push(message);
     }
+    if (this.running) this.startDeliveries();
+    return batch.length < this.batchSize ? { kind: 'sleep' } : { kind: 'again' };
   }
 
   /** Claims only while the local backlog is short and unrecorded outcomes are bounded. */
@@ -197,22 +193,9 @@ export class Dispatcher {
     return this.queue.length < this.concurrency && this.held.size <= this.batchSize + this.concurrency;
   }
 
-  /** Waits for a wake-up of this kind (`notify` and `stop` wake either) or the timeout. */
-  private wait(kind: Waiting, timeoutMs: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, timeoutMs);
-      this.waiter = { kind, resolve: done };
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-    }).then(() => {
-      this.waiter = undefined;
-    });
-  }
-
+  /** A delivery or an outcome write ended: there may be room to claim again. */
   private wakeForCapacity(): void {
-    if (this.waiter?.kind === 'capacity') this.waiter.resolve();
+    this.loop.nudge();
   }
 
   private startDeliveries(): void {
@@ -299,11 +282,7 @@ export class Dispatcher {
 
   private async renewLeases(): Promise<void> {
     if (this.held.size === 0) return;
-    try {
-      await this.store.outbox.extendLeases(this.owner, [...this.held.keys()], this.leaseMs);
-    } catch (error) {
-      this.logger.error({ err: error }, 'dispatcher could not renew its leases');
-    }
+    await this.store.outbox.extendLeases(this.owner, [...this.held.keys()], this.leaseMs);
   }
 }
 

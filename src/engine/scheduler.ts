@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { PointType } from '../domain/journey.js';
 import type { Logger } from '../logger.js';
-import type { StopListening } from '../store/outbox.js';
 import type { PointGroup } from '../store/runs/index.js';
 import type { Store } from '../store/store.js';
 import { DueAgenda } from './due-agenda.js';
 import { JourneyPlan } from './journey-plan.js';
 import { executeChain, type ChainOutcome } from './batch-chain.js';
 import { preparePoint, type PreparedPoint } from './points/index.js';
+import { WorkerLoop, type NextPass } from './worker-loop.js';
 
 export interface SchedulerOptions {
   readonly logger: Logger;
@@ -105,10 +105,7 @@ export class Scheduler {
   private refreshing: Promise<void> | undefined;
   private refreshedAt = -Infinity;
   private refreshWanted = true;
-  private readonly sleepers = new Set<() => void>();
-  private stopping = false;
-  private loops: Promise<void>[] = [];
-  private stopListening: StopListening | undefined;
+  private readonly loop: WorkerLoop;
 
   constructor(
     private readonly store: Store,
@@ -121,43 +118,43 @@ export class Scheduler {
     this.pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     this.clock = options.clock ?? Date.now;
     this.onBatch = options.onBatch;
+    this.loop = new WorkerLoop({
+      name: 'scheduler',
+      pass: () => this.pass(),
+      pollIntervalMs: this.pollIntervalMs,
+      // A pass throws when the database is unreachable or the refresh failed.
+      logger: this.logger.child({ worker: this.workerId }),
+      failureMessage: 'scheduler could not read due runs',
+      concurrency: this.concurrency,
+      wakeSignal: store.runWake,
+      onSignal: () => (this.refreshWanted = true),
+    });
   }
 
-  async start(): Promise<void> {
-    if (this.loops.length > 0) throw new Error('scheduler already started');
-    this.stopListening = await this.store.runWake.listen(() => this.wake());
-    for (let i = 0; i < this.concurrency; i++) this.loops.push(this.loop());
+  start(): Promise<void> {
+    return this.loop.start();
   }
 
   /** Lets every batch in hand commit, then resolves once the loops have ended. */
-  async stop(): Promise<void> {
-    this.stopping = true;
-    this.wakeSleepers();
-    await Promise.all(this.loops);
-    this.loops = [];
-    await this.stopListening?.();
-    this.stopListening = undefined;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** Something may have become due: re-read the due groups and look again. */
   wake(): void {
     this.refreshWanted = true;
-    this.wakeSleepers();
+    this.loop.wake();
   }
 
-  private async loop(): Promise<void> {
-    while (!this.stopping) {
-      try {
-        await this.refreshIfNeeded();
-        const group = this.agenda.take(this.clock());
-        if (group) await this.executeBatch(group);
-        else await this.sleep(this.sleepMs());
-      } catch (error) {
-        // The database is unreachable or the refresh failed: wait and try again.
-        this.logger.error({ err: error, worker: this.workerId }, 'scheduler could not read due runs');
-        await this.sleep(this.pollIntervalMs);
-      }
+  private async pass(): Promise<NextPass> {
+    await this.refreshIfNeeded();
+    const group = this.agenda.take(this.clock());
+    if (group) {
+      await this.executeBatch(group);
+      return { kind: 'again' };
     }
+    // A wake-up during a refresh another loop started is only seen here.
+    return this.refreshWanted ? { kind: 'again' } : { kind: 'sleep', ms: this.sleepMs() };
   }
 
   private async executeBatch(group: PointGroup): Promise<void> {
@@ -190,7 +187,8 @@ export class Scheduler {
       this.agenda.failed(group, this.clock() + this.pollIntervalMs);
       batchLogger.error({ err: error }, 'batch failed; it is retried');
     } finally {
-      this.wakeSleepers();
+      // The batch may have made runs due for the other loops.
+      this.loop.wake();
     }
   }
 
@@ -270,22 +268,5 @@ export class Scheduler {
     const untilRefresh = this.refreshedAt + this.pollIntervalMs - now;
     const earliest = this.agenda.earliest();
     return Math.max(0, Math.min(untilRefresh, earliest === undefined ? Infinity : earliest - now));
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (this.stopping || this.refreshWanted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.sleepers.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.sleepers.add(done);
-    });
-  }
-
-  private wakeSleepers(): void {
-    for (const sleeper of [...this.sleepers]) sleeper();
   }
 }

@@ -1,3 +1,5 @@
+import type { FastifyError } from 'fastify';
+
 /** An error whose status and message go to the client as they are. */
 export class HttpError extends Error {
   constructor(
@@ -19,3 +21,19 @@ export class HttpError extends Error {
 
 export const badRequest = (message: string): HttpError => new HttpError(400, message);
 export const notFound = (message: string): HttpError => new HttpError(404, message);
+
+/** Every error reply, whatever its source: `{"code", "message"}` with the HTTP status. */
+export interface ErrorBody {
+  code: number;
+  message: string;
+}
+
+/** Maps any thrown error to a status and a message a client can act on; never leaks internals on 5xx. */
+export function describeError(error: unknown): ErrorBody & { headers: Record<string, string> } {
+  if (error instanceof HttpError) return { code: error.statusCode, message: error.message, headers: { ...error.headers } };
+  const e = error as Partial<FastifyError>;
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return { code: e.statusCode, message: e.message ?? 'bad request', headers: {} };
+  }
+  return { code: 500, message: 'internal error', headers: {} };
+}

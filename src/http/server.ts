@@ -1,11 +1,9 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyBaseLogger } from 'fastify';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Logger } from '../logger.js';
-import type { Store } from '../store/store.js';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+import type { App, AppDeps } from './app.js';
 import { deviceApiRoutes } from './device-api/index.js';
 import { DeferredChildLogger } from './deferred-logger.js';
-import { HttpError } from './errors.js';
+import { describeError } from './errors.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { messageRoutes } from './routes/messages.js';
@@ -16,40 +14,8 @@ import { dropUsersRoutes } from './routes/drop-users.js';
 
 export const BODY_LIMIT_BYTES = 8 * 1024 * 1024;
 
-export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
-
-export interface AppDeps {
-  readonly store: Store;
-  readonly logger: Logger;
-  /** When given, every request is counted and timed and `GET /metrics` serves the process's metrics. */
-  readonly metrics?: HttpMetrics;
-}
-
-/** What the HTTP layer reports and serves (src/service/metrics.ts implements it). */
-export interface HttpMetrics {
-  requestAnswered(method: string, route: string, statusCode: number, seconds: number): void;
-  /** Every metric of the process in the Prometheus text format, with its content type. */
-  exposition(): Promise<{ contentType: string; body: string }>;
-}
-
 /** The route label of requests that matched no route, so raw URLs never become label values. */
 export const UNMATCHED_ROUTE = 'unmatched';
-
-/** Every error reply, whatever its source: `{"code", "message"}` with the HTTP status. */
-export interface ErrorBody {
-  code: number;
-  message: string;
-}
-
-/** Maps any thrown error to a status and a message a client can act on; never leaks internals on 5xx. */
-export function describeError(error: unknown): ErrorBody & { headers: Record<string, string> } {
-  if (error instanceof HttpError) return { code: error.statusCode, message: error.message, headers: { ...error.headers } };
-  const e = error as Partial<FastifyError>;
-  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
-    return { code: e.statusCode, message: e.message ?? 'bad request', headers: {} };
-  }
-  return { code: 500, message: 'internal error', headers: {} };
-}
 
 const JOURNEY_ROUTES = '/api/journey/:id/';
 
@@ -63,8 +29,10 @@ function journeyLogFields(params: unknown): { journey_id?: unknown; request_uuid
 }
 
 export function buildServer(deps: AppDeps): App {
+  // Typed as fastify's logger, so that the instance is an `App` and not one typed by pino's Logger.
+  const loggerInstance: FastifyBaseLogger = deps.logger;
   const app = Fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
+    loggerInstance,
     childLoggerFactory: (logger, bindings, options) => new DeferredChildLogger(logger, bindings, options),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,

@@ -4,7 +4,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { DispatcherMetrics } from '../engine/dispatcher.js';
 import type { EntryWorkerMetrics } from '../engine/entry-worker.js';
 import type { BatchReport } from '../engine/scheduler.js';
-import type { HttpMetrics } from '../http/server.js';
+import type { HttpMetrics } from '../http/app.js';
 import type { MessageOutcome } from '../store/outbox.js';
 
 /** What the metrics read from the database on every scrape. */

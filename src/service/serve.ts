@@ -36,9 +36,7 @@ export async function serve(config: Config, role: Role): Promise<RunningService>
   const app = role === 'worker' ? undefined : buildServer({ store, logger, metrics });
   if (app) url = await app.listen({ host: config.host, port: config.port });
   const metricsListener =
-    role === 'worker' && config.metricsPort !== undefined
-      ? await listenForMetrics(metrics, config.host, config.metricsPort)
-      : undefined;
+    role === 'worker' && config.metricsPort !== undefined ? await listenForMetrics(metrics, config.host, config.metricsPort) : undefined;
   const entryWorker = role === 'api' ? undefined : new EntryWorker(store, { logger, metrics });
   entryWorker?.start();
   const segmentEntryWorker = role === 'api' ? undefined : new EntryWorker(store, { claims: 'segments', logger });

@@ -13,3 +13,5 @@ export type Backend =
   | { readonly dialect: 'postgres'; readonly db: Kysely<Database>; readonly pool: pg.Pool };
 
 export type Dialect = Backend['dialect'];
+export type SqliteBackend = Extract<Backend, { readonly dialect: 'sqlite' }>;
+export type PostgresBackend = Extract<Backend, { readonly dialect: 'postgres' }>;

@@ -1,9 +1,10 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
-import type pg from 'pg';
 import { messageIdempotencyKey, type OutboundMessage } from '../domain/messages.js';
 import type { Backend } from './backend.js';
 import { postgresBulkInsert, SqliteBulkInserter, type BulkInsert } from './sql/bulk-insert.js';
+import { chunks } from './sql/chunks.js';
 import type { Database, OutboxTable } from './schema.js';
+import { OUTBOX_CHANNEL, Wake } from './wake.js';
 
 /**
  * The outbox: every message the engine produces is a row here, inserted in
@@ -18,8 +19,6 @@ import type { Database, OutboxTable } from './schema.js';
  * lease runs out.
  */
 
-/** Postgres NOTIFY channel on which enqueues wake dispatchers in every process. */
-const NEW_WORK_CHANNEL = 'journeyd_outbox';
 const IDS_PER_STATEMENT = 1000;
 
 const OUTBOX_INSERT: BulkInsert = {
@@ -114,13 +113,16 @@ export interface Delivery {
   readonly deliveredAt: number;
 }
 
-export type StopListening = () => Promise<void>;
-
 export class OutboxStore {
-  private readonly localListeners = new Set<() => void>();
+  /**
+   * Announced whenever messages may have become due (enqueued, released, or
+   * inserted by the scheduler's batch); dispatchers listen on it.
+   */
+  readonly newWork: Wake;
   private readonly sqliteInserts: { outbox: SqliteBulkInserter; deliveries: SqliteBulkInserter } | undefined;
 
   constructor(private readonly backend: Backend) {
+    this.newWork = new Wake(backend, OUTBOX_CHANNEL);
     this.sqliteInserts =
       backend.dialect === 'sqlite'
         ? {
@@ -157,7 +159,7 @@ export class OutboxStore {
       now,
     ]);
     const inserted = await this.bulkInsert(executor, 'outbox', rows);
-    if (inserted > 0) await this.announceNewWork(executor);
+    if (inserted > 0) await this.newWork.announce(executor);
     return inserted;
   }
 
@@ -377,7 +379,7 @@ export class OutboxStore {
   /** Resuming a journey: its held messages are delivered again, each at its own due time. */
   async resumeJourney(journeyId: number, executor: Kysely<Database> = this.backend.db): Promise<number> {
     const released = await this.setLiveStatus(executor, 'pending', journeyId);
-    if (released > 0) await this.announceNewWork(executor);
+    if (released > 0) await this.newWork.announce(executor);
     return released;
   }
 
@@ -385,31 +387,13 @@ export class OutboxStore {
    * Finishing a journey, or dropping users from it: their undelivered
    * messages are never sent. Returns how many were cancelled.
    */
-  async cancelUndelivered(
-    journeyId: number,
-    userIds?: readonly string[],
-    executor: Kysely<Database> = this.backend.db,
-  ): Promise<number> {
+  async cancelUndelivered(journeyId: number, userIds?: readonly string[], executor: Kysely<Database> = this.backend.db): Promise<number> {
     if (userIds === undefined) return this.setLiveStatus(executor, 'cancelled', journeyId);
     let cancelled = 0;
     for (const chunk of chunks(userIds, IDS_PER_STATEMENT)) {
       cancelled += await this.setLiveStatus(executor, 'cancelled', journeyId, chunk);
     }
     return cancelled;
-  }
-
-  /**
-   * Calls `listener` whenever messages may have become due: after an enqueue
-   * in this process (SQLite), or in any process sharing the database
-   * (Postgres LISTEN/NOTIFY, on a connection of its own that reconnects if
-   * lost). Listeners must tolerate spurious calls.
-   */
-  async onNewWork(listener: () => void): Promise<StopListening> {
-    if (this.backend.dialect === 'sqlite') {
-      this.localListeners.add(listener);
-      return async () => void this.localListeners.delete(listener);
-    }
-    return listenForNotifications(this.backend.pool, NEW_WORK_CHANNEL, listener);
   }
 
   private async setLiveStatus(
@@ -443,20 +427,6 @@ export class OutboxStore {
     const inserter = this.sqliteInserts[target];
     if (executor.isTransaction) return inserter.insert(rows);
     return executor.transaction().execute(async () => inserter.insert(rows));
-  }
-
-  /**
-   * Wakes dispatchers for messages inserted through `executor` without
-   * `enqueue` (the scheduler's bulk insert): on Postgres when its transaction commits.
-   */
-  async announceNewWork(executor: Kysely<Database>): Promise<void> {
-    if (this.backend.dialect === 'postgres') {
-      // Delivered when the enclosing transaction commits, and not at all if it rolls back.
-      await sql`SELECT pg_notify(${NEW_WORK_CHANNEL}, '')`.execute(executor);
-      return;
-    }
-    // SQLite has one connection: a woken dispatcher's claim waits for this transaction to end.
-    for (const listener of this.localListeners) queueMicrotask(listener);
   }
 }
 
@@ -500,79 +470,7 @@ function toClaimedMessage(row: Selectable<OutboxTable>): ClaimedMessage {
     journeyId: row.journey_id,
     pointUuid: row.point_uuid,
     userId: row.user_id,
-    message: { channel: row.channel, recipient: row.recipient, payload: JSON.parse(row.payload) } as OutboundMessage,
+    message: { channel: row.channel, recipient: row.recipient, payload: JSON.parse(row.payload) as unknown } as OutboundMessage,
     attempt: row.attempts,
-  };
-}
-
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let from = 0; from < items.length; from += size) out.push(items.slice(from, from + size));
-  return out;
-}
-
-const RECONNECT_DELAY_MS = 1000;
-
-/**
- * Holds one pool connection LISTENing on `channel`. If the connection is lost
- * it reconnects after a second and calls the listener once, since
- * notifications sent in between were missed.
- */
-export async function listenForNotifications(pool: pg.Pool, channel: string, listener: () => void): Promise<StopListening> {
-  let current: { client: pg.PoolClient; detach(): void } | undefined;
-  let stopped = false;
-  let retry: NodeJS.Timeout | undefined;
-
-  const connect = async (reconnecting: boolean): Promise<void> => {
-    const client = await pool.connect();
-    let released = false;
-    const onNotification = (n: pg.Notification) => {
-      if (n.channel === channel) listener();
-    };
-    const detach = () => {
-      client.removeListener('notification', onNotification);
-      client.removeListener('error', onError);
-    };
-    const drop = () => {
-      if (released) return;
-      released = true;
-      detach();
-      client.release(true);
-      if (current?.client === client) current = undefined;
-    };
-    const onError = () => {
-      drop();
-      if (!stopped) retry = setTimeout(() => void connect(true).catch(onReconnectFailure), RECONNECT_DELAY_MS);
-    };
-    client.on('notification', onNotification);
-    client.on('error', onError);
-    try {
-      await client.query(`LISTEN ${channel}`);
-    } catch (error) {
-      drop();
-      throw error;
-    }
-    if (stopped) {
-      detach();
-      client.release();
-      return;
-    }
-    current = { client, detach };
-    if (reconnecting) listener();
-  };
-  const onReconnectFailure = () => {
-    if (!stopped) retry = setTimeout(() => void connect(true).catch(onReconnectFailure), RECONNECT_DELAY_MS);
-  };
-
-  await connect(false);
-  return async () => {
-    stopped = true;
-    clearTimeout(retry);
-    const held = current;
-    current = undefined;
-    if (!held) return;
-    await held.client.query(`UNLISTEN ${channel}`).catch(() => {});
-    held.detach();
-    held.client.release();
   };
 }

@@ -1,4 +1,10 @@
 import type { Generated } from 'kysely';
+import type { JourneyStatus } from '../domain/journey.js';
+import type { Channel } from '../domain/messages.js';
+import type { EntryRequestStatus, EntrySelectorKind } from '../domain/start-request.js';
+
+/** Column types the domain defines, for the store modules that name them. */
+export type { EntryRequestStatus, EntrySelectorKind, JourneyStatus };
 
 /**
  * The tables every dialect creates, as Kysely sees them. Times are epoch
@@ -108,13 +114,6 @@ export interface FiltersTable {
   created_at: number;
 }
 
-export type JourneyStatus =
-  | 'STATUS_DRAFT'
-  | 'STATUS_RUNNING'
-  | 'STATUS_PAUSED'
-  | 'STATUS_FINISHED'
-  | 'STATUS_ARCHIVED';
-
 export interface JourneysTable {
   id: Generated<number>;
   uuid: string;
@@ -137,9 +136,6 @@ export interface EntryRateLimitsTable {
   point_uuid: string;
   last_accepted_at: number;
 }
-
-export type EntrySelectorKind = 'users' | 'hwids' | 'filter';
-export type EntryRequestStatus = 'queued' | 'processing' | 'done' | 'failed';
 
 /** An accepted Start-by-API request; the entry worker claims it under a lease. */
 export interface EntryRequestsTable {
@@ -232,8 +228,6 @@ export interface JourneyPointCountersTable {
   failed: number;
 }
 
-export type OutboxChannel = 'push' | 'email' | 'sms' | 'webhook';
-
 /**
  * `pending`: to deliver at `next_attempt_at` (a claim pushes that forward by
  * its lease); `held`: its journey is paused; `sent` / `failed`: final, logged
@@ -251,7 +245,7 @@ export interface OutboxTable {
   run_id: number;
   point_uuid: string;
   user_id: string;
-  channel: OutboxChannel;
+  channel: Channel;
   /** The device addressed, when the recipient is one of the user's devices. */
   hwid: string | null;
   /** Push token, email address, phone number or webhook URL. */
@@ -289,7 +283,7 @@ export interface MessageDeliveriesTable {
 /** Which provider delivers an application's channel, and its configuration (JSON). */
 export interface ChannelSettingsTable {
   application_id: number;
-  channel: OutboxChannel;
+  channel: Channel;
   provider: string;
   config: string;
   updated_at: number;

@@ -107,6 +107,7 @@ it('journeyd channels is wired into the journeyd command', async () => {
         ['--import', 'tsx', 'src/cli/main.ts', 'channels', 'list', '--app', APP],
         { cwd: repoRoot, env: { ...process.env, JOURNEYD_DATABASE_URL: database.url }, timeout: 60_000 },
         (error, out) => {
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- ExecFileException is an Error that @types/node types without Error's name.
           if (error && typeof error.code !== 'number') return reject(error);
           resolve({ code: error ? Number(error.code) : 0, stdout: out });
         },

@@ -28,6 +28,7 @@ function runImportCli(databaseUrl: string, args: string[]): Promise<CliResult> {
       ['--import', 'tsx', 'src/cli/main.ts', 'devices', 'import', ...args],
       { cwd: repoRoot, env: { ...process.env, JOURNEYD_DATABASE_URL: databaseUrl }, timeout: 60_000 },
       (error, stdout, stderr) => {
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- ExecFileException is an Error that @types/node types without Error's name.
         if (error && typeof error.code !== 'number') return reject(error);
         resolve({ code: error ? Number(error.code) : 0, stdout, stderr });
       },

@@ -3,7 +3,6 @@ import { describe, it } from 'node:test';
 import {
   compileEventMatcher,
   compileWaitEvent,
-  type EventAttributes,
   type EventMatcher,
   eventMatches,
   firstMatchingBranch,
@@ -58,7 +57,7 @@ describe('eventMatches', () => {
     assert.deepEqual(matching('any', undefined, [undefined]), []);
     const m = matcher([{ attribute: 'toString', operator: 'any' }]);
     assert.equal(eventMatches(m, 'purchase', {}), false);
-    assert.equal(eventMatches(m, 'purchase', { toString: 'yes' } as EventAttributes), true);
+    assert.equal(eventMatches(m, 'purchase', { toString: 'yes' }), true);
   });
 
   describe('eq and noteq', () => {

@@ -90,17 +90,17 @@ describe('validateJourneyForStart', () => {
     {
       rule: 'start_by_api attribute names are not the names templates reserve',
       points: () => API_ATTRIBUTES([{ name: 'tags' }]),
-      problem: /^point \"api\" \(api\): start_by_api\.attributes\[0\]\.name \"tags\" is reserved/,
+      problem: /^point "api" \(api\): start_by_api\.attributes\[0\]\.name "tags" is reserved/,
     },
     {
       rule: 'start_by_api attribute names are unique',
       points: () => API_ATTRIBUTES([{ name: 'code' }, { name: 'code' }]),
-      problem: /^point \"api\" \(api\): start_by_api\.attributes\[1\]\.name \"code\" is declared more than once/,
+      problem: /^point "api" \(api\): start_by_api\.attributes\[1\]\.name "code" is declared more than once/,
     },
     {
       rule: 'start_by_api attribute defaults are strings',
       points: () => API_ATTRIBUTES([{ name: 'code', default: 5 }]),
-      problem: /^point \"api\" \(api\): start_by_api\.attributes\[0\]\.default must be a string/,
+      problem: /^point "api" \(api\): start_by_api\.attributes\[0\]\.default must be a string/,
     },
     {
       rule: 'is_deactivated is a boolean',
@@ -136,7 +136,7 @@ describe('validateJourneyForStart', () => {
     {
       rule: 'event has an event_name',
       points: () => withData('evt', 'message_bus', { event_name: '' }),
-      problem: /^point \"evt\" \(evt\): message_bus\.event_name must be a non-empty string/,
+      problem: /^point "evt" \(evt\): message_bus\.event_name must be a non-empty string/,
     },
     {
       rule: 'event condition operators are known',
@@ -146,12 +146,12 @@ describe('validateJourneyForStart', () => {
     {
       rule: 'event condition values fit the operator',
       points: () => CONDITION({ attribute: 'amount', operator: 'between', value: [10, 1] }),
-      problem: /^point \"evt\" \(evt\): message_bus\.event_conditions\[0\]\.value: between needs \[min, max\]/,
+      problem: /^point "evt" \(evt\): message_bus\.event_conditions\[0\]\.value: between needs \[min, max\]/,
     },
     {
       rule: 'presence conditions take no value',
       points: () => CONDITION({ attribute: 'amount', operator: 'any', value: 1 }),
-      problem: /^point \"evt\" \(evt\): message_bus\.event_conditions\[0\]\.value: any takes no value/,
+      problem: /^point "evt" \(evt\): message_bus\.event_conditions\[0\]\.value: any takes no value/,
     },
     {
       rule: 'ab_splitter percents sum to 100',
@@ -162,13 +162,13 @@ describe('validateJourneyForStart', () => {
       rule: 'wait_event branches do not take the timeout output key',
       points: () =>
         withData('wait-ev', 'wait_event', { branches: [{ key: 'default', event_name: 'x' }], timeout_seconds: 60 }),
-      problem: /^point \"wait-ev\" \(wait-ev\): wait_event\.branches\[0\]\.key \"default\" is reserved for the timeout output/,
+      problem: /^point "wait-ev" \(wait-ev\): wait_event\.branches\[0\]\.key "default" is reserved for the timeout output/,
     },
     {
       rule: 'wait_event has a positive timeout',
       points: () =>
         withData('wait-ev', 'wait_event', { branches: [{ key: 'bought', event_name: 'x' }], timeout_seconds: 0 }),
-      problem: /^point \"wait-ev\" \(wait-ev\): wait_event\.timeout_seconds must be a whole number of seconds from 1/,
+      problem: /^point "wait-ev" \(wait-ev\): wait_event\.timeout_seconds must be a whole number of seconds from 1/,
     },
     {
       rule: 'send_push title is a string',

@@ -109,7 +109,7 @@ export async function startEngineApp(dialect: Dialect, options: EngineAppOptions
         payload: { request: { application: TEST_APP_CODE, ...request } },
       });
       assert.equal(res.statusCode, 200, `${method}: ${res.body}`);
-      return (res.json() as { response: unknown }).response;
+      return res.json<{ response: unknown }>().response;
     },
     async journey(points, params = {}, title = 'Engine test') {
       const res = await ctx.request({
@@ -118,7 +118,7 @@ export async function startEngineApp(dialect: Dialect, options: EngineAppOptions
         payload: { title, params: { application_code: TEST_APP_CODE, ...params }, points },
       });
       assert.equal(res.statusCode, 200, res.body);
-      const uuid = (res.json() as { info: { uuid: string } }).info.uuid;
+      const uuid = res.json<{ info: { uuid: string } }>().info.uuid;
       await app.lifecycle('start', uuid);
       return uuid;
     },
@@ -129,12 +129,12 @@ export async function startEngineApp(dialect: Dialect, options: EngineAppOptions
     async enter(journeyUuid, body) {
       const res = await ctx.request({ method: 'POST', url: `/api/journey/${journeyUuid}/start/external`, payload: body });
       assert.equal(res.statusCode, 200, res.body);
-      return (res.json() as { request_uuid: string }).request_uuid;
+      return res.json<{ request_uuid: string }>().request_uuid;
     },
     async statistics(journeyUuid) {
       const res = await ctx.request({ method: 'GET', url: `/api/journey/${journeyUuid}/statistics/external` });
       assert.equal(res.statusCode, 200, res.body);
-      const { payload } = res.json() as { payload: Omit<Statistics, 'point'> };
+      const { payload } = res.json<{ payload: Omit<Statistics, 'point'> }>();
       return {
         ...payload,
         point(uuid) {
@@ -150,7 +150,7 @@ export async function startEngineApp(dialect: Dialect, options: EngineAppOptions
         url: `/api/journey/${journeyUuid}/messages?user_id=${encodeURIComponent(userId)}`,
       });
       assert.equal(res.statusCode, 200, res.body);
-      return (res.json() as { payload: { items: DeliveredMessage[] } }).payload.items;
+      return res.json<{ payload: { items: DeliveredMessage[] } }>().payload.items;
     },
     async until(journeyUuid, what, check, timeoutMs = 15_000) {
       let last: Statistics | undefined;

@@ -209,7 +209,7 @@ describeEachBackend('engine: point types end to end', (dialect) => {
         },
       });
       assert.equal(res.statusCode, 200, res.body);
-      const uuid = (res.json() as { info: { uuid: string } }).info.uuid;
+      const uuid = res.json<{ info: { uuid: string } }>().info.uuid;
       const start = await app.request({ method: 'POST', url: '/api/v3/journeygateway/start', payload: { uuid } });
       assert.equal(start.statusCode, 400);
       assert.match(start.json().message, /point "push" \(push\): send_push\.body/);

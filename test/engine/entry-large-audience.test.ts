@@ -29,7 +29,7 @@ describeEachBackend('entry worker: an audience of several stage chunks', (dialec
     const journey = await createJourney(ctx);
     const res = await startExternal(ctx, journey, { payload: { filter: `A("${TEST_APP_CODE}")` } });
     assert.equal(res.statusCode, 200, res.body);
-    const { request_uuid } = res.json() as { request_uuid: string };
+    const { request_uuid } = res.json<{ request_uuid: string }>();
 
     const worker = new EntryWorker(ctx.store, { logger: createLogger('silent'), batchSize: 7_000 });
     assert.equal(await worker.drain(), 1);

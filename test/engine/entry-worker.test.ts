@@ -31,7 +31,7 @@ describeEachBackend('entry worker: leases, restarts and journey state', (dialect
   async function accept(journey: string, users = [...USERS, 'ghost']): Promise<string> {
     const res = await startExternal(ctx, journey, { payload: { users } });
     assert.equal(res.statusCode, 200, res.body);
-    return (res.json() as { request_uuid: string }).request_uuid;
+    return res.json<{ request_uuid: string }>().request_uuid;
   }
 
   it('finishes a request whose worker died mid-way, entering each user once', async () => {

@@ -44,9 +44,14 @@ describeEachBackend('entry by event and segment, and drop-users, end to end', (d
           { message_bus: { event_name: 'signup', event_conditions: [{ attribute: 'plan', operator: 'in', value: ['pro', 'team'] }] } },
           { default: 'hook' },
         ),
-        point('hook', 'WEBHOOK', { webhook: { url: `${sink.url}/welcome/{{ user_id }}`, method: 'POST', body: 'plan={{ plan }}' } }, {
-          default: 'exit',
-        }),
+        point(
+          'hook',
+          'WEBHOOK',
+          { webhook: { url: `${sink.url}/welcome/{{ user_id }}`, method: 'POST', body: 'plan={{ plan }}' } },
+          {
+            default: 'exit',
+          },
+        ),
         exitPoint(),
       ]);
     });
@@ -73,7 +78,11 @@ describeEachBackend('entry by event and segment, and drop-users, end to end', (d
     let journey: string;
     let startAt: number;
     before(async () => {
-      for (const [user, city] of [['sg-ann', 'Oslo'], ['sg-bob', 'Oslo'], ['sg-cid', 'Rome']] as const) {
+      for (const [user, city] of [
+        ['sg-ann', 'Oslo'],
+        ['sg-bob', 'Oslo'],
+        ['sg-cid', 'Rome'],
+      ] as const) {
         await app.device('registerDevice', { hwid: `${user}-hw`, userId: user, device_type: 3, tags: { Town: city } });
       }
       startAt = Date.now() + 1_500;
@@ -125,7 +134,7 @@ describeEachBackend('entry by event and segment, and drop-users, end to end', (d
         payload: { user_ids: ['dr-drop'], journey_uuids: [journey] },
       });
       assert.equal(res.statusCode, 200, res.body);
-      assert.equal((res.json() as { dropped: number }).dropped, 1);
+      assert.equal(res.json<{ dropped: number }>().dropped, 1);
       const stats = await app.until(journey, 'the kept run to exit', (s) => s.totals.in_journey === 0);
       await waitUntil('the kept user webhook', () => hits('after-wait').length === 1);
       assert.deepEqual(hits('after-wait'), ['dr-keep']);

@@ -67,7 +67,7 @@ export async function createJourney(
     payload: { title: 'Journey', params: { application_code: options.app ?? TEST_APP_CODE, ...options.params }, points },
   });
   assert.equal(created.statusCode, 200, created.body);
-  const uuid = (created.json() as { info: { uuid: string } }).info.uuid;
+  const uuid = created.json<{ info: { uuid: string } }>().info.uuid;
   if (options.start !== false) await lifecycle(ctx, 'start', uuid, options.headers);
   return uuid;
 }
@@ -177,9 +177,9 @@ export interface Statistics {
 export async function statistics(ctx: TestContext, journeyUuid: string): Promise<Statistics> {
   const res = await ctx.request({ method: 'GET', url: `/api/journey/${journeyUuid}/statistics/external` });
   assert.equal(res.statusCode, 200, res.body);
-  const { payload } = res.json() as {
+  const { payload } = res.json<{
     payload: { totals: Statistics['totals']; points: { uuid: string; entered: number; in_point: number; passed: number }[] };
-  };
+  }>();
   return {
     totals: payload.totals,
     points: Object.fromEntries(

@@ -81,9 +81,15 @@ describeEachBackend('start_by_segment enters the matching users when the journey
       'the entry is committed with the start, before any worker runs',
     );
     assert.equal(await worker.drain(), 1);
-    assert.deepEqual(await activeRuns(ctx.store, journey), LONDONERS.map((u) => `${u}@seg`));
+    assert.deepEqual(
+      await activeRuns(ctx.store, journey),
+      LONDONERS.map((u) => `${u}@seg`),
+    );
     const runs = await runsOf(ctx.store, journey);
-    assert.ok(runs.every((run) => Object.keys(run.attributes).length === 0), 'segment runs carry no attribute values');
+    assert.ok(
+      runs.every((run) => Object.keys(run.attributes).length === 0),
+      'segment runs carry no attribute values',
+    );
     const [entry] = await entriesOf(ctx, journey);
     assert.deepEqual([entry?.status, entry?.selected, entry?.entered], ['done', 5, 5]);
     const stats = await statistics(ctx, journey);
@@ -124,7 +130,11 @@ describeEachBackend('start_by_segment enters the matching users when the journey
     const enteredAt = await ctx.store.backend.db
       .selectFrom('runs')
       .select((eb) => eb.fn.min('entered_at').as('first'))
-      .where('id', 'in', runs.map((r) => r.id))
+      .where(
+        'id',
+        'in',
+        runs.map((r) => r.id),
+      )
       .executeTakeFirstOrThrow();
     assert.ok(Number(enteredAt.first) >= Date.parse(startAt), 'no one entered before start_at');
   });
@@ -153,7 +163,10 @@ describeEachBackend('start_by_segment enters the matching users when the journey
     } finally {
       await restarted.close();
     }
-    assert.deepEqual(await activeRuns(ctx.store, journey), LONDONERS.map((u) => `${u}@seg`));
+    assert.deepEqual(
+      await activeRuns(ctx.store, journey),
+      LONDONERS.map((u) => `${u}@seg`),
+    );
     assert.deepEqual(
       (await entriesOf(ctx, journey)).map((e) => [e.status, e.selected, e.entered, e.skipped_already]),
       [['done', 5, 5, 0]],
@@ -182,8 +195,14 @@ describeEachBackend('start_by_segment enters the matching users when the journey
       [['scheduled', 3]],
     );
     assert.equal(await new EntryWorker(ctx.store, { claims: 'segments', logger, batchSize: 3 }).drain(), 1);
-    assert.deepEqual(await activeRuns(ctx.store, journey), LONDONERS.map((u) => `${u}@seg`));
-    assert.deepEqual((await entriesOf(ctx, journey)).map((e) => [e.status, e.entered]), [['done', 5]]);
+    assert.deepEqual(
+      await activeRuns(ctx.store, journey),
+      LONDONERS.map((u) => `${u}@seg`),
+    );
+    assert.deepEqual(
+      (await entriesOf(ctx, journey)).map((e) => [e.status, e.entered]),
+      [['done', 5]],
+    );
   });
 
   it('holds an entry of a paused journey and enters once it runs; resuming does not enter again', async () => {
@@ -208,17 +227,20 @@ describeEachBackend('start_by_segment enters the matching users when the journey
     assert.deepEqual(await activeRuns(ctx.store, journey), [], 'back to draft ends every run');
     await lifecycle(ctx, 'start', journey);
     assert.equal(await worker.drain(), 1);
-    assert.deepEqual(await activeRuns(ctx.store, journey), LONDONERS.map((u) => `${u}@seg`));
+    assert.deepEqual(
+      await activeRuns(ctx.store, journey),
+      LONDONERS.map((u) => `${u}@seg`),
+    );
     assert.equal((await runsOf(ctx.store, journey)).length, 10);
   });
 
   it('cancels a pending entry when the journey finishes, and schedules no deactivated point', async () => {
-    const finished = await createJourney(ctx, [
-      segmentEntry('seg', LONDON, { startAt: isoIn(3_600_000) }),
-      exitPoint(),
-    ]);
+    const finished = await createJourney(ctx, [segmentEntry('seg', LONDON, { startAt: isoIn(3_600_000) }), exitPoint()]);
     await lifecycle(ctx, 'finish', finished);
-    assert.deepEqual((await entriesOf(ctx, finished)).map((e) => e.status), ['cancelled']);
+    assert.deepEqual(
+      (await entriesOf(ctx, finished)).map((e) => e.status),
+      ['cancelled'],
+    );
 
     const deactivated = await createJourney(ctx, [
       segmentEntry('off', LONDON, { deactivated: true }),

@@ -36,7 +36,7 @@ describeEachBackend('statistics while batches commit', (dialect) => {
       for (let last: Statistics | undefined; last?.totals.exited !== users; answers++) {
         const res = await ctx.request({ method: 'GET', url: `/api/journey/${journey.journey.info.uuid}/statistics/external` });
         assert.equal(res.statusCode, 200, res.body);
-        last = (res.json() as { payload: Statistics }).payload;
+        last = res.json<{ payload: Statistics }>().payload;
         const byUuid = new Map(last.points.map((p) => [p.uuid, p]));
         const push = byUuid.get('push');
         const inPoints = last.points.reduce((sum, p) => sum + p.in_point, 0);

@@ -7,6 +7,7 @@ function recordingLogger() {
   const lines: Record<string, unknown>[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
   let children = 0;
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with the `this` it was called on.
   const child = logger.child;
   // pino's children inherit from their parent, so this counts every child made at any depth.
   logger.child = function (this: typeof logger, ...args: Parameters<typeof logger.child>) {

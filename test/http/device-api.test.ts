@@ -14,7 +14,7 @@ describeEachBackend('Device API: devices, users, tags and events', (dialect) => 
 
   async function call(method: string, request: Record<string, unknown>, headers: Record<string, string> = {}) {
     const res = await ctx.request({ method: 'POST', url: `/json/1.3/${method}`, payload: { request }, headers });
-    return { status: res.statusCode, body: res.json() as { status_code: number; status_message: string; response: any } };
+    return { status: res.statusCode, body: res.json<{ status_code: number; status_message: string; response: any }>() };
   }
 
   async function ok(method: string, request: Record<string, unknown>): Promise<any> {
@@ -224,7 +224,7 @@ describeEachBackend('Device API: tokens and applications', (dialect) => {
 
   async function call(method: string, request: Record<string, unknown>, authorization: string) {
     const res = await ctx.request({ method: 'POST', url: `/json/1.3/${method}`, payload: { request }, headers: { authorization } });
-    return { status: res.statusCode, body: res.json() as { status_code: number; status_message: string; response: unknown } };
+    return { status: res.statusCode, body: res.json<{ status_code: number; status_message: string; response: unknown }>() };
   }
 
   async function bDevice() {

@@ -129,7 +129,7 @@ describeEachBackend('POST /api/journey/drop-users/external', (dialect) => {
     const [ownBefore, foreignBefore] = [await annActive(TEST_APP_CODE), await annActive(OTHER_APP)];
     const res = await drop({ user_ids: ['ann'], all_journeys: true });
     assert.equal(res.statusCode, 200, res.body);
-    assert.equal((res.json() as { dropped: number }).dropped, ownBefore);
+    assert.equal(res.json<{ dropped: number }>().dropped, ownBefore);
     assert.deepEqual([await annActive(TEST_APP_CODE), await annActive(OTHER_APP)], [0, foreignBefore]);
     assert.deepEqual(await activeRuns(ctx.store, first), ['bob@in', 'cid@in']);
     assert.deepEqual(await activeRuns(ctx.store, second), ['bob@in', 'cid@in']);
@@ -140,7 +140,7 @@ describeEachBackend('POST /api/journey/drop-users/external', (dialect) => {
     for (const journeyUuids of [[UNKNOWN_UUID], [first, foreign]]) {
       const res = await drop({ user_ids: ['ann'], journey_uuids: journeyUuids });
       assert.equal(res.statusCode, 404, res.body);
-      assert.match((res.json() as { message: string }).message, /^journey [0-9a-f-]+ not found$/);
+      assert.match(res.json<{ message: string }>().message, /^journey [0-9a-f-]+ not found$/);
     }
     assert.deepEqual(await activeRuns(ctx.store, first), ['ann@in', 'bob@in', 'cid@in']);
     assert.deepEqual(await activeRuns(ctx.store, foreign), ['ann@in']);
@@ -174,7 +174,7 @@ describeEachBackend('POST /api/journey/drop-users/external', (dialect) => {
     for (const [body, message] of cases) {
       const res = await drop(body);
       assert.equal(res.statusCode, 400, `${JSON.stringify(body).slice(0, 80)}: ${res.body}`);
-      assert.match((res.json() as { message: string }).message, message, JSON.stringify(body).slice(0, 80));
+      assert.match(res.json<{ message: string }>().message, message, JSON.stringify(body).slice(0, 80));
     }
     for (const journey of [first, second]) {
       assert.deepEqual(await activeRuns(ctx.store, journey), ['ann@in', 'bob@in', 'cid@in']);

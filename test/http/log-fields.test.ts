@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { buildServer, type App } from '../../src/http/server.js';
+import type { App } from '../../src/http/app.js';
+import { buildServer } from '../../src/http/server.js';
 import { Store } from '../../src/store/store.js';
 import { createTestDatabase, type TestDatabase } from '../support/backends.js';
 

@@ -23,7 +23,7 @@ describeEachBackend('GET /api/journey/{id}/messages', (dialect) => {
       payload: { title: 'Messages', params: { application_code: TEST_APP_CODE }, points: [] },
     });
     assert.equal(created.statusCode, 200, created.body);
-    journeyUuid = (created.json() as { info: { uuid: string } }).info.uuid;
+    journeyUuid = created.json<{ info: { uuid: string } }>().info.uuid;
     const journey = await ctx.store.journeys.findByUuid(journeyUuid);
     assert.ok(journey);
 
@@ -54,10 +54,10 @@ describeEachBackend('GET /api/journey/{id}/messages', (dialect) => {
   it('lists a user’s messages with their outcome and rendered content, oldest first', async () => {
     const res = await ctx.request({ method: 'GET', url: `/api/journey/${journeyUuid}/messages?user_id=alice` });
     assert.equal(res.statusCode, 200, res.body);
-    const body = res.json() as {
+    const body = res.json<{
       _metadata: Record<string, number>;
       payload: { items: Record<string, unknown>[] };
-    };
+    }>();
     assert.deepEqual(body._metadata, { page: 1, page_count: 1, total_count: 2 });
     const byPoint = new Map(body.payload.items.map((item) => [item.point_uuid, item]));
     const push = byPoint.get('point-1')!;
@@ -76,9 +76,9 @@ describeEachBackend('GET /api/journey/{id}/messages', (dialect) => {
   });
 
   it('lists nothing for a user without messages, and only that user’s', async () => {
-    const bob = (await ctx.request({ method: 'GET', url: `/api/journey/${journeyUuid}/messages?user_id=bob` })).json() as {
+    const bob = (await ctx.request({ method: 'GET', url: `/api/journey/${journeyUuid}/messages?user_id=bob` })).json<{
       payload: { items: { recipient: string }[] };
-    };
+    }>();
     assert.deepEqual(
       bob.payload.items.map((i) => i.recipient),
       ['+15550100'],
@@ -94,7 +94,7 @@ describeEachBackend('GET /api/journey/{id}/messages', (dialect) => {
       headers: { authorization: `Api ${otherToken}` },
     });
     assert.equal(foreign.statusCode, 404);
-    assert.match((foreign.json() as { message: string }).message, /not found/);
+    assert.match(foreign.json<{ message: string }>().message, /not found/);
     const unknown = await ctx.request({
       method: 'GET',
       url: `/api/journey/${journeyUuid}/messages?user_id=alice`,
@@ -106,9 +106,9 @@ describeEachBackend('GET /api/journey/{id}/messages', (dialect) => {
   it('requires user_id and a valid page', async () => {
     const missing = await ctx.request({ method: 'GET', url: `/api/journey/${journeyUuid}/messages` });
     assert.equal(missing.statusCode, 400);
-    assert.match((missing.json() as { message: string }).message, /user_id is required/);
+    assert.match(missing.json<{ message: string }>().message, /user_id is required/);
     const badPage = await ctx.request({ method: 'GET', url: `/api/journey/${journeyUuid}/messages?user_id=alice&page=0` });
     assert.equal(badPage.statusCode, 400);
-    assert.match((badPage.json() as { message: string }).message, /page must be/);
+    assert.match(badPage.json<{ message: string }>().message, /page must be/);
   });
 });

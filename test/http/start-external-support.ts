@@ -66,7 +66,7 @@ export async function createJourney(
     },
   });
   assert.equal(created.statusCode, 200, created.body);
-  const uuid = (created.json() as { info: { uuid: string } }).info.uuid;
+  const uuid = created.json<{ info: { uuid: string } }>().info.uuid;
   if (options.start !== false) await lifecycle(ctx, 'start', uuid);
   return uuid;
 }
@@ -126,14 +126,12 @@ export interface RequestStatus {
 export async function requestStatus(ctx: TestContext, journey: string, requestUuid: string): Promise<RequestStatus> {
   const res = await ctx.request({ method: 'GET', url: `/api/journey/${journey}/start/external/${requestUuid}` });
   assert.equal(res.statusCode, 200, res.body);
-  return res.json() as RequestStatus;
+  return res.json<RequestStatus>();
 }
 
 /** Pretends a minute has passed since every entry point last accepted a request. */
 export async function ageRateLimits(store: Store): Promise<void> {
-  await sql`UPDATE entry_rate_limits SET last_accepted_at = last_accepted_at - ${RATE_LIMIT_WINDOW_MS}`.execute(
-    store.backend.db,
-  );
+  await sql`UPDATE entry_rate_limits SET last_accepted_at = last_accepted_at - ${RATE_LIMIT_WINDOW_MS}`.execute(store.backend.db);
 }
 
 /** Where the dialect stages an audience: a row per user on SQLite, chunks of users on Postgres. */

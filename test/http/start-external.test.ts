@@ -46,7 +46,7 @@ describeEachBackend('Start by API: entering users', (dialect) => {
       payload: { users: ['ann', 'bob', 'ghost', 'ann', 'hw-solo'], attribute_values: { tier: 'gold' } },
     });
     assert.equal(res.statusCode, 200, res.body);
-    const { request_uuid } = res.json() as { request_uuid: string };
+    const { request_uuid } = res.json<{ request_uuid: string }>();
     assert.match(request_uuid, UUID);
 
     const queued = await requestStatus(ctx, journey, request_uuid);
@@ -91,7 +91,7 @@ describeEachBackend('Start by API: entering users', (dialect) => {
     });
     assert.equal(res.statusCode, 200, res.body);
     await worker.drain();
-    const status = await requestStatus(ctx, journey, (res.json() as { request_uuid: string }).request_uuid);
+    const status = await requestStatus(ctx, journey, res.json<{ request_uuid: string }>().request_uuid);
     assert.equal(status.status, 'done');
     assert.equal(status.entered, 2);
     assert.deepEqual(status.skipped, { unknown: 1, already_in_journey: 0 });
@@ -113,7 +113,7 @@ describeEachBackend('Start by API: entering users', (dialect) => {
     });
     assert.equal(res.statusCode, 200, res.body);
     await worker.drain();
-    const status = await requestStatus(ctx, journey, (res.json() as { request_uuid: string }).request_uuid);
+    const status = await requestStatus(ctx, journey, res.json<{ request_uuid: string }>().request_uuid);
     assert.deepEqual(
       [status.status, status.selected, status.entered, status.skipped],
       ['done', 2, 2, { unknown: 0, already_in_journey: 0 }],
@@ -171,7 +171,7 @@ describeEachBackend('Start by API: entering users', (dialect) => {
     for (const journey of [strict, reentrant]) {
       const res = await startExternal(ctx, journey, { payload: { users: ['ann', 'bob', 'cid'] } });
       assert.equal(res.statusCode, 200, res.body);
-      again.set(journey, (res.json() as { request_uuid: string }).request_uuid);
+      again.set(journey, res.json<{ request_uuid: string }>().request_uuid);
     }
     await worker.drain();
 
@@ -226,7 +226,7 @@ describeEachBackend('Start by API: entering users', (dialect) => {
     const journey = await createJourney(ctx);
     const other = await createJourney(ctx);
     const res = await startExternal(ctx, other, { payload: { users: ['ann'] } });
-    const otherRequest = (res.json() as { request_uuid: string }).request_uuid;
+    const otherRequest = res.json<{ request_uuid: string }>().request_uuid;
     for (const requestUuid of ['1b4e28ba-2fa1-11d2-883f-0016d3cca427', 'not-a-uuid', otherRequest]) {
       const status = await ctx.request({ method: 'GET', url: `/api/journey/${journey}/start/external/${requestUuid}` });
       assert.equal(status.statusCode, 404, requestUuid);
@@ -321,7 +321,7 @@ describeEachBackend('Start by API: refusals, in the contract order', (dialect) =
       headers: { authorization: 'Api other-token' },
       payload: { title: 'theirs', params: { application_code: 'OTHER-00002' }, points: [apiPoint(), exitPoint()] },
     });
-    otherAppJourney = (created.json() as { info: { uuid: string } }).info.uuid;
+    otherAppJourney = created.json<{ info: { uuid: string } }>().info.uuid;
     await ctx.request({
       method: 'POST',
       url: '/api/v3/journeygateway/start',
@@ -389,10 +389,11 @@ describeEachBackend('Start by API: refusals, in the contract order', (dialect) =
   for (const c of cases) {
     it(`${c.name} → ${c.status}`, async () => {
       const before = await entryRowCounts(ctx.store);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- it is needed: without it `journey` may be undefined.
       const journey = typeof c.journey === 'function' ? c.journey() : (c.journey ?? (journeys.running as string));
       const res = await startExternal(ctx, journey, c.body, c.headers);
       assert.equal(res.statusCode, c.status, res.body);
-      const { message } = res.json() as { message: string };
+      const { message } = res.json<{ message: string }>();
       if (typeof c.message === 'string') assert.equal(message, c.message);
       else assert.match(message, c.message);
       assert.deepEqual(await entryRowCounts(ctx.store), before, 'a refused request writes nothing');

@@ -14,7 +14,7 @@ describeEachBackend('Device API: createFilter and listFilters', (dialect) => {
 
   async function call(method: string, request: Record<string, unknown>) {
     const res = await ctx.request({ method: 'POST', url: `/json/1.3/${method}`, payload: { request } });
-    return { status: res.statusCode, body: res.json() as { status_code: number; status_message: string; response: any } };
+    return { status: res.statusCode, body: res.json<{ status_code: number; status_message: string; response: any }>() };
   }
 
   async function storedFilterCount(): Promise<number> {

@@ -13,7 +13,6 @@ import {
   printSeglang,
   printStyleArbitrary,
   TAG_TYPES,
-  type PrintStyle,
 } from './arbitraries.js';
 
 /**
@@ -92,7 +91,7 @@ describeEachBackend('seglang selects what the reference evaluator selects', (dia
 
         for (const [generated, style] of expressions) {
           const expr = renameApplications(generated, rename);
-          const text = printSeglang(expr, style as PrintStyle);
+          const text = printSeglang(expr, style);
           const parsed = parseSeglang(text);
           const expected = referenceSelect(expr, world);
           assert.deepEqual(await selectedBySql(applicationId, parsed), expected, `deviceIds of ${text}`);

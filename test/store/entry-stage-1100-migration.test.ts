@@ -121,10 +121,7 @@ describeEachBackend('migration 1100 moves a segment entry in progress onto the o
       .select(['status', 'entered', 'skipped_already'])
       .where('id', '=', entryId)
       .executeTakeFirstOrThrow();
-    assert.deepEqual(
-      [entry.status, Number(entry.entered), Number(entry.skipped_already)],
-      ['done', STAGED - 1_000, 1_000],
-    );
+    assert.deepEqual([entry.status, Number(entry.entered), Number(entry.skipped_already)], ['done', STAGED - 1_000, 1_000]);
     const runs = await sql<{ runs: number; users: number; first: string; last: string }>`
       SELECT count(*) AS runs, count(DISTINCT user_id) AS users, min(user_id) AS first, max(user_id) AS last
       FROM runs WHERE journey_id = ${journeyId} AND state = 'active'`.execute(store.backend.db);

@@ -27,7 +27,7 @@ describePostgres('migration 1000 chunks the stage of a request in progress', () 
     const migrator = new Migrator({
       db: store.backend.db,
       provider: { getMigrations: async () => before1000 },
-      migrationTableSchema: rows[0]?.schema as string,
+      migrationTableSchema: rows[0]?.schema,
     });
     const applied = await migrator.migrateToLatest();
     assert.equal(applied.error, undefined);
@@ -36,7 +36,13 @@ describePostgres('migration 1000 chunks the stage of a request in progress', () 
     const application = await store.applications.findByCode('STAGE-00001');
     const now = Date.now();
     const points = [
-      { uuid: 'start', title: 'start', point_type: 'POINT_TYPE_START_BY_API', point_data: { start_by_api: {} }, outputs: [{ key: 'default', next_point_uuid: 'exit' }] },
+      {
+        uuid: 'start',
+        title: 'start',
+        point_type: 'POINT_TYPE_START_BY_API',
+        point_data: { start_by_api: {} },
+        outputs: [{ key: 'default', next_point_uuid: 'exit' }],
+      },
       { uuid: 'exit', title: 'exit', point_type: 'POINT_TYPE_EXIT', point_data: {}, outputs: [] },
     ];
     const journey = await sql<{ id: number }>`
@@ -56,9 +62,7 @@ describePostgres('migration 1000 chunks the stage of a request in progress', () 
     requestId = Number(request.rows[0]!.id);
     await sql`
       INSERT INTO entry_audience (request_id, seq, user_id)
-      SELECT ${requestId}, i, 'user-' || lpad(i::text, 6, '0') FROM generate_series(1, ${STAGED}) AS i`.execute(
-      store.backend.db,
-    );
+      SELECT ${requestId}, i, 'user-' || lpad(i::text, 6, '0') FROM generate_series(1, ${STAGED}) AS i`.execute(store.backend.db);
     // The users already taken have runs (the active-run check would skip them anyway).
     await sql`
       INSERT INTO runs (journey_id, application_id, user_id, point_uuid, state, due_at, attributes, entry_request_id,

@@ -207,7 +207,7 @@ describeEachBackend('outbox store', (dialect) => {
 
   it('wakes listeners when messages are enqueued', async () => {
     let woken = 0;
-    const stop = await store.outbox.onNewWork(() => woken++);
+    const stop = await store.outbox.newWork.listen(() => woken++);
     try {
       await store.outbox.enqueue([webhook(1)]);
       const deadline = Date.now() + 5_000;

@@ -1,6 +1,7 @@
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createLogger } from '../../src/logger.js';
-import { buildServer, type App } from '../../src/http/server.js';
+import type { App } from '../../src/http/app.js';
+import { buildServer } from '../../src/http/server.js';
 import { bootstrapIfEmpty } from '../../src/service/bootstrap.js';
 import type { Dialect } from '../../src/store/backend.js';
 import { Store } from '../../src/store/store.js';

@@ -22,13 +22,13 @@ export async function createJourney(
 ): Promise<Journey> {
   const res = await ctx.request({ method: 'POST', url: '/api/v3/journeygateway', payload: body, headers });
   assert.equal(res.statusCode, 200, res.body);
-  return res.json() as Journey;
+  return res.json<Journey>();
 }
 
 export async function readJourney(ctx: TestContext, uuid: string, headers: Record<string, string> = {}): Promise<Journey> {
   const res = await ctx.request({ method: 'GET', url: `/api/v3/journeygateway/${uuid}`, headers });
   assert.equal(res.statusCode, 200, res.body);
-  return res.json() as Journey;
+  return res.json<Journey>();
 }
 
 export function transition(ctx: TestContext, action: LifecycleAction, uuid: string, headers: Record<string, string> = {}) {

@@ -19,9 +19,9 @@ export interface EntryWorkerContext {
   readonly clock: () => number;
   readonly metrics: EntryWorkerMetrics | undefined;
   /** True once `stop` was called: the work in hand is given back between batches. */
-  stopping(): boolean;
+  readonly stopping: () => boolean;
   /** A lease from now, as every claim and batch takes or renews it. */
-  leaseTerms(): LeaseTerms;
+  readonly leaseTerms: () => LeaseTerms;
 }
 
 /** Where an entry worker finds its work: Start-by-API requests, or segment entries. */

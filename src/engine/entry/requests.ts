@@ -2,7 +2,7 @@ import { parseSeglang, SeglangError } from '../../domain/seglang/index.js';
 import { apiEntryPointOf, filterMessage } from '../../domain/start-request.js';
 import type { Logger } from '../../logger.js';
 import type { AudienceQuery, ClaimedEntryRequest, SmallEntry, SmallEntryOutcome } from '../../store/entry/index.js';
-import type { JourneyStatus } from '../../store/schema.js';
+import type { JourneyStatus } from '../../domain/journey.js';
 import type { ClaimSource, EntryWorkerContext } from './claim-source.js';
 import { enterStagedBatches, failOrRelease } from './staged-batches.js';
 
@@ -86,10 +86,7 @@ export class RequestClaims implements ClaimSource {
     } catch (error) {
       for (const { request } of small) {
         // One line per request, so that each can be found by its request_uuid.
-        this.requestLogger(request).warn(
-          { err: error, requests: small.length },
-          'entering small requests together failed; one by one',
-        );
+        this.requestLogger(request).warn({ err: error, requests: small.length }, 'entering small requests together failed; one by one');
         await this.guarded(request, () => this.enterLarge(request));
       }
       return;
@@ -163,9 +160,7 @@ export class RequestClaims implements ClaimSource {
     });
   }
 
-  private async audienceOf(
-    request: ClaimedEntryRequest,
-  ): Promise<{ ok: true; query: AudienceQuery } | { ok: false; error: string }> {
+  private async audienceOf(request: ClaimedEntryRequest): Promise<{ ok: true; query: AudienceQuery } | { ok: false; error: string }> {
     if (request.selectorKind !== 'filter') return { ok: true, query: { kind: request.selectorKind } };
     try {
       // The filter parsed and type-checked when it was accepted; tag declarations may have changed since.

@@ -1,6 +1,6 @@
 import { parseSeglang, SeglangError } from '../../domain/seglang/index.js';
 import { activeSegmentPoints, type ClaimedSegmentEntry } from '../../store/entry/segments.js';
-import type { JourneyStatus } from '../../store/schema.js';
+import type { JourneyStatus } from '../../domain/journey.js';
 import type { ClaimSource, EntryWorkerContext } from './claim-source.js';
 import { enterStagedBatches, failOrRelease } from './staged-batches.js';
 
@@ -82,11 +82,7 @@ export class SegmentClaims implements ClaimSource {
   /** The filter's users in the entry's application; a filter the application's tags cannot satisfy fails the entry. */
   private async compileFilter(entry: ClaimedSegmentEntry) {
     try {
-      const audience = await this.worker.store.audience.compile(
-        entry.applicationId,
-        parseSeglang(entry.filter),
-        this.worker.clock(),
-      );
+      const audience = await this.worker.store.audience.compile(entry.applicationId, parseSeglang(entry.filter), this.worker.clock());
       return { ok: true as const, userIds: audience.userIds };
     } catch (error) {
       if (error instanceof SeglangError) return { ok: false as const, error: `start_by_segment.filter: ${error.message}` };

@@ -1,5 +1,5 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import type { JourneyStatus } from '../../store/schema.js';
+import type { JourneyStatus } from '../../domain/journey.js';
 import type { Store } from '../../store/store.js';
 
 /** One staged entry (a Start-by-API request or a segment entry) as the batch loop drives it. */

@@ -1,8 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 import { APPLICATION_CODE_PATTERN } from '../../domain/codes.js';
 import { InvalidTagError } from '../../domain/tags.js';
-import { HttpError } from '../errors.js';
-import { describeError } from '../server.js';
+import { describeError, HttpError } from '../errors.js';
 
 /** Pushwoosh's `status_code` for a request with a missing or invalid argument. */
 export const ARGUMENT_ERROR = 210;
@@ -57,7 +56,7 @@ export function formatSchemaErrors(errors: FastifySchemaValidationError[]): Erro
 function describeViolation(error: FastifySchemaValidationError): string {
   const path = error.instancePath.split('/').slice(1).map(unescapePointer).join('.');
   const field = path === '' ? 'body' : path;
-  const params = error.params as Record<string, unknown>;
+  const params = error.params;
   switch (error.keyword) {
     case 'required':
       return `${path === '' ? '' : `${path}.`}${String(params.missingProperty)} is required`;

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { HttpError } from '../errors.js';
-import type { App, AppDeps } from '../server.js';
+import type { App, AppDeps } from '../app.js';
 import { registerDevice, registerUser, unregisterDevice } from './devices.js';
 import { replyWithErrorEnvelope } from './envelope.js';
 import { postEvent } from './events.js';

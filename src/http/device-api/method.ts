@@ -4,7 +4,7 @@ import type { Application } from '../../store/applications/index.js';
 import type { Store } from '../../store/store.js';
 import { authenticate, grantOf } from '../auth.js';
 import { badRequest } from '../errors.js';
-import type { App, AppDeps } from '../server.js';
+import type { App, AppDeps } from '../app.js';
 import { formatSchemaErrors, okEnvelope, replyWithErrorEnvelope } from './envelope.js';
 import { ApplicationCode } from './fields.js';
 

@@ -3,8 +3,9 @@ import { readDropRequest, type DropRequest } from '../../domain/drop-request.js'
 import type { TokenGrant } from '../../store/applications/index.js';
 import type { Store } from '../../store/store.js';
 import { authenticate, grantOf } from '../auth.js';
-import { badRequest, notFound } from '../errors.js';
-import type { App, AppDeps } from '../server.js';
+import type { App, AppDeps } from '../app.js';
+import { badRequest } from '../errors.js';
+import { findVisibleJourney } from '../visible-journey.js';
 
 // The body's gross shape only; its fields are checked by hand so that the first problem is named.
 const DropBody = Type.Object(
@@ -43,9 +44,8 @@ async function journeysInScope(store: Store, grant: TokenGrant, scope: DropReque
   if (scope.kind === 'all') return store.dropUsers.journeyIdsOf([...grant.applicationIds]);
   const ids: number[] = [];
   for (const uuid of scope.uuids) {
-    const stored = await store.journeys.findByUuid(uuid);
-    if (!stored || !grant.applicationIds.has(stored.applicationId)) throw notFound(`journey ${uuid} not found`);
-    ids.push(stored.id);
+    const journey = await findVisibleJourney(store, grant, uuid);
+    ids.push(journey.id);
   }
   return ids;
 }

@@ -1,4 +1,4 @@
-import type { App, AppDeps } from '../server.js';
+import type { App, AppDeps } from '../app.js';
 
 /** `/healthz`: the process answers. `/readyz`: the database answers and its migrations are current. */
 export async function healthRoutes(app: App, { store }: AppDeps): Promise<void> {

@@ -8,8 +8,9 @@ import type { TokenGrant } from '../../store/applications/index.js';
 import type { JourneyDefinition, StoredJourney } from '../../store/journeys/index.js';
 import type { Store } from '../../store/store.js';
 import { authenticate, grantOf } from '../auth.js';
-import { badRequest, HttpError, notFound } from '../errors.js';
-import type { App, AppDeps } from '../server.js';
+import type { App, AppDeps } from '../app.js';
+import { badRequest, HttpError } from '../errors.js';
+import { findVisibleJourney } from '../visible-journey.js';
 
 /** Journeys per page of `GET /api/journey`. */
 export const JOURNEY_PAGE_SIZE = 20;
@@ -18,8 +19,6 @@ const PAGE_NUMBER = /^\d{1,9}$/;
 const MAX_PAGE = 999_999_999;
 /** A transition re-reads and retries when another write lands between its read and its update. */
 const MAX_TRANSITION_ATTEMPTS = 3;
-
-const JOURNEY_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 // Shapes only: what each point's point_data must hold is checked by `start`, so drafts may be incomplete.
 const PointOutputSchema = Type.Object({
@@ -145,14 +144,6 @@ async function applyLifecycleAction(
     if (moved) return moved;
   }
   throw new HttpError(409, `journey ${uuid} kept changing while trying to ${action} it; retry`);
-}
-
-/** The journey if it exists and the token is granted its application; otherwise 404 either way (docs/http-api.md). */
-async function findVisibleJourney(store: Store, grant: TokenGrant, uuid: string): Promise<StoredJourney> {
-  if (!JOURNEY_UUID.test(uuid)) throw notFound('journey not found: the id is not a journey uuid');
-  const stored = await store.journeys.findByUuid(uuid.toLowerCase());
-  if (!stored || !grant.applicationIds.has(stored.applicationId)) throw notFound(`journey ${uuid} not found`);
-  return stored;
 }
 
 function definitionOf(body: JourneyBody): JourneyDefinition {

@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import { authenticate, grantOf } from '../auth.js';
 import { badRequest } from '../errors.js';
-import type { App, AppDeps } from '../server.js';
-import { findVisibleJourney } from './start-external.js';
+import type { App, AppDeps } from '../app.js';
+import { findVisibleJourney } from '../visible-journey.js';
 
 export const MESSAGES_PAGE_SIZE = 100;
 const PAGE_NUMBER = /^\d{1,9}$/;

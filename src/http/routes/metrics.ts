@@ -1,4 +1,4 @@
-import type { App, HttpMetrics } from '../server.js';
+import type { App, HttpMetrics } from '../app.js';
 
 /** `/metrics`: Prometheus text exposition, without authentication (docs/operations.md). */
 export async function metricsRoutes(app: App, { metrics }: { metrics: HttpMetrics }): Promise<void> {

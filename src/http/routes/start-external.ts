@@ -11,15 +11,13 @@ import {
   type ApiEntryPoint,
   type StartRequest,
 } from '../../domain/start-request.js';
-import type { TokenGrant } from '../../store/applications/index.js';
+import { isUuid } from '../../domain/uuid.js';
 import type { EntryRequestView, StoredSelector } from '../../store/entry/index.js';
-import type { StoredJourney } from '../../store/journeys/index.js';
 import type { Store } from '../../store/store.js';
+import type { App, AppDeps } from '../app.js';
 import { authenticate, grantOf } from '../auth.js';
 import { badRequest, HttpError, notFound } from '../errors.js';
-import type { App, AppDeps } from '../server.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { findVisible, findVisibleJourney } from '../visible-journey.js';
 
 const JourneyParams = Type.Object({ id: Type.String() });
 const RequestParams = Type.Object({ id: Type.String(), request_uuid: Type.String() });
@@ -59,6 +57,7 @@ export async function startExternalRoutes(app: App, { store }: AppDeps): Promise
     async (request) => {
       const parsed = readStartRequest(request.body, rawJsonBodies.get(request));
       if (!parsed.ok) throw badRequest(parsed.message);
+      // Check 4.
       const target = await findVisible(grantOf(request), request.params.id, (uuid) => store.journeys.findEntryTarget(uuid));
       const entry = apiEntryPointOf(target.status, target.points);
       if (!entry.ok) throw badRequest(entry.message);
@@ -87,28 +86,11 @@ export async function startExternalRoutes(app: App, { store }: AppDeps): Promise
     async (request) => {
       const stored = await findVisibleJourney(store, grantOf(request), request.params.id);
       const uuid = request.params.request_uuid;
-      const view = UUID.test(uuid) ? await store.entry.findRequest(stored.id, uuid.toLowerCase()) : undefined;
+      const view = isUuid(uuid) ? await store.entry.findRequest(stored.id, uuid.toLowerCase()) : undefined;
       if (!view) throw notFound(`start request ${uuid} not found in journey ${stored.journey.info.uuid}`);
       return statusBody(view);
     },
   );
-}
-
-/** Check 4, and the journey routes' rule: a journey of an application the token is not granted does not exist. */
-export function findVisibleJourney(store: Store, grant: TokenGrant, id: string): Promise<StoredJourney> {
-  return findVisible(grant, id, (uuid) => store.journeys.findByUuid(uuid));
-}
-
-/** Check 4 with `find` reading as much of the journey as the caller needs. */
-async function findVisible<Found extends { readonly applicationId: number }>(
-  grant: TokenGrant,
-  id: string,
-  find: (uuid: string) => Promise<Found | undefined>,
-): Promise<Found> {
-  if (!UUID.test(id)) throw notFound('journey not found: the id is not a journey uuid');
-  const found = await find(id.toLowerCase());
-  if (!found || !grant.applicationIds.has(found.applicationId)) throw notFound(`journey ${id} not found`);
-  return found;
 }
 
 /**
@@ -165,6 +147,6 @@ function keepRawJsonBodies(app: App): void {
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     rawJsonBodies.set(request, body as string);
-    parseJson(request, body as string, done);
+    void parseJson(request, body as string, done);
   });
 }

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { authenticate, grantOf } from '../auth.js';
-import type { App, AppDeps } from '../server.js';
-import { findVisibleJourney } from './start-external.js';
+import type { App, AppDeps } from '../app.js';
+import { findVisibleJourney } from '../visible-journey.js';
 
 const JourneyParams = Type.Object({ id: Type.String() });
 

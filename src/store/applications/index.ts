@@ -53,19 +53,11 @@ export class ApplicationStore {
   }
 
   async findByCode(code: string): Promise<Application | undefined> {
-    return this.backend.db
-      .selectFrom('applications')
-      .select(['id', 'code', 'name'])
-      .where('code', '=', code)
-      .executeTakeFirst();
+    return this.backend.db.selectFrom('applications').select(['id', 'code', 'name']).where('code', '=', code).executeTakeFirst();
   }
 
   async findById(id: number): Promise<Application | undefined> {
-    return this.backend.db
-      .selectFrom('applications')
-      .select(['id', 'code', 'name'])
-      .where('id', '=', id)
-      .executeTakeFirst();
+    return this.backend.db.selectFrom('applications').select(['id', 'code', 'name']).where('id', '=', id).executeTakeFirst();
   }
 
   async list(): Promise<Application[]> {

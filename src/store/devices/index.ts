@@ -1,6 +1,6 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { Backend } from '../backend.js';
-import type { Database } from '../schema.js';
+import type { Database, DevicesTable } from '../schema.js';
 import type { TagStore } from '../tags/index.js';
 
 export interface Device {
@@ -189,7 +189,12 @@ export class DeviceStore {
         .returning('id')
         .execute();
       if (touched.length === 0) return false;
-      await this.tags.apply(applicationId, touched.map((d) => d.id), tags, trx);
+      await this.tags.apply(
+        applicationId,
+        touched.map((d) => d.id),
+        tags,
+        trx,
+      );
       return true;
     });
   }
@@ -214,18 +219,7 @@ export class DeviceStore {
   }
 }
 
-function toDevice(row: {
-  id: number;
-  application_id: number;
-  hwid: string;
-  user_id: string;
-  device_type: number;
-  push_token: string | null;
-  language: string | null;
-  timezone: number | null;
-  created_at: number;
-  updated_at: number;
-}): Device {
+function toDevice(row: Selectable<DevicesTable>): Device {
   return {
     id: row.id,
     applicationId: row.application_id,

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Backend } from '../backend.js';
 import type { OutboxStore } from '../outbox.js';
+import { chunks } from '../sql/chunks.js';
 
 export interface DropUsersInput {
   readonly journeyIds: readonly number[];
@@ -57,13 +58,7 @@ export class DropUsersStore {
         // of one of them (which ends or holds its runs) waits for the drop instead of locking the
         // same runs in another order.
         for (const journeyIds of chunks(input.journeyIds, IDS_PER_LIST)) {
-          await trx
-            .selectFrom('journeys')
-            .select('id')
-            .where('id', 'in', journeyIds)
-            .orderBy('id')
-            .forShare()
-            .execute();
+          await trx.selectFrom('journeys').select('id').where('id', 'in', journeyIds).orderBy('id').forShare().execute();
         }
       }
       let droppedRuns = 0;
@@ -105,10 +100,4 @@ export class DropUsersStore {
       return { droppedRuns, cancelledMessages };
     });
   }
-}
-
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let from = 0; from < items.length; from += size) out.push(items.slice(from, from + size));
-  return out;
 }

@@ -56,17 +56,7 @@ export class EntryStore {
   async findRequest(journeyId: number, uuid: string): Promise<EntryRequestView | undefined> {
     const row = await this.backend.db
       .selectFrom('entry_requests')
-      .select([
-        'uuid',
-        'status',
-        'selected',
-        'entered',
-        'skipped_unknown',
-        'skipped_already',
-        'created_at',
-        'finished_at',
-        'error',
-      ])
+      .select(['uuid', 'status', 'selected', 'entered', 'skipped_unknown', 'skipped_already', 'created_at', 'finished_at', 'error'])
       .where('journey_id', '=', journeyId)
       .where('uuid', '=', uuid)
       .executeTakeFirst();
@@ -117,8 +107,7 @@ export class EntryStore {
 
   /** Stages the de-duplicated users of the request's audience and sets `selected` and `skipped.unknown`. */
   resolveAudience(request: ClaimedEntryRequest, audience: AudienceQuery, terms: LeaseTerms): Promise<ResolveOutcome> {
-    const staged: StageAudience =
-      audience.kind === 'filter' ? audience : { kind: audience.kind, idCount: request.idCount };
+    const staged: StageAudience = audience.kind === 'filter' ? audience : { kind: audience.kind, idCount: request.idCount };
     return this.statements.stage(stagedRequest(request), staged, terms);
   }
 

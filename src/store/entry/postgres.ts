@@ -172,8 +172,12 @@ export class PostgresEntryStatements implements EntryStatements {
    */
   enterSmall(entries: readonly SmallEntry[], terms: LeaseTerms): Promise<SmallEntryOutcome[]> {
     return this.db.transaction().execute(async (trx) => {
-      const outcomes: (SmallEntryOutcome | undefined)[] = new Array(entries.length);
-      const held = await this.holdLeases(trx, 'request', entries.map(({ request }) => request));
+      const outcomes: (SmallEntryOutcome | undefined)[] = new Array<SmallEntryOutcome | undefined>(entries.length);
+      const held = await this.holdLeases(
+        trx,
+        'request',
+        entries.map(({ request }) => request),
+      );
       const journeys = await this.lockJourneys(trx, [...new Set(entries.map(({ request }) => request.journeyId))]);
       const together: number[] = [];
       const oneByOne: number[] = [];
@@ -188,7 +192,11 @@ export class PostgresEntryStatements implements EntryStatements {
           together.push(i);
         }
       }
-      const entered = await this.enterFromIds(trx, together.map((i) => entries[i] as SmallEntry), terms.now);
+      const entered = await this.enterFromIds(
+        trx,
+        together.map((i) => entries[i] as SmallEntry),
+        terms.now,
+      );
       for (const i of together) outcomes[i] = { kind: 'done', entered: entered.get((entries[i] as SmallEntry).request.id) ?? 0 };
       if ([...entered.values()].some((n) => n > 0)) await this.runWake.announce(trx);
       for (const i of oneByOne) {
@@ -388,11 +396,7 @@ export class PostgresEntryStatements implements EntryStatements {
    * it in a crash, it loses the runs and the progress together, and the next
    * batch enters those users again.
    */
-  private async enterNextBatch(
-    trx: Transaction<Database>,
-    entry: StagedEntry,
-    terms: StageBatchTerms,
-  ): Promise<StageBatchOutcome> {
+  private async enterNextBatch(trx: Transaction<Database>, entry: StagedEntry, terms: StageBatchTerms): Promise<StageBatchOutcome> {
     const lease = await this.holdLease(trx, entry);
     if (!lease) return { kind: 'lease-lost' };
     const journey = (await this.lockJourneys(trx, [entry.journeyId])).get(entry.journeyId);
@@ -478,11 +482,7 @@ export class PostgresEntryStatements implements EntryStatements {
 
   async dropStages(executor: Kysely<Database>, source: EntrySource, ids: readonly number[]): Promise<void> {
     if (ids.length === 0) return;
-    await executor
-      .deleteFrom('entry_stage_chunks')
-      .where('source', '=', SOURCE_CODE[source])
-      .where('source_id', 'in', ids)
-      .execute();
+    await executor.deleteFrom('entry_stage_chunks').where('source', '=', SOURCE_CODE[source]).where('source_id', 'in', ids).execute();
   }
 
   async listen(onWake: () => void, onError: (error: Error) => void): Promise<() => Promise<void>> {

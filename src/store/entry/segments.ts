@@ -81,7 +81,13 @@ export class SegmentEntryStore {
     if (status === 'STATUS_RUNNING') {
       const points = activeSegmentPoints(to.journey.points);
       for (const point of points) await this.schedule(trx, to, point, now);
-      await this.cancel(trx, to.id, now, 'the point was removed or deactivated', points.map((p) => p.uuid));
+      await this.cancel(
+        trx,
+        to.id,
+        now,
+        'the point was removed or deactivated',
+        points.map((p) => p.uuid),
+      );
       if (points.length > 0) await this.wake.announce(trx);
     } else if (status === 'STATUS_DRAFT') {
       await this.forget(trx, to.id);
@@ -121,20 +127,16 @@ export class SegmentEntryStore {
       .returning(['id', 'journey_id', 'application_id', 'point_uuid', 'filter', 'audience_resolved', 'attempts'])
       .executeTakeFirst();
     if (!row) return undefined;
-    const journey = await this.backend.db
-      .selectFrom('journeys')
-      .select('uuid')
-      .where('id', '=', row.journey_id)
-      .executeTakeFirstOrThrow();
+    const journey = await this.backend.db.selectFrom('journeys').select('uuid').where('id', '=', row.journey_id).executeTakeFirstOrThrow();
     return {
-        id: Number(row.id),
-        journeyId: Number(row.journey_id),
-        journeyUuid: journey.uuid,
-        applicationId: Number(row.application_id),
-        pointUuid: row.point_uuid,
-        filter: row.filter,
-        audienceResolved: isTrue(row.audience_resolved),
-        attempts: row.attempts,
+      id: Number(row.id),
+      journeyId: Number(row.journey_id),
+      journeyUuid: journey.uuid,
+      applicationId: Number(row.application_id),
+      pointUuid: row.point_uuid,
+      filter: row.filter,
+      audienceResolved: isTrue(row.audience_resolved),
+      attempts: row.attempts,
       owner,
     };
   }
@@ -161,11 +163,7 @@ export class SegmentEntryStore {
    * Stages the entry's audience, `userIds` (the compiled filter's distinct
    * users of the application), once, and sets `selected`.
    */
-  stageAudience(
-    entry: ClaimedSegmentEntry,
-    userIds: RawBuilder<{ user_id: string }>,
-    terms: LeaseTerms,
-  ): Promise<ResolveOutcome> {
+  stageAudience(entry: ClaimedSegmentEntry, userIds: RawBuilder<{ user_id: string }>, terms: LeaseTerms): Promise<ResolveOutcome> {
     return this.stages.stage(staged(entry), { kind: 'filter', userIds }, terms);
   }
 

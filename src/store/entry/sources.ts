@@ -5,10 +5,7 @@ import type { EntrySource } from './types.js';
 export const SOURCE_CODE: Readonly<Record<EntrySource, EntryStageSource>> = { request: 0, segment: 1 };
 
 /** The table that keeps each source's progress and lease. */
-export const PROGRESS_TABLE = { request: 'entry_requests', segment: 'segment_entries' } as const satisfies Record<
-  EntrySource,
-  string
->;
+export const PROGRESS_TABLE = { request: 'entry_requests', segment: 'segment_entries' } as const satisfies Record<EntrySource, string>;
 
 /** The status an entry goes back to when its worker releases it. */
 export const CLAIMABLE_STATUS = { request: 'queued', segment: 'scheduled' } as const satisfies Record<EntrySource, string>;

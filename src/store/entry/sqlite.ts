@@ -85,9 +85,10 @@ export class SqliteEntryStatements implements EntryStatements {
        WHERE entry_rate_limits.last_accepted_at <= excluded.last_accepted_at - ${RATE_LIMIT_WINDOW_MS}`,
     ).run(input.journeyId, input.pointUuid, now);
     if (gate.changes === 0) {
-      const last = this.statement(
-        `SELECT last_accepted_at FROM entry_rate_limits WHERE journey_id = ? AND point_uuid = ?`,
-      ).get(input.journeyId, input.pointUuid) as { last_accepted_at: number };
+      const last = this.statement(`SELECT last_accepted_at FROM entry_rate_limits WHERE journey_id = ? AND point_uuid = ?`).get(
+        input.journeyId,
+        input.pointUuid,
+      ) as { last_accepted_at: number };
       return { accepted: false, retryAfterMs: last.last_accepted_at + RATE_LIMIT_WINDOW_MS - now };
     }
     const selector = input.selector.kind === 'filter' ? input.selector.filter : JSON.stringify(input.selector.ids);
@@ -219,16 +220,11 @@ export class SqliteEntryStatements implements EntryStatements {
     const column = request.selectorKind === 'users' ? 'user_id' : 'hwid';
     const ids = `SELECT value FROM json_each((SELECT selector FROM entry_requests WHERE id = ?))`;
     const entered = this.statement(
-      insertRunsSql(
-        `FROM (SELECT DISTINCT user_id FROM devices WHERE application_id = ? AND ${column} IN (${ids})) AS a WHERE 1`,
-        { skipActive: !allowReenter, orderByUser: true },
-      ),
-    ).run(
-      ...runValues(request, request.id, now),
-      request.applicationId,
-      request.id,
-      ...(allowReenter ? [] : [request.journeyId]),
-    ).changes;
+      insertRunsSql(`FROM (SELECT DISTINCT user_id FROM devices WHERE application_id = ? AND ${column} IN (${ids})) AS a WHERE 1`, {
+        skipActive: !allowReenter,
+        orderByUser: true,
+      }),
+    ).run(...runValues(request, request.id, now), request.applicationId, request.id, ...(allowReenter ? [] : [request.journeyId])).changes;
     // As many users entered as there are ids: every id was known and distinct, none skipped; so the
     // usual case needs no count (an hwid's device is unique in its application).
     const known =
@@ -302,9 +298,10 @@ export class SqliteEntryStatements implements EntryStatements {
         audience.kind === 'users'
           ? staged
           : (
-              this.statement(
-                `SELECT COUNT(*) AS n FROM devices d WHERE d.application_id = ? AND d.hwid IN (${ids})`,
-              ).get(entry.applicationId, entry.id) as { n: number }
+              this.statement(`SELECT COUNT(*) AS n FROM devices d WHERE d.application_id = ? AND d.hwid IN (${ids})`).get(
+                entry.applicationId,
+                entry.id,
+              ) as { n: number }
             ).n;
       unknown = audience.idCount - known;
     } else {
@@ -356,10 +353,7 @@ export class SqliteEntryStatements implements EntryStatements {
     ).changes;
     this.renewLease(entry, terms, entered, taken - entered);
     if (entered > 0) this.addToPointCounter(entry.journeyId, entry.pointUuid, entered);
-    const remaining = this.statement(`SELECT 1 FROM entry_stage WHERE source = ? AND source_id = ? LIMIT 1`).get(
-      source,
-      entry.id,
-    );
+    const remaining = this.statement(`SELECT 1 FROM entry_stage WHERE source = ? AND source_id = ? LIMIT 1`).get(source, entry.id);
     return { kind: 'entered', taken, entered, remaining: remaining !== undefined, last };
   }
 
@@ -405,11 +399,7 @@ export class SqliteEntryStatements implements EntryStatements {
 
   async dropStages(executor: Kysely<Database>, source: EntrySource, ids: readonly number[]): Promise<void> {
     if (ids.length === 0) return;
-    await executor
-      .deleteFrom('entry_stage')
-      .where('source', '=', SOURCE_CODE[source])
-      .where('source_id', 'in', ids)
-      .execute();
+    await executor.deleteFrom('entry_stage').where('source', '=', SOURCE_CODE[source]).where('source_id', 'in', ids).execute();
   }
 
   /** The lease row when `entry.owner` still holds it. */
@@ -430,13 +420,15 @@ export class SqliteEntryStatements implements EntryStatements {
 
   /** The greatest user id among the next `size` staged users, or undefined when none is left. */
   private lastUserOfNextBatch(source: EntryStageSource, id: number, size: number): string | undefined {
-    const nth = this.statement(
-      `SELECT user_id FROM entry_stage WHERE source = ? AND source_id = ? ORDER BY user_id LIMIT 1 OFFSET ?`,
-    ).get(source, id, size - 1) as { user_id: string } | undefined;
+    const nth = this.statement(`SELECT user_id FROM entry_stage WHERE source = ? AND source_id = ? ORDER BY user_id LIMIT 1 OFFSET ?`).get(
+      source,
+      id,
+      size - 1,
+    ) as { user_id: string } | undefined;
     if (nth) return nth.user_id;
-    const max = this.statement(
-      `SELECT MAX(user_id) AS user_id FROM entry_stage WHERE source = ? AND source_id = ?`,
-    ).get(source, id) as { user_id: string | null };
+    const max = this.statement(`SELECT MAX(user_id) AS user_id FROM entry_stage WHERE source = ? AND source_id = ?`).get(source, id) as {
+      user_id: string | null;
+    };
     return max.user_id ?? undefined;
   }
 

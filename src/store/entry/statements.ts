@@ -6,7 +6,5 @@ import type { EntryStatements } from './types.js';
 
 /** The backend's implementation of the entry contract; `runWake` is announced whenever entered runs commit. */
 export function entryStatements(backend: Backend, runWake: Wake): EntryStatements {
-  return backend.dialect === 'sqlite'
-    ? new SqliteEntryStatements(backend, runWake)
-    : new PostgresEntryStatements(backend, runWake);
+  return backend.dialect === 'sqlite' ? new SqliteEntryStatements(backend, runWake) : new PostgresEntryStatements(backend, runWake);
 }

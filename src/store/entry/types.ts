@@ -12,8 +12,7 @@ import type { Database, EntryRequestStatus, EntrySelectorKind, JourneyStatus } f
 export const RATE_LIMIT_WINDOW_MS = 60_000;
 
 export type StoredSelector =
-  | { readonly kind: 'users' | 'hwids'; readonly ids: readonly string[] }
-  | { readonly kind: 'filter'; readonly filter: string };
+  { readonly kind: 'users' | 'hwids'; readonly ids: readonly string[] } | { readonly kind: 'filter'; readonly filter: string };
 
 export interface EntryRequestInput {
   readonly journeyId: number;
@@ -25,8 +24,7 @@ export interface EntryRequestInput {
 }
 
 export type AcceptOutcome =
-  | { readonly accepted: true; readonly requestUuid: string }
-  | { readonly accepted: false; readonly retryAfterMs: number };
+  { readonly accepted: true; readonly requestUuid: string } | { readonly accepted: false; readonly retryAfterMs: number };
 
 /** What the status endpoint shows. */
 export interface EntryRequestView {
@@ -72,8 +70,7 @@ export interface ClaimedJourney {
 
 /** How to find the request's audience: stored ids, or the compiled filter's `SELECT DISTINCT user_id` subquery. */
 export type AudienceQuery =
-  | { readonly kind: 'users' | 'hwids' }
-  | { readonly kind: 'filter'; readonly userIds: RawBuilder<{ user_id: string }> };
+  { readonly kind: 'users' | 'hwids' } | { readonly kind: 'filter'; readonly userIds: RawBuilder<{ user_id: string }> };
 
 export interface LeaseTerms {
   readonly now: number;

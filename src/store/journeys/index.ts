@@ -49,12 +49,7 @@ export interface JourneyPage {
  * Runs inside a lifecycle transition's transaction, after the status has
  * changed: whatever must change with the status commits with it or not at all.
  */
-export type TransitionHook = (
-  trx: Kysely<Database>,
-  from: StoredJourney,
-  to: StoredJourney,
-  now: number,
-) => Promise<void>;
+export type TransitionHook = (trx: Kysely<Database>, from: StoredJourney, to: StoredJourney, now: number) => Promise<void>;
 
 export class JourneyStore {
   /** Built and compiled once: `findByUuid` and `findEntryTarget` run on every Start-by-API request. */
@@ -93,12 +88,7 @@ export class JourneyStore {
   }
 
   /** Inserts a new journey in STATUS_DRAFT. */
-  async create(
-    uuid: string,
-    applicationId: number,
-    definition: JourneyDefinition,
-    now = Date.now(),
-  ): Promise<StoredJourney> {
+  async create(uuid: string, applicationId: number, definition: JourneyDefinition, now = Date.now()): Promise<StoredJourney> {
     const row = await this.backend.db
       .insertInto('journeys')
       .values({
@@ -166,9 +156,7 @@ export class JourneyStore {
   ): Promise<JourneyPage> {
     if (applicationIds.length === 0) return { total: 0, items: [] };
     const inApplications = this.backend.db.selectFrom('journeys').where('application_id', 'in', applicationIds);
-    const { total } = await inApplications
-      .select((eb) => eb.fn.countAll<number>().as('total'))
-      .executeTakeFirstOrThrow();
+    const { total } = await inApplications.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow();
     const rows = await inApplications
       .select(['uuid', 'title', 'status', 'created_at'])
       .orderBy('created_at', 'desc')

@@ -70,8 +70,7 @@ export class RunStore {
     private readonly tags: TagStore,
     private readonly runWake: Wake,
   ) {
-    this.statements =
-      backend.dialect === 'sqlite' ? new SqliteRunStatements(backend) : new PostgresRunStatements(backend);
+    this.statements = backend.dialect === 'sqlite' ? new SqliteRunStatements(backend) : new PostgresRunStatements(backend);
   }
 
   /**
@@ -89,11 +88,7 @@ export class RunStore {
 
   /** Ids and revisions of the journeys in STATUS_RUNNING. */
   async runningRevisions(): Promise<Map<number, number>> {
-    const rows = await this.backend.db
-      .selectFrom('journeys')
-      .select(['id', 'revision'])
-      .where('status', '=', 'STATUS_RUNNING')
-      .execute();
+    const rows = await this.backend.db.selectFrom('journeys').select(['id', 'revision']).where('status', '=', 'STATUS_RUNNING').execute();
     return new Map(rows.map((row) => [Number(row.id), Number(row.revision)]));
   }
 
@@ -161,7 +156,7 @@ export class RunStore {
         const target = { journeyId: journey.id, pointUuid: messagePoint, applicationId: journey.applicationId, channel };
         inserted += await this.statements.insertMessages(executor, target, items, terms.now);
       }
-      if (inserted > 0) await this.outbox.announceNewWork(executor);
+      if (inserted > 0) await this.outbox.newWork.announce(executor);
       else await this.statements.commitWithoutFlush(executor);
       const advancedTo = [...new Set(write.moves.flatMap((move) => (move.kind === 'advance' ? [move.to] : [])))];
       // After a full batch more runs are most likely due: not worth a probe (on Postgres, one that wades
@@ -187,28 +182,20 @@ export class RunStore {
       case 'STATUS_PAUSED':
         await this.outbox.holdJourney(to.id, trx);
         return;
-      case 'STATUS_RUNNING': {
+      case 'STATUS_RUNNING':
         // Runs at a point removed while the journey was paused have nowhere to go: they exit there.
-        const points = to.journey.points.map((point) => point.uuid);
-        await trx
-          .updateTable('runs')
-          .set({ state: 'exited', exited_at: now, updated_at: now, waiting_point: null })
-          .where('journey_id', '=', to.id)
-          .where('state', '=', sql.lit('active'))
-          .$if(points.length > 0, (qb) => qb.where('point_uuid', 'not in', points))
-          .execute();
+        await exitActiveRuns(
+          trx,
+          to.id,
+          now,
+          to.journey.points.map((point) => point.uuid),
+        );
         await this.outbox.resumeJourney(to.id, trx);
         await this.runWake.announce(trx);
         return;
-      }
       case 'STATUS_FINISHED':
       case 'STATUS_DRAFT':
-        await trx
-          .updateTable('runs')
-          .set({ state: 'exited', exited_at: now, updated_at: now, waiting_point: null })
-          .where('journey_id', '=', to.id)
-          .where('state', '=', sql.lit('active'))
-          .execute();
+        await exitActiveRuns(trx, to.id, now);
         await this.outbox.cancelUndelivered(to.id, undefined, trx);
         return;
       case 'STATUS_ARCHIVED':
@@ -255,4 +242,15 @@ async function deviceIdsOf(
 ): Promise<number[]> {
   const devices = await readDevicesOf(executor, dialect, applicationId, userIds, 'any');
   return [...devices.values()].flatMap((list) => list.map((device) => device.id));
+}
+
+/** Ends the journey's active runs at the point they are at; with `keptPoints`, only those at other points. */
+async function exitActiveRuns(trx: Kysely<Database>, journeyId: number, now: number, keptPoints: readonly string[] = []): Promise<void> {
+  await trx
+    .updateTable('runs')
+    .set({ state: 'exited', exited_at: now, updated_at: now, waiting_point: null })
+    .where('journey_id', '=', journeyId)
+    .where('state', '=', sql.lit('active'))
+    .$if(keptPoints.length > 0, (qb) => qb.where('point_uuid', 'not in', keptPoints))
+    .execute();
 }

@@ -1,18 +1,8 @@
 import { sql, type Kysely } from 'kysely';
 import { messageIdempotencyKey, type Channel } from '../../domain/messages.js';
-import type { Backend } from '../backend.js';
-import type {
-  BatchMessage,
-  BatchTerms,
-  DueRun,
-  GroupDue,
-  MoveGroup,
-  PointGroup,
-  RunStatements,
-} from './types.js';
+import type { PostgresBackend } from '../backend.js';
 import type { Database, JourneyStatus } from '../schema.js';
-
-type PostgresBackend = Extract<Backend, { dialect: 'postgres' }>;
+import type { BatchMessage, BatchTerms, DueRun, GroupDue, MoveGroup, PointGroup, RunStatements } from './types.js';
 
 /** The class of the engine's advisory locks (the two-integer key space, apart from single-bigint keys). */
 const ENGINE_LOCK_CLASS = 7_001;

@@ -1,20 +1,9 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely } from 'kysely';
-import { messageIdempotencyKey } from '../../domain/messages.js';
-import type { Backend } from '../backend.js';
-import type {
-  BatchMessage,
-  BatchTerms,
-  DueRun,
-  GroupDue,
-  MoveGroup,
-  PointGroup,
-  RunStatements,
-} from './types.js';
-import type { Channel } from '../../domain/messages.js';
+import { messageIdempotencyKey, type Channel } from '../../domain/messages.js';
+import type { SqliteBackend } from '../backend.js';
 import type { Database, JourneyStatus } from '../schema.js';
-
-type SqliteBackend = Extract<Backend, { dialect: 'sqlite' }>;
+import type { BatchMessage, BatchTerms, DueRun, GroupDue, MoveGroup, PointGroup, RunStatements } from './types.js';
 
 /**
  * The scheduler's statements on SQLite. A batch is one `BEGIN IMMEDIATE`
@@ -49,9 +38,7 @@ export class SqliteRunStatements implements RunStatements {
   }
 
   async lockJourney(_executor: Kysely<Database>, journeyId: number): Promise<JourneyStatus | undefined> {
-    const row = this.statement(`SELECT status FROM journeys WHERE id = ?`).get(journeyId) as
-      | { status: JourneyStatus }
-      | undefined;
+    const row = this.statement(`SELECT status FROM journeys WHERE id = ?`).get(journeyId) as { status: JourneyStatus } | undefined;
     return row?.status;
   }
 

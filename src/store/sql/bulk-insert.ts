@@ -68,8 +68,9 @@ export async function postgresBulkInsert(
   if (rows.length === 0) return 0;
   const arrays = spec.columns.map(([, type], index) => sql`${rows.map((row) => row[index])}::${sql.raw(type)}[]`);
   const names = sql.raw(spec.columns.map(([name]) => name).join(', '));
-  const result = await sql`INSERT INTO ${sql.raw(spec.table)} (${names}) SELECT * FROM unnest(${sql.join(arrays)}) ${sql.raw(spec.suffix ?? '')}`.execute(
-    executor,
-  );
+  const result =
+    await sql`INSERT INTO ${sql.raw(spec.table)} (${names}) SELECT * FROM unnest(${sql.join(arrays)}) ${sql.raw(spec.suffix ?? '')}`.execute(
+      executor,
+    );
   return Number(result.numAffectedRows ?? 0);
 }

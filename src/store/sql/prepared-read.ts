@@ -20,7 +20,7 @@ export class PreparedRead<Row> {
   async first(...parameters: readonly unknown[]): Promise<Row | undefined> {
     const committed = this.committed?.get(...parameters);
     if (committed) return committed.row;
-    const { rows } = await this.backend.db.executeQuery(CompiledQuery.raw(this.query.sql, [...parameters]) as CompiledQuery<Row>);
+    const { rows } = await this.backend.db.executeQuery<Row>(CompiledQuery.raw(this.query.sql, [...parameters]));
     return rows[0];
   }
 }

@@ -12,6 +12,7 @@ import {
 } from '../../domain/tags.js';
 import type { Backend } from '../backend.js';
 import type { Database } from '../schema.js';
+import { chunks } from '../sql/chunks.js';
 
 /** A tag declared for one application. */
 export interface TagDefinition {
@@ -48,11 +49,7 @@ export class TagStore {
     return rows.map(toDefinition);
   }
 
-  async find(
-    applicationId: number,
-    names: Iterable<string>,
-    db: Kysely<Database> = this.backend.db,
-  ): Promise<Map<string, TagDefinition>> {
+  async find(applicationId: number, names: Iterable<string>, db: Kysely<Database> = this.backend.db): Promise<Map<string, TagDefinition>> {
     const found = new Map<string, TagDefinition>();
     for (const chunk of chunks([...new Set(names)], NAMES_PER_QUERY)) {
       const rows = await db
@@ -94,7 +91,11 @@ export class TagStore {
         .onConflict((oc) => oc.columns(['application_id', 'name']).doNothing())
         .execute();
     }
-    for (const [name, definition] of await this.find(applicationId, missing.map(([name]) => name), db)) {
+    for (const [name, definition] of await this.find(
+      applicationId,
+      missing.map(([name]) => name),
+      db,
+    )) {
       definitions.set(name, definition);
     }
     return definitions;
@@ -197,14 +198,16 @@ async function writeChanges(
       .deleteFrom('device_tags')
       .where('device_id', 'in', deviceIds)
       .where('tag_id', '=', tagId)
-      .where('text_value', 'in', change.values.map((v) => String(v.value)))
+      .where(
+        'text_value',
+        'in',
+        change.values.map((v) => String(v.value)),
+      )
       .execute();
   }
   const rows = changes
     .filter((c) => c.change.kind !== 'remove')
-    .flatMap(({ tagId, change }) =>
-      deviceIds.flatMap((deviceId) => change.values.map((value) => toRow(deviceId, tagId, value))),
-    );
+    .flatMap(({ tagId, change }) => deviceIds.flatMap((deviceId) => change.values.map((value) => toRow(deviceId, tagId, value))));
   for (const chunk of chunks(rows, ROWS_PER_INSERT)) await db.insertInto('device_tags').values(chunk).execute();
 }
 
@@ -232,10 +235,4 @@ function toDefinition(row: { id: number; name: string; type: number }): TagDefin
 function toTagType(stored: number): TagType {
   if (!isTagType(stored)) throw new Error(`tag_definitions.type ${stored} is not a tag type`);
   return stored;
-}
-
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const result: T[][] = [];
-  for (let i = 0; i < items.length; i += size) result.push(items.slice(i, i + size));
-  return result;
 }
