@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/store.js';
 import type { ClaimSource, EntryWorkerContext, EntryWorkerMetrics } from './entry/claim-source.js';
+import { WorkerLoop, type NextPass } from './worker-loop.js';
 import { RequestClaims } from './entry/requests.js';
 import { SegmentClaims } from './entry/segments.js';
 
@@ -75,42 +76,34 @@ const NAMES = {
  * leaves a lease that expires; the next worker to claim the entry continues
  * from what is still staged.
  *
- * Wake-ups: its claim source wakes it when work may have arrived (in this
- * process, and on Postgres in any process through LISTEN/NOTIFY); otherwise
- * it looks again after the source's idle time, which is also how expired
- * leases are found. A claim that took something is followed by the next no
- * sooner than `claimSpacingMs` after it began, unless it came back full.
+ * It runs on the one WorkerLoop. Wake-ups: its claim source wakes it when
+ * work may have arrived (in this process, and on Postgres in any process
+ * through LISTEN/NOTIFY); otherwise it looks again after the source's idle
+ * time, which is also how expired leases are found. A claim that took
+ * something is followed by the next no sooner than `claimSpacingMs` after it
+ * began, unless it came back full.
  */
 export class EntryWorker {
   readonly workerId: string;
-  private readonly logger: Logger;
-  private readonly pollIntervalMs: number;
   private readonly claimSpacingMs: number;
-  private readonly names: (typeof NAMES)[keyof typeof NAMES];
   private readonly claims: ClaimSource;
-
+  private readonly loop: WorkerLoop;
   private stopping = false;
-  private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
-  private woken = false;
-  private stopPause: (() => void) | undefined;
-  private unwatch: (() => Promise<void>) | undefined;
 
   constructor(store: Store, options: EntryWorkerOptions) {
-    const source = options.claims ?? 'requests';
-    this.names = NAMES[source];
-    this.logger = options.logger;
-    this.workerId = options.workerId ?? `${this.names.workerId}:${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-    this.pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    const names = NAMES[options.claims ?? 'requests'];
+    const logger = options.logger;
+    this.workerId = options.workerId ?? `${names.workerId}:${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     const clock = options.clock ?? Date.now;
     const context: EntryWorkerContext = {
       store,
       workerId: this.workerId,
-      logger: this.logger,
+      logger,
       batchSize: options.batchSize ?? DEFAULT_BATCH_SIZE,
       maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
-      pollIntervalMs: this.pollIntervalMs,
+      pollIntervalMs,
       clock,
       metrics: options.claims === 'segments' ? undefined : options.metrics,
       stopping: () => this.stopping,
@@ -123,19 +116,26 @@ export class EntryWorker {
       this.claimSpacingMs = options.claimSpacingMs ?? DEFAULT_CLAIM_SPACING_MS;
       this.claims = new RequestClaims(context);
     }
+    this.loop = new WorkerLoop({
+      name: names.worker,
+      pass: () => this.pass(),
+      pollIntervalMs,
+      // A pass throws when the database is unreachable or the claim itself failed.
+      logger,
+      failureMessage: names.claimFailed,
+      wakeSignal: this.claims.wakeSignal,
+    });
   }
 
-  start(): void {
-    if (this.loop) throw new Error(`${this.names.worker} already started`);
-    this.loop = this.run();
+  /** Starts claiming; resolves once the worker listens for its wake-ups. */
+  start(): Promise<void> {
+    return this.loop.start();
   }
 
   /** Finishes the batch in hand, gives its entry back and resolves once the loop has ended. */
   async stop(): Promise<void> {
     this.stopping = true;
-    this.stopPause?.();
-    this.wakeUp();
-    await this.loop;
+    await this.loop.stop();
   }
 
   /** Processes entries until none can be claimed; returns how many it took. For tests and benchmarks. */
@@ -150,72 +150,16 @@ export class EntryWorker {
     return this.claims.processNext();
   }
 
-  private async run(): Promise<void> {
-    let nextClaimAt = 0;
-    while (!this.stopping) {
-      try {
-        await this.watch();
-        await this.pause(nextClaimAt - performance.now());
-        if (this.stopping) break;
-        const claimedAt = performance.now();
-        this.woken = false;
-        const taken = await this.processNext();
-        nextClaimAt = taken === 0 || taken >= this.claims.claimLimit ? 0 : claimedAt + this.claimSpacingMs;
-        if (taken === 0) await this.sleep(await this.claims.idleMs());
-      } catch (error) {
-        // The database is unreachable or the claim itself failed: wait and try again.
-        this.logger.error({ err: error }, this.names.claimFailed);
-        await this.sleep(this.pollIntervalMs);
-      }
-    }
-    await this.unwatch?.();
-    this.unwatch = undefined;
-  }
-
-  private async watch(): Promise<void> {
-    if (this.unwatch) return;
-    this.unwatch = await this.claims.watch(
-      () => this.wakeUp(),
-      (error) => {
-        this.logger.warn({ err: error }, `${this.names.worker} lost its LISTEN connection; polling until it is back`);
-        const broken = this.unwatch;
-        this.unwatch = undefined;
-        void broken?.();
-      },
-    );
-  }
-
-  private wakeUp(): void {
-    this.woken = true;
-    this.wake?.();
-  }
-
-  /** Waits `ms` unless stopping; wake-ups meanwhile are kept for after it. */
-  private pause(ms: number): Promise<void> {
-    if (ms <= 0 || this.stopping) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.stopPause = undefined;
-        resolve();
-      }, ms);
-      this.stopPause = () => {
-        clearTimeout(timer);
-        this.stopPause = undefined;
-        resolve();
-      };
-    });
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (this.woken || this.stopping) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wake = done;
-    });
+  /**
+   * One claim. A claim that took nothing sleeps for the source's idle time;
+   * one that came back full is followed at once; any other waits out the
+   * claim spacing, counted from when it began.
+   */
+  private async pass(): Promise<NextPass> {
+    const claimedAt = performance.now();
+    const taken = await this.processNext();
+    if (taken === 0) return { kind: 'sleep', ms: await this.claims.idleMs() };
+    if (taken >= this.claims.claimLimit) return { kind: 'again' };
+    return { kind: 'pause', ms: claimedAt + this.claimSpacingMs - performance.now() };
   }
 }

@@ -38,9 +38,9 @@ export async function serve(config: Config, role: Role): Promise<RunningService>
   const metricsListener =
     role === 'worker' && config.metricsPort !== undefined ? await listenForMetrics(metrics, config.host, config.metricsPort) : undefined;
   const entryWorker = role === 'api' ? undefined : new EntryWorker(store, { logger, metrics });
-  entryWorker?.start();
+  await entryWorker?.start();
   const segmentEntryWorker = role === 'api' ? undefined : new EntryWorker(store, { claims: 'segments', logger });
-  segmentEntryWorker?.start();
+  await segmentEntryWorker?.start();
   const scheduler = role === 'api' ? undefined : new Scheduler(store, { logger, onBatch: metrics.batchCommitted });
   await scheduler?.start();
   const dispatcher = role === 'api' ? undefined : new Dispatcher(store, logger, { metrics });

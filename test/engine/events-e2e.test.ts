@@ -21,7 +21,7 @@ describeEachBackend('entry by event and segment, and drop-users, end to end', (d
     app = await startEngineApp(dialect);
     sink = await startHttpSink();
     segments = new EntryWorker(app.store, { claims: 'segments', logger: createLogger('silent') });
-    segments.start();
+    await segments.start();
   });
   after(async () => {
     await segments.stop();

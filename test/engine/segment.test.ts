@@ -120,7 +120,7 @@ describeEachBackend('start_by_segment enters the matching users when the journey
     assert.deepEqual(await runsOf(ctx.store, journey), []);
 
     const running = new EntryWorker(ctx.store, { claims: 'segments', logger });
-    running.start();
+    await running.start();
     try {
       await waitUntil('the segment to enter at start_at', async () => (await runsOf(ctx.store, journey)).length === 5);
     } finally {

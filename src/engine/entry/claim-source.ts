@@ -1,6 +1,7 @@
 import type { Logger } from '../../logger.js';
 import type { LeaseTerms } from '../../store/entry/types.js';
 import type { Store } from '../../store/store.js';
+import type { WakeSignalSource } from '../worker-loop.js';
 
 export interface EntryWorkerMetrics {
   leaseExpired(work: 'entry_request'): void;
@@ -32,6 +33,6 @@ export interface ClaimSource {
   processNext(): Promise<number>;
   /** How long to sleep after a claim that took nothing, unless woken. */
   idleMs(): Promise<number>;
-  /** Calls `onWake` when new work may be claimable; resolves to a function that stops listening. */
-  watch(onWake: () => void, onError: (error: Error) => void): Promise<() => Promise<void>>;
+  /** Wakes the worker when new work may be claimable. */
+  readonly wakeSignal: WakeSignalSource;
 }

@@ -48,9 +48,9 @@ export class RequestClaims implements ClaimSource {
     return this.worker.pollIntervalMs;
   }
 
-  watch(onWake: () => void, onError: (error: Error) => void): Promise<() => Promise<void>> {
-    return this.worker.store.entry.watchAcceptances(onWake, onError);
-  }
+  readonly wakeSignal = {
+    listen: (onWake: () => void, onLost?: (error: Error) => void) => this.worker.store.entry.watchAcceptances(onWake, onLost),
+  };
 
   /**
    * Claims, entering the small requests of running journeys in the claim's

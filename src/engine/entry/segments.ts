@@ -43,9 +43,9 @@ export class SegmentClaims implements ClaimSource {
     return Math.min(pollIntervalMs, Math.max(MIN_SLEEP_MS, next - clock()));
   }
 
-  watch(onWake: () => void): Promise<() => Promise<void>> {
-    return this.worker.store.segmentEntry.watchStarts(onWake);
-  }
+  readonly wakeSignal = {
+    listen: (onWake: () => void, onLost?: (error: Error) => void) => this.worker.store.segmentEntry.watchStarts(onWake, onLost),
+  };
 
   private async process(entry: ClaimedSegmentEntry): Promise<void> {
     const { store, clock } = this.worker;

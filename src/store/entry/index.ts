@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Backend } from '../backend.js';
-import type { Wake } from '../wake.js';
+import { ENTRY_CHANNEL, Wake } from '../wake.js';
 import { entryStatements } from './statements.js';
 import {
   stagedRequest,
@@ -33,6 +33,8 @@ export * from './types.js';
 export class EntryStore {
   private readonly statements: EntryStatements;
   private readonly acceptances = new EventEmitter();
+  /** Postgres: the acceptances of every process, notified by the accept statement itself. */
+  private readonly otherProcesses: Wake;
 
   /** `runWake` is announced whenever entered runs commit, so that schedulers execute them at once. */
   constructor(
@@ -40,6 +42,7 @@ export class EntryStore {
     runWake: Wake,
   ) {
     this.statements = entryStatements(backend, runWake);
+    this.otherProcesses = new Wake(backend, ENTRY_CHANNEL);
   }
 
   /**
@@ -142,14 +145,15 @@ export class EntryStore {
 
   /**
    * Calls `onWake` whenever a request is accepted: by this process directly,
-   * and on Postgres by any process through LISTEN/NOTIFY. Resolves to a
+   * and on Postgres by any process through LISTEN/NOTIFY (`onLost` hears of
+   * a lost LISTEN connection, which reconnects by itself). Resolves to a
    * function that stops listening.
    */
-  async watchAcceptances(onWake: () => void, onError: (error: Error) => void): Promise<() => Promise<void>> {
+  async watchAcceptances(onWake: () => void, onLost?: (error: Error) => void): Promise<() => Promise<void>> {
     this.acceptances.on('accepted', onWake);
     let unlisten: () => Promise<void> = async () => {};
     try {
-      if (this.statements.listen) unlisten = await this.statements.listen(onWake, onError);
+      if (this.backend.dialect === 'postgres') unlisten = await this.otherProcesses.listen(onWake, onLost);
     } catch (error) {
       this.acceptances.off('accepted', onWake);
       throw error;

@@ -20,7 +20,7 @@ import {
 } from './types.js';
 import type { JourneyParams, Point } from '../../domain/journey.js';
 import type { Database, EntrySelectorKind, JourneyStatus } from '../schema.js';
-import type { Wake } from '../wake.js';
+import { ENTRY_CHANNEL, type Wake } from '../wake.js';
 
 type PostgresBackend = Extract<Backend, { dialect: 'postgres' }>;
 
@@ -83,9 +83,6 @@ function insertRuns(
     ${ordered ? sql`ORDER BY e.entry_request_id, e.user_id` : sql``}
     RETURNING entry_request_id`;
 }
-
-/** Every acceptance notifies this channel (on commit); idle entry workers LISTEN on it. */
-export const ENTRY_CHANNEL = 'journeyd_entry_requests';
 
 /**
  * Entry on Postgres, where many API and worker processes share the database:
@@ -483,32 +480,6 @@ export class PostgresEntryStatements implements EntryStatements {
   async dropStages(executor: Kysely<Database>, source: EntrySource, ids: readonly number[]): Promise<void> {
     if (ids.length === 0) return;
     await executor.deleteFrom('entry_stage_chunks').where('source', '=', SOURCE_CODE[source]).where('source_id', 'in', ids).execute();
-  }
-
-  async listen(onWake: () => void, onError: (error: Error) => void): Promise<() => Promise<void>> {
-    const client = await this.backend.pool.connect();
-    const onNotification = (message: { channel: string }) => {
-      if (message.channel === ENTRY_CHANNEL) onWake();
-    };
-    let broken = false;
-    const onClientError = (error: Error) => {
-      broken = true;
-      onError(error);
-    };
-    client.on('notification', onNotification);
-    client.on('error', onClientError);
-    try {
-      await client.query(`LISTEN ${ENTRY_CHANNEL}`);
-    } catch (error) {
-      client.release(true);
-      throw error;
-    }
-    return async () => {
-      client.off('notification', onNotification);
-      if (!broken) await client.query(`UNLISTEN ${ENTRY_CHANNEL}`).catch(() => (broken = true));
-      client.off('error', onClientError);
-      client.release(broken);
-    };
   }
 }
 

@@ -193,8 +193,8 @@ export class SegmentEntryStore {
   }
 
   /** Calls `onWake` whenever a journey with segment points starts, in this process or (Postgres) any. */
-  watchStarts(onWake: () => void): Promise<() => Promise<void>> {
-    return this.wake.listen(onWake);
+  watchStarts(onWake: () => void, onLost?: (error: Error) => void): Promise<() => Promise<void>> {
+    return this.wake.listen(onWake, onLost);
   }
 
   private async schedule(trx: Kysely<Database>, journey: StoredJourney, point: SegmentPoint, now: number) {

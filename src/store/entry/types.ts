@@ -186,8 +186,6 @@ export interface RequestStatements {
   /** SQLite: `claim` and the chosen requests' `enterSmall` in one transaction. */
   claimAndEnter?(owner: string, terms: LeaseTerms, limit: number, choose: EnterAtClaim): Promise<ClaimOutcome>;
   enterSmall(entries: readonly SmallEntry[], terms: LeaseTerms): Promise<SmallEntryOutcome[]>;
-  /** Postgres: calls `onWake` on every acceptance by any process; resolves to a closer. */
-  listen?(onWake: () => void, onError: (error: Error) => void): Promise<() => Promise<void>>;
 }
 
 /** Everything one dialect implements. */
