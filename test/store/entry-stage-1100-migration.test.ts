@@ -8,6 +8,7 @@ import { bootstrapIfEmpty } from '../../src/service/bootstrap.js';
 import { migrations as postgresMigrations } from '../../src/store/postgres/migrations/index.js';
 import { migrations as sqliteMigrations } from '../../src/store/sqlite/migrations/index.js';
 import { Store } from '../../src/store/store.js';
+import { activeRunsSummary } from './entry-stage-support.js';
 import { createTestDatabase, describeEachBackend, type TestDatabase } from '../support/backends.js';
 
 const STAGED = 25_000;
@@ -122,14 +123,7 @@ describeEachBackend('migration 1100 moves a segment entry in progress onto the o
       .where('id', '=', entryId)
       .executeTakeFirstOrThrow();
     assert.deepEqual([entry.status, Number(entry.entered), Number(entry.skipped_already)], ['done', STAGED - 1_000, 1_000]);
-    const runs = await sql<{ runs: number; users: number; first: string; last: string }>`
-      SELECT count(*) AS runs, count(DISTINCT user_id) AS users, min(user_id) AS first, max(user_id) AS last
-      FROM runs WHERE journey_id = ${journeyId} AND state = 'active'`.execute(store.backend.db);
-    const active = runs.rows[0]!;
-    assert.deepEqual(
-      [Number(active.runs), Number(active.users), active.first, active.last],
-      [STAGED - TAKEN, STAGED - TAKEN, userId(TAKEN + 1), userId(STAGED)],
-    );
+    assert.deepEqual(await activeRunsSummary(store, journeyId), [STAGED - TAKEN, STAGED - TAKEN, userId(TAKEN + 1), userId(STAGED)]);
     const left = await store.backend.db
       .selectFrom(dialect === 'postgres' ? 'entry_stage_chunks' : 'entry_stage')
       .selectAll()

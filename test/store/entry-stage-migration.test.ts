@@ -7,6 +7,7 @@ import { createLogger } from '../../src/logger.js';
 import { bootstrapIfEmpty } from '../../src/service/bootstrap.js';
 import { migrations } from '../../src/store/postgres/migrations/index.js';
 import { Store } from '../../src/store/store.js';
+import { activeRunsSummary } from './entry-stage-support.js';
 import { createTestDatabase, describePostgres, type TestDatabase } from '../support/backends.js';
 
 const STAGED = 25_000;
@@ -106,14 +107,7 @@ describePostgres('migration 1000 chunks the stage of a request in progress', () 
       .where('id', '=', requestId)
       .executeTakeFirstOrThrow();
     assert.deepEqual([request.status, Number(request.entered), Number(request.skipped_already)], ['done', STAGED - 1_000, 1_000]);
-    const runs = await sql<{ runs: number; users: number; first: string; last: string }>`
-      SELECT count(*) AS runs, count(DISTINCT user_id) AS users, min(user_id) AS first, max(user_id) AS last
-      FROM runs WHERE journey_id = ${journeyId} AND state = 'active'`.execute(store.backend.db);
-    const active = runs.rows[0]!;
-    assert.deepEqual(
-      [Number(active.runs), Number(active.users), active.first, active.last],
-      [STAGED - TAKEN, STAGED - TAKEN, 'user-005001', 'user-025000'],
-    );
+    assert.deepEqual(await activeRunsSummary(store, journeyId), [STAGED - TAKEN, STAGED - TAKEN, 'user-005001', 'user-025000']);
     const left = await store.backend.db.selectFrom('entry_stage_chunks').selectAll().execute();
     assert.deepEqual(left, []);
   });
