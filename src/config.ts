@@ -1,3 +1,5 @@
+import { parseFaultArming, type FaultArming } from './fault-points.js';
+
 /** Process settings, read once from the environment (docs/deployment.md). */
 export interface Config {
   readonly databaseUrl: string;
@@ -10,6 +12,8 @@ export interface Config {
   readonly metricsPort: number | undefined;
   /** How long a graceful shutdown may take before the process exits with an error. */
   readonly shutdownTimeoutMs: number;
+  /** Test-only (JOURNEYD_FAULT): the fault point at which the process kills itself (src/fault-points.ts). */
+  readonly fault: FaultArming | undefined;
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -22,6 +26,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL || 'info',
     metricsPort: parsePort('METRICS_PORT', env.METRICS_PORT),
     shutdownTimeoutMs: parseMilliseconds('JOURNEYD_SHUTDOWN_TIMEOUT_MS', env.JOURNEYD_SHUTDOWN_TIMEOUT_MS) ?? 30_000,
+    fault: parseFaultArming(env.JOURNEYD_FAULT),
   };
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ChannelProviders } from '../channels/registry.js';
 import type { DeliveryResult } from '../channels/provider.js';
+import { faultPoint } from '../fault-points.js';
 import type { Logger } from '../logger.js';
 import type { ClaimedMessage, MessageOutcome } from '../store/outbox.js';
 import type { Store } from '../store/store.js';
@@ -252,7 +253,9 @@ export class Dispatcher {
       const batch = this.outcomes;
       this.outcomes = [];
       try {
+        faultPoint('dispatcher.outcomes.before-record');
         const recorded = await this.store.outbox.recordOutcomes(this.owner, batch);
+        faultPoint('dispatcher.outcomes.after-record');
         // recordOutcomes drops exactly the outcomes whose row another owner has claimed since.
         if (recorded < batch.length) this.metrics?.leasesLost(batch.length - recorded);
         for (const outcome of batch) this.held.delete(outcome.id);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { PointType } from '../domain/journey.js';
+import { faultPoint } from '../fault-points.js';
 import type { Logger } from '../logger.js';
 import type { PointGroup } from '../store/runs/index.js';
 import type { Store } from '../store/store.js';
@@ -172,8 +173,10 @@ export class Scheduler {
       let chain: ChainOutcome | undefined;
       const outcome = await this.store.runs.executeBatch(plan, point.uuid, { now, limit: this.batchSize }, async (runs, access) => {
         chain = await executeChain({ plan, prepared, start: point, runs, now, access });
+        faultPoint('scheduler.batch.before-commit');
         return chain.write;
       });
+      faultPoint('scheduler.batch.after-commit');
       if (outcome.kind === 'journey-not-running') {
         this.agenda.dropJourney(plan.id);
         this.plans.delete(plan.id);

@@ -2,6 +2,7 @@ import type { Config } from '../config.js';
 import { Dispatcher } from '../engine/dispatcher.js';
 import { EntryWorker } from '../engine/entry-worker.js';
 import { Scheduler } from '../engine/scheduler.js';
+import { armFaultPoint } from '../fault-points.js';
 import { buildServer } from '../http/server.js';
 import { createLogger, type Logger } from '../logger.js';
 import { Store } from '../store/store.js';
@@ -26,6 +27,7 @@ export interface RunningService {
 
 /** Starts the HTTP API (roles all/api) and the workers (roles all/worker) on a migrated store. */
 export async function serve(config: Config, role: Role): Promise<RunningService> {
+  armFaultPoint(config.fault);
   const logger = createLogger(config.logLevel);
   const store = Store.open(config.databaseUrl);
   await store.migrate();

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
-import BetterSqlite3 from 'better-sqlite3';
 import { fileURLToPath } from 'node:url';
 import { after, before, it } from 'node:test';
 import pg from 'pg';
+import { faultPointLine } from '../../src/fault-points.js';
 import { describeEachBackend } from '../support/backends.js';
 import { startHttpSink, type HttpSink } from '../support/http-sink.js';
 import { waitUntil } from '../support/wait-until.js';
@@ -13,13 +12,27 @@ import { exitPoint, point, startEngineApp, type EngineApp } from './engine-harne
 
 const WORKER = fileURLToPath(new URL('./scheduler-process.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** The SQLite worker's batch (of one run) that it is killed inside. */
+const KILLED_IN_BATCH = 10;
 
-function startWorker(databaseUrl: string, batchSize: number): { child: ChildProcess; ready: Promise<void> } {
+interface Worker {
+  readonly child: ChildProcess;
+  readonly ready: Promise<void>;
+  /** Resolves when it has exited and its output is all read. */
+  readonly closed: Promise<{ signal: NodeJS.Signals | null; output: string }>;
+}
+
+/** A scheduler process; with `fault` (JOURNEYD_FAULT), armed to kill itself there. */
+function startWorker(databaseUrl: string, batchSize: number, fault?: string): Worker {
   const child = spawn(process.execPath, ['--import', 'tsx', WORKER, databaseUrl, String(batchSize)], {
     cwd: ROOT,
+    env: fault === undefined ? process.env : { ...process.env, JOURNEYD_FAULT: fault },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  const closed = new Promise<{ signal: NodeJS.Signals | null; output: string }>((resolve) =>
+    child.once('close', (_code, signal) => resolve({ signal, output })),
+  );
   const ready = new Promise<void>((resolve, reject) => {
     child.stdout?.on('data', (chunk: Buffer) => {
       output += chunk.toString();
@@ -28,7 +41,7 @@ function startWorker(databaseUrl: string, batchSize: number): { child: ChildProc
     child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.once('exit', (code, signal) => reject(new Error(`worker exited (${code ?? signal}) before it was ready:\n${output}`)));
   });
-  return { child, ready };
+  return { child, ready, closed };
 }
 
 async function kill(child: ChildProcess): Promise<void> {
@@ -107,22 +120,24 @@ describeEachBackend('engine: a worker killed between claiming and committing', (
         const worker = startWorker(url.toString(), 50);
         children.push(worker.child);
         await worker.ready;
-        await waitUntil('the worker blocked inside its webhook batch', async () => {
-          const { rows } = await monitor.query(
-            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
-            [workerName],
-          );
-          return rows[0].n > 0;
-        }, 30_000);
+        await waitUntil(
+          'the worker blocked inside its webhook batch',
+          async () => {
+            const { rows } = await monitor.query(
+              `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+              [workerName],
+            );
+            return rows[0].n > 0;
+          },
+          30_000,
+        );
         // The batch (entry point, webhook, exit in one transaction) has written nothing anyone can see.
         const claimed = await monitor.query(`SELECT count(*)::int AS n FROM runs WHERE point_uuid = 'api' AND state = 'active'`);
         assert.equal(claimed.rows[0].n, userIds.length, 'the runs are still at the entry point');
         await kill(worker.child);
         await blocker.query('COMMIT');
         await waitUntil('the server to notice the dead worker', async () => {
-          const { rows } = await monitor.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1`, [
-            workerName,
-          ]);
+          const { rows } = await monitor.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1`, [workerName]);
           return rows[0].n === 0;
         });
       } finally {
@@ -137,36 +152,18 @@ describeEachBackend('engine: a worker killed between claiming and committing', (
   } else {
     it('is rolled back with its transaction and its batch re-runs: no webhook twice, none lost', async () => {
       const { journey, userIds } = await webhookJourney(app, sink, 300);
-      const worker = startWorker(app.database.url, 1);
+      // One run per batch: it commits nine (webhooks enqueued) and dies inside the tenth, holding the write lock.
+      const worker = startWorker(app.database.url, 1, `scheduler.batch.before-commit:${KILLED_IN_BATCH}`);
       children.push(worker.child);
       await worker.ready;
-      await waitUntil('the worker to commit a webhook batch', async () => {
-        const row = await app.store.backend.db
-          .selectFrom('outbox')
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .executeTakeFirstOrThrow();
-        return Number(row.n) > 0;
-      });
-      // Freeze the worker until it is caught holding the write lock, i.e. inside a batch, then kill it there.
-      const probe = new BetterSqlite3(app.database.url.slice('sqlite:'.length), { timeout: 0 });
-      try {
-        await waitUntil('the worker frozen inside a batch', async () => {
-          worker.child.kill('SIGSTOP');
-          try {
-            probe.exec('BEGIN IMMEDIATE');
-            probe.exec('ROLLBACK');
-          } catch (error) {
-            if ((error as { code?: string }).code === 'SQLITE_BUSY') return true;
-            throw error;
-          }
-          worker.child.kill('SIGCONT');
-          await sleep(Math.random() * 5);
-          return false;
-        });
-        await kill(worker.child);
-      } finally {
-        probe.close();
-      }
+      const { signal, output } = await worker.closed;
+      assert.equal(signal, 'SIGKILL', output);
+      assert.ok(output.includes(faultPointLine('scheduler.batch.before-commit')), `it died at the fault point:\n${output}`);
+      const enqueued = await app.store.backend.db
+        .selectFrom('outbox')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      assert.ok(Number(enqueued.n) > 0, 'batches committed before the kill');
       const stats = await app.statistics(journey);
       assert.ok(stats.totals.exited < userIds.length, 'the worker was killed before it finished');
 

@@ -80,6 +80,7 @@ export async function startEngineApp(dialect: Dialect, options: EngineAppOptions
   const ctx = await startTestApp(dialect);
   const logger = createLogger('silent');
   const batches: BatchReport[] = [];
+  // Short polls and a 100 ms retry base: a missed wake-up or a retry costs the test tenths of a second, not seconds.
   const entryWorker = new EntryWorker(ctx.store, { logger, pollIntervalMs: 100 });
   const scheduler = new Scheduler(ctx.store, {
     logger,

@@ -52,6 +52,7 @@ describeEachBackend('dispatcher metrics', (dialect) => {
 
   async function startDispatcher(): Promise<ServiceMetrics> {
     const metrics = new ServiceMetrics({ outboxBacklog: () => store.outbox.dueBacklog() });
+    // A 20 ms poll so that retries come due within the test; settings uncached so each test's channel applies.
     dispatcher = new Dispatcher(store, createLogger('silent'), { pollIntervalMs: 20, settingsTtlMs: 0, metrics });
     await dispatcher.start();
     return metrics;

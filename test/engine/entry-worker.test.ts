@@ -166,10 +166,12 @@ describeEachBackend('entry worker: leases, restarts and journey state', (dialect
   });
 
   it('wakes on an acceptance in its own process and stops cleanly', async () => {
+    // A 60 s poll: within the test only a wake-up can make it claim.
     const worker = new EntryWorker(ctx.store, { logger, pollIntervalMs: 60_000 });
     await worker.start();
     try {
-      // Let the loop find the queue empty and go to sleep first.
+      // Let the loop find the queue empty and go to sleep first. Not observable from here; should it look
+      // later, it finds the request itself, and the test proves less, never fails.
       await sleep(50);
       const journey = await createJourney(ctx);
       const requestUuid = await accept(journey);
@@ -185,6 +187,7 @@ describeEachBackend('entry worker: leases, restarts and journey state', (dialect
     const worker = new EntryWorker(ctx.store, { logger, pollIntervalMs: 60_000, claimSpacingMs: spacingMs });
     await worker.start();
     try {
+      // As above: the loop's first, empty, claim goes first.
       await sleep(50);
       const journeys = [await createJourney(ctx), await createJourney(ctx), await createJourney(ctx)];
       const [quiet, ...stream] = journeys as [string, ...string[]];
@@ -233,6 +236,8 @@ describeEachBackend('entry worker: leases, restarts and journey state', (dialect
       const worker = new EntryWorker(other, { logger, pollIntervalMs: 60_000 });
       await worker.start();
       try {
+        // Time for its LISTEN to be in place (200 ms, a round trip or two); a later one would wait for the poll
+        // (60 s) and fail the status wait, so it errs long.
         await sleep(200);
         const journey = await createJourney(ctx);
         const requestUuid = await accept(journey);
@@ -253,6 +258,7 @@ export async function waitForStatus(ctx: TestContext, journey: string, requestUu
     const current = await requestStatus(ctx, journey, requestUuid);
     if (current.status === status) return current;
     if (Date.now() > deadline) assert.fail(`request ${requestUuid} is still ${current.status}`);
+    // Every 20 ms: a status read is one cheap HTTP call, and the requests here finish in milliseconds.
     await sleep(20);
   }
 }

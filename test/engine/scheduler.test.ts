@@ -43,6 +43,7 @@ describeEachBackend('scheduler', (dialect) => {
       point('large-exit', 'EXIT', {}),
     ]);
     await seedRuns(ctx.store, journey.id, 'api', 'ab-', users);
+    // A short poll (100 ms, not 1 s) only bounds what a missed wake-up would cost this test.
     const scheduler = new Scheduler(ctx.store, { logger, pollIntervalMs: 100 });
     await scheduler.start();
     try {
@@ -84,6 +85,7 @@ describeEachBackend('scheduler', (dialect) => {
     ]);
     await seedRuns(ctx.store, journey.id, 'api', 'pair-', users);
     const other = Store.open(ctx.database.url);
+    // Batches of 100 so that the two take turns many times; a 50 ms poll re-reads groups the other holds soon.
     const workers = [
       new Scheduler(ctx.store, { logger, batchSize: 100, pollIntervalMs: 50 }),
       new Scheduler(other, { logger, batchSize: 100, pollIntervalMs: 50 }),
@@ -139,6 +141,7 @@ describeEachBackend('scheduler', (dialect) => {
         })),
       )
       .execute();
+    // A short poll only bounds what a missed wake-up would cost; 30 s only names a hang.
     const scheduler = new Scheduler(ctx.store, { logger, pollIntervalMs: 50 });
     await scheduler.start();
     try {
@@ -174,7 +177,9 @@ describeEachBackend('scheduler', (dialect) => {
     await scheduler.start();
     const other = Store.open(ctx.database.url);
     try {
-      // Let the scheduler's first reading find nothing due, so only the announcement can move the runs.
+      // Let the scheduler's first reading find nothing due, so only the announcement can move the runs. The
+      // reading is not observable from here; 200 ms is many times its cost, and were it late it would find the
+      // runs itself: the test would prove less, not fail.
       await new Promise((resolve) => setTimeout(resolve, 200));
       await seedRuns(other, journey.id, 'api', 'wake-', 3);
       await other.runWake.announce();
@@ -249,6 +254,7 @@ describeEachBackend('scheduler', (dialect) => {
       paused = true;
       return moved;
     });
+    // A pause that did not wait for the batch commits in a few ms; 300 ms gives it ample time to show.
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(paused, false, 'the pause waits for the batch');
     releaseBatch();
@@ -271,6 +277,7 @@ describeEachBackend('scheduler', (dialect) => {
       point('exit', 'EXIT', {}),
     ]);
     await seedRuns(ctx.store, journey.id, 'api', 'stop-', users);
+    // Batches of 500, so that stop() comes with most of the 6,000 runs still to move.
     const scheduler = new Scheduler(ctx.store, { logger, batchSize: 500, pollIntervalMs: 50 });
     await scheduler.start();
     await waitUntil('some runs moved', async () => ((await counters(journey.id)).get('api')?.[1] ?? 0) > 0);

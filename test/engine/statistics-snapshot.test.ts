@@ -27,7 +27,7 @@ describeEachBackend('statistics while batches commit', (dialect) => {
       point('exit', 'EXIT', {}),
     ]);
     await seedRuns(ctx.store, journey.id, 'api', 'snap-', users);
-    // Small batches: many commits while the statistics are read.
+    // Small batches: many commits while the statistics are read; a 50 ms poll only bounds a missed wake-up.
     const scheduler = new Scheduler(ctx.store, { logger: createLogger('silent'), batchSize: 100, pollIntervalMs: 50 });
     await scheduler.start();
     const inconsistent: string[] = [];

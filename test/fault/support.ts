@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import pg from 'pg';
+import { faultPointLine, type FaultArming } from '../../src/fault-points.js';
 import { bootstrapIfEmpty } from '../../src/service/bootstrap.js';
 import type { Dialect } from '../../src/store/backend.js';
 import { Store } from '../../src/store/store.js';
@@ -138,7 +139,9 @@ export class WebhookSink {
 
   /** Deliveries the sink acknowledged with a 2xx, optionally of one tag. */
   acknowledged(tag?: string): Delivery[] {
-    return this.deliveries.filter((d) => d.status !== undefined && d.status >= 200 && d.status < 300 && (tag === undefined || d.tag === tag));
+    return this.deliveries.filter(
+      (d) => d.status !== undefined && d.status >= 200 && d.status < 300 && (tag === undefined || d.tag === tag),
+    );
   }
 
   async close(): Promise<void> {
@@ -157,7 +160,14 @@ interface Managed {
   readonly name: string;
   readonly role: Role;
   current: JourneydProcess | undefined;
+  /** The fault point the current process was started armed with (JOURNEYD_FAULT). */
+  fault: FaultArming | undefined;
   starts: number;
+}
+
+/** How a process killed by its armed fault point exits: by SIGKILL, having printed the point's line. */
+function diedAt(fault: FaultArming, exit: { signal: NodeJS.Signals | null }, output: string): boolean {
+  return exit.signal === 'SIGKILL' && output.includes(faultPointLine(fault.point));
 }
 
 /** The database URL a process uses: on Postgres it names the process (`application_name`) for pg_stat_activity. */
@@ -169,8 +179,9 @@ export function processUrl(databaseUrl: string, name: string): string {
 }
 
 /**
- * Spawns named `journeyd serve --role …` processes and kills and restarts
- * them. `stopAll` (in `after`) kills whatever still runs.
+ * Spawns named `journeyd serve --role …` processes, optionally armed to kill
+ * themselves at a fault point, and kills and restarts them. `stopAll` (in
+ * `after`) kills whatever still runs.
  */
 export class Supervisor {
   private readonly processes = new Map<string, Managed>();
@@ -183,20 +194,51 @@ export class Supervisor {
     private readonly env: Record<string, string> = {},
   ) {}
 
-  async start(name: string, role: Role): Promise<JourneydProcess> {
+  /** Starts the process; with `fault`, armed to SIGKILL itself at that fault point (see `diedAtFault`). */
+  async start(name: string, role: Role, fault?: FaultArming): Promise<JourneydProcess> {
     let managed = this.processes.get(name);
     if (!managed) {
-      managed = { name, role, current: undefined, starts: 0 };
+      managed = { name, role, current: undefined, fault: undefined, starts: 0 };
       this.processes.set(name, managed);
     }
     assert.equal(managed.current, undefined, `${name} is already running`);
-    const started = await startJourneyd(processUrl(this.databaseUrl, name), { LOG_LEVEL: 'warn', ...this.env }, role);
+    const faultEnv: Record<string, string> = fault ? { JOURNEYD_FAULT: `${fault.point}:${fault.arrival}` } : {};
+    const started = await startJourneyd(processUrl(this.databaseUrl, name), { LOG_LEVEL: 'warn', ...this.env, ...faultEnv }, role);
     managed.current = started;
+    managed.fault = fault;
     managed.starts++;
-    void started.exited.then(({ code, signal }) => {
-      if (!this.expected.has(started)) this.unexpectedExits.push(`${name} exited (${code ?? signal}):\n${started.output().slice(-4000)}`);
+    void started.exited.then((exit) => {
+      if (this.expected.has(started) || (fault && diedAt(fault, exit, started.output()))) return;
+      this.unexpectedExits.push(`${name} exited (${exit.code ?? exit.signal}):\n${started.output().slice(-4000)}`);
     });
     return started;
+  }
+
+  /**
+   * Waits for the armed process to die at its fault point and fails unless it
+   * did: killed by SIGKILL right after printing the point's line (so a
+   * disarmed hook cannot pass for one). `timeoutMs` only turns a point never
+   * reached into a failure that names it instead of the test's timeout.
+   */
+  async diedAtFault(name: string, timeoutMs: number): Promise<void> {
+    const managed = this.processes.get(name);
+    const current = managed?.current;
+    assert.ok(managed?.fault && current, `${name} is not running armed with a fault point`);
+    const { fault } = managed;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${name} did not reach ${fault.point} (arrival ${fault.arrival}) in ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    const exit = await Promise.race([current.exited, timedOut]).finally(() => clearTimeout(timer));
+    assert.ok(
+      diedAt(fault, exit, current.output()),
+      `${name} did not die at ${fault.point} (${exit.code ?? exit.signal}):\n${current.output().slice(-4000)}`,
+    );
+    managed.current = undefined;
+    managed.fault = undefined;
   }
 
   get(name: string): JourneydProcess {
@@ -246,39 +288,6 @@ export class Supervisor {
   }
 }
 
-/**
- * SIGSTOPs a Postgres-backed process until it is caught inside a transaction
- * (a scheduler batch, an entry batch, a dispatcher claim or record: any
- * connection of it with an open transaction in pg_stat_activity), then
- * SIGKILLs it there. A process caught outside one is let go again and tried
- * after a short random pause. Returns the number of freezes it took.
- */
-export async function killInsideTransaction(
-  supervisor: Supervisor,
-  name: string,
-  monitor: pg.Client,
-  timeoutMs = 20_000,
-): Promise<{ tries: number; states: string[] }> {
-  const child = supervisor.get(name).child;
-  const deadline = Date.now() + timeoutMs;
-  for (let tries = 1; ; tries++) {
-    child.kill('SIGSTOP');
-    // Let a statement the server is already executing for it finish, so the state read is the one it holds.
-    await new Promise((resolve) => setTimeout(resolve, 15));
-    const { rows } = await monitor.query<{ state: string }>(
-      `SELECT state FROM pg_stat_activity WHERE application_name = $1 AND xact_start IS NOT NULL AND backend_type = 'client backend'`,
-      [name],
-    );
-    if (rows.length > 0) {
-      await supervisor.kill(name, 'SIGKILL');
-      return { tries, states: rows.map((r) => r.state) };
-    }
-    child.kill('SIGCONT');
-    if (Date.now() > deadline) throw new Error(`${name} was never caught inside a transaction in ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 40));
-  }
-}
-
 // ---------------------------------------------------------------------------
 // HTTP calls to a running API process
 
@@ -312,7 +321,13 @@ function ok(reply: Reply, what: string): Reply {
 /** start_by_api → webhook (POST to the sink, `tag` in the path) → exit, created and started. Returns its uuid. */
 export async function startWebhookJourney(apiUrl: string, sink: WebhookSink, tag: string): Promise<string> {
   const points = [
-    { uuid: 'api', title: 'api', point_type: 'POINT_TYPE_START_BY_API', point_data: { start_by_api: {} }, outputs: [{ key: 'default', next_point_uuid: 'hook' }] },
+    {
+      uuid: 'api',
+      title: 'api',
+      point_type: 'POINT_TYPE_START_BY_API',
+      point_data: { start_by_api: {} },
+      outputs: [{ key: 'default', next_point_uuid: 'hook' }],
+    },
     {
       uuid: 'hook',
       title: 'hook',
@@ -347,7 +362,10 @@ export interface Totals {
 
 export async function statistics(apiUrl: string, journey: string) {
   const { payload } = ok(await call(apiUrl, 'GET', `/api/journey/${journey}/statistics/external`), 'statistics').body as {
-    payload: { totals: Totals; points: { uuid: string; entered: number; in_point: number; passed: number; pointStat: { sent: number; failed: number } }[] };
+    payload: {
+      totals: Totals;
+      points: { uuid: string; entered: number; in_point: number; passed: number; pointStat: { sent: number; failed: number } }[];
+    };
   };
   return payload;
 }
@@ -424,6 +442,8 @@ export async function waitForJourneyDone(store: Store, uuid: string, runs: numbe
           .then((r) => r.rows[0]);
         last = JSON.stringify(row);
         if (!row) return false;
+        // Each look counts the journey's runs and messages (tens of thousands of rows): every 200 ms, not
+        // waitUntil's 10 ms, so the looking does not compete with the workers it waits for.
         await new Promise((resolve) => setTimeout(resolve, 200));
         return Number(row.exited) >= runs && Number(row.open) === 0;
       },
@@ -457,11 +477,7 @@ export async function assertExactlyOnce(
 ): Promise<ExactlyOnceReport> {
   const id = await journeyId(store, uuid);
   const db = store.backend.db;
-  const runs = await db
-    .selectFrom('runs')
-    .select(['user_id', 'state', 'point_uuid'])
-    .where('journey_id', '=', id)
-    .execute();
+  const runs = await db.selectFrom('runs').select(['user_id', 'state', 'point_uuid']).where('journey_id', '=', id).execute();
   assert.equal(runs.length, users.length, 'one run per user: none lost, none doubled');
   const runUsers = new Set(runs.map((r) => r.user_id));
   assert.equal(runUsers.size, users.length, 'no user has two runs');
@@ -511,11 +527,7 @@ export async function assertExactlyOnce(
 }
 
 async function statsFromStore(store: Store, id: number) {
-  const rows = await store.backend.db
-    .selectFrom('journey_point_counters')
-    .selectAll()
-    .where('journey_id', '=', id)
-    .execute();
+  const rows = await store.backend.db.selectFrom('journey_point_counters').selectAll().where('journey_id', '=', id).execute();
   const of = (point: string) => rows.find((r) => r.point_uuid === point) as Record<string, unknown> | undefined;
   const num = (row: Record<string, unknown> | undefined, column: string) => Number(row?.[column] ?? 0);
   return {
@@ -532,10 +544,13 @@ export async function assertStatistics(apiUrl: string, journey: string, users: n
   const stats = await statistics(apiUrl, journey);
   assert.deepEqual(stats.totals, { entered: users, in_journey: 0, exited: users });
   const hook = stats.points.find((p) => p.uuid === 'hook');
-  assert.deepEqual(
-    hook && { entered: hook.entered, in_point: hook.in_point, passed: hook.passed, ...hook.pointStat },
-    { entered: users, in_point: 0, passed: users, sent: users, failed: 0 },
-  );
+  assert.deepEqual(hook && { entered: hook.entered, in_point: hook.in_point, passed: hook.passed, ...hook.pointStat }, {
+    entered: users,
+    in_point: 0,
+    passed: users,
+    sent: users,
+    failed: 0,
+  });
 }
 
 // ---------------------------------------------------------------------------

@@ -1,38 +1,42 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import BetterSqlite3 from 'better-sqlite3';
+import { describe, it } from 'node:test';
 import { sql } from 'kysely';
-import pg from 'pg';
+import type { FaultArming } from '../../src/fault-points.js';
 import type { Store } from '../../src/store/store.js';
 import { waitUntil } from '../support/wait-until.js';
 import {
   assertExactlyOnce,
   assertStatistics,
   importUsers,
-  killInsideTransaction,
   faultRig,
   postgresSkip,
-  processUrl,
   requestStatus,
   startExternal,
   startWebhookJourney,
   waitForJourneyDone,
+  type FaultRig,
+  type Role,
 } from './support.js';
 
 /**
- * kill -9 of a worker while it holds a batch, repeatedly, during a journey
+ * kill -9 of a worker at named points inside its batches (src/fault-points.ts:
+ * a process started with JOURNEYD_FAULT kills itself there), during a journey
  * entered by Start by API: start_by_api → webhook → exit. Nothing lost (every
  * user entered once, exited, got their webhook), nothing doubled (one run, one
  * message, one acknowledged key per user).
  */
 
-const PG_USERS = 100_000;
-const PG_KILLS = 5;
-// Enough that work is left at the third kill on a fast machine: with 20,000, 1,207 of 40,000 runs and
-// messages were left there once, and none another time, so no write transaction was left to catch.
-const SQLITE_USERS = 50_000;
-const SQLITE_KILLS = 3;
+/**
+ * Enough that every point is reached before the work ends, with work left
+ * (entry batches are 10,000: Postgres 2, the kill inside the second; SQLite 3,
+ * the kill after the second; scheduler batches of 5,000 / 2,000 and dispatcher
+ * claims of 200 come many times over). The polling version needed 100,000 and
+ * 50,000 to leave a transaction to catch; at that size this test took 167 s of
+ * its 170 under load 12–18 on the 2-core machine, and SQLite over 170 s;
+ * Postgres at 40,000 took over 170 s too once setup alone took 55 s.
+ */
+const PG_USERS = 20_000;
+const SQLITE_USERS = 25_000;
 
 /**
  * The dispatcher's claim and in-hand bound (batch 200 + 32 in flight + one more
@@ -40,6 +44,14 @@ const SQLITE_KILLS = 3;
  * recorded, and so the most repeats (same key) one kill can cause.
  */
 const MAX_HELD_PER_DISPATCHER = 200 + 32 + 200;
+
+/**
+ * How long a process may take to reach its fault point. Every point here is
+ * reached within seconds of the work starting, or of a killed worker's entry
+ * lease (30 s) running out; this bound only makes a point never reached fail
+ * with its name instead of the test's timeout.
+ */
+const REACH_POINT_MS = 90_000;
 
 /** Runs not yet exited plus messages not yet sent: the work left, which a kill must interrupt. */
 async function workLeft(store: Store, journey: string, users: number): Promise<number> {
@@ -51,117 +63,130 @@ async function workLeft(store: Store, journey: string, users: number): Promise<n
   return 2 * users - Number(row.exited) - Number(row.sent);
 }
 
-describe(`postgres: kill -9 of a worker inside a batch, ${PG_KILLS} times, during a ${PG_USERS.toLocaleString('en')}-user Start-by-API journey`, { skip: postgresSkip }, () => {
-  const rig = faultRig('postgres');
-  let monitor: pg.Client;
+interface Kill {
+  readonly process: string;
+  readonly point: string;
+  readonly at: number;
+  readonly workLeft: number;
+}
 
-  before(async () => {
-    monitor = new pg.Client({ connectionString: processUrl(rig.database.url, 'fault-monitor') });
-    await monitor.connect();
-  });
-  after(async () => {
-    await monitor?.end();
-  });
+/**
+ * Runs the process armed with each fault in turn (started armed unless it
+ * already runs so): it must die at the point, with work left, or the kill
+ * proves nothing. Then starts it unarmed and returns the kills.
+ */
+async function killAtEach(
+  rig: FaultRig,
+  name: string,
+  role: Role,
+  faults: readonly FaultArming[],
+  context: { journey: string; users: number; started: number },
+): Promise<Kill[]> {
+  const kills: Kill[] = [];
+  for (const fault of faults) {
+    if (!rig.supervisor.running(name)) await rig.supervisor.start(name, role, fault);
+    await rig.supervisor.diedAtFault(name, REACH_POINT_MS);
+    const left = await workLeft(rig.store, context.journey, context.users);
+    kills.push({ process: name, point: `${fault.point}:${fault.arrival}`, at: Date.now() - context.started, workLeft: left });
+    assert.ok(left > 0, `the kill of ${name} at ${fault.point} came after every run had exited and every message was sent`);
+  }
+  await rig.supervisor.start(name, role);
+  return kills;
+}
 
-  it('every user gets exactly one webhook and every run exits; the statistics agree', { timeout: 170_000 }, async () => {
-    const started = Date.now();
-    const users = await importUsers(rig.database.url, 'k', PG_USERS);
-    const api = await rig.supervisor.start('api', 'api');
-    await Promise.all([rig.supervisor.start('w1', 'worker'), rig.supervisor.start('w2', 'worker')]);
-    const journey = await startWebhookJourney(api.url as string, rig.sink, 'kill');
-    const accepted = await startExternal(api.url as string, journey, users, 60_000);
-    assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
-    const requestUuid = accepted.body.request_uuid as string;
-    console.log(`setup ${Date.now() - started} ms`);
+/**
+ * After the kills: the request ends done with every user entered, the journey
+ * completes exactly once, and repeats are within what the kills can cause.
+ */
+async function assertFinishedExactlyOnce(
+  rig: FaultRig,
+  run: { apiUrl: string; journey: string; requestUuid: string; users: readonly string[]; kills: readonly Kill[]; started: number },
+): Promise<void> {
+  const { apiUrl, journey, requestUuid, users, kills, started } = run;
+  // Bounds that only name what hung (the last entry lease runs out 30 s after its kill at the latest).
+  await waitUntil('the request to be done', async () => (await requestStatus(apiUrl, journey, requestUuid)).status === 'done', 60_000);
+  const status = await requestStatus(apiUrl, journey, requestUuid);
+  assert.equal(status.entered, users.length, JSON.stringify(status));
+  await waitForJourneyDone(rig.store, journey, users.length, 100_000);
+  const report = await assertExactlyOnce(rig.store, rig.sink, journey, 'kill', users);
+  await assertStatistics(apiUrl, journey, users.length);
+  assert.ok(report.repeatedKeys <= kills.length * MAX_HELD_PER_DISPATCHER, `${report.repeatedKeys} repeated deliveries`);
+  rig.supervisor.assertNoUnexpectedExit();
+  console.log(`done in ${Date.now() - started} ms; ${report.repeatedKeys} deliveries repeated with the same key`);
+}
 
-    // Kill the two workers in turn, each caught inside a transaction; a killed worker is restarted in the
-    // background (a restart takes seconds here) while the next kill waits its 1–2 s and takes the other.
-    const kills: { worker: string; at: number; tries: number; states: string[]; workLeft: number }[] = [];
-    const restarting = new Map<string, Promise<unknown>>();
-    for (let i = 0; i < PG_KILLS; i++) {
-      await sleep(1000 + Math.random() * 1000);
-      const worker = i % 2 === 0 ? 'w1' : 'w2';
-      await restarting.get(worker);
-      const caught = await killInsideTransaction(rig.supervisor, worker, monitor);
-      const left = await workLeft(rig.store, journey, users.length);
-      kills.push({ worker, at: Date.now() - started, ...caught, workLeft: left });
-      // The kill must land while the journey is still being worked, or it proves nothing.
-      assert.ok(left > 0, `kill ${i + 1} came after every run had exited and every message was sent`);
-      restarting.set(worker, rig.supervisor.start(worker, 'worker'));
-    }
-    await Promise.all(restarting.values());
-    console.log(`kills: ${JSON.stringify(kills)}`);
+/**
+ * Postgres: w1 runs alone while it dies at the entry and scheduler points, so
+ * that the work is its own (with both running, a restarted worker once got no
+ * scheduler batch in 90 s while the other took them all); first inside the
+ * second of two entry batches, so that the other half is left to enter while
+ * the dead worker's entry lease (30 s) runs out. Then, with w1 back unarmed,
+ * w2 dies at the dispatcher points: messages are claimed one by one (SKIP
+ * LOCKED), so both dispatchers get claims.
+ */
+const PG_W1_KILLS: readonly FaultArming[] = [
+  { point: 'entry.batch.before-commit', arrival: 2 },
+  { point: 'scheduler.batch.before-commit', arrival: 2 },
+  { point: 'scheduler.batch.after-commit', arrival: 2 },
+];
+const PG_W2_KILLS: readonly FaultArming[] = [
+  { point: 'dispatcher.outcomes.before-record', arrival: 2 },
+  { point: 'dispatcher.outcomes.after-record', arrival: 2 },
+];
+const PG_KILLS = PG_W1_KILLS.length + PG_W2_KILLS.length;
 
-    await waitUntil('the request to be done', async () => (await requestStatus(api.url as string, journey, requestUuid)).status === 'done', 60_000);
-    const status = await requestStatus(api.url as string, journey, requestUuid);
-    assert.equal(status.entered, users.length, JSON.stringify(status));
-    await waitForJourneyDone(rig.store, journey, users.length, 100_000);
-    const report = await assertExactlyOnce(rig.store, rig.sink, journey, 'kill', users);
-    await assertStatistics(api.url as string, journey, users.length);
-    assert.ok(report.repeatedKeys <= kills.length * MAX_HELD_PER_DISPATCHER, `${report.repeatedKeys} repeated deliveries`);
-    rig.supervisor.assertNoUnexpectedExit();
-    console.log(`done in ${Date.now() - started} ms; ${report.repeatedKeys} deliveries repeated with the same key`);
-  });
-});
+/** SQLite, one process (role all) dying at each in turn. */
+const SQLITE_KILLS: readonly FaultArming[] = [
+  { point: 'entry.batch.after-commit', arrival: 2 },
+  { point: 'scheduler.batch.before-commit', arrival: 3 },
+  { point: 'dispatcher.outcomes.before-record', arrival: 2 },
+];
 
-describe(`sqlite: kill -9 of the single process (role all) inside a batch, ${SQLITE_KILLS} times, during a ${SQLITE_USERS.toLocaleString('en')}-user journey`, () => {
+describe(
+  `postgres: kill -9 of a worker at named points inside its batches, ${PG_KILLS} times, during a ${PG_USERS.toLocaleString('en')}-user Start-by-API journey`,
+  { skip: postgresSkip },
+  () => {
+    const rig = faultRig('postgres');
+
+    it('every user gets exactly one webhook and every run exits; the statistics agree', { timeout: 170_000 }, async () => {
+      const started = Date.now();
+      const users = await importUsers(rig.database.url, 'k', PG_USERS);
+      const api = await rig.supervisor.start('api', 'api');
+      await rig.supervisor.start('w1', 'worker', PG_W1_KILLS[0]);
+      const journey = await startWebhookJourney(api.url as string, rig.sink, 'kill');
+      // 60 s bounds one request accepting every id (seconds under load); it only names a hang.
+      const accepted = await startExternal(api.url as string, journey, users, 60_000);
+      assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
+      const requestUuid = accepted.body.request_uuid as string;
+      console.log(`setup ${Date.now() - started} ms`);
+
+      const context = { journey, users: users.length, started };
+      const kills = await killAtEach(rig, 'w1', 'worker', PG_W1_KILLS, context);
+      kills.push(...(await killAtEach(rig, 'w2', 'worker', PG_W2_KILLS, context)));
+      console.log(`kills: ${JSON.stringify(kills)}`);
+
+      await assertFinishedExactlyOnce(rig, { apiUrl: api.url as string, journey, requestUuid, users, kills, started });
+    });
+  },
+);
+
+describe(`sqlite: kill -9 of the single process (role all) at named points inside its batches, ${SQLITE_KILLS.length} times, during a ${SQLITE_USERS.toLocaleString('en')}-user journey`, () => {
   const rig = faultRig('sqlite');
 
   it('restarted on the same file, it finishes: every user gets exactly one webhook and every run exits', { timeout: 170_000 }, async () => {
     const started = Date.now();
     const users = await importUsers(rig.database.url, 's', SQLITE_USERS);
-    let server = await rig.supervisor.start('all', 'all');
-    const journey = await startWebhookJourney(server.url as string, rig.sink, 'kill');
-    const accepted = await startExternal(server.url as string, journey, users, 60_000);
+    const first = await rig.supervisor.start('all', 'all', SQLITE_KILLS[0]);
+    const journey = await startWebhookJourney(first.url as string, rig.sink, 'kill');
+    // 60 s bounds one request accepting every id (seconds under load); it only names a hang.
+    const accepted = await startExternal(first.url as string, journey, users, 60_000);
     assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
     const requestUuid = accepted.body.request_uuid as string;
 
-    const file = rig.database.url.slice('sqlite:'.length);
-    const probe = new BetterSqlite3(file, { timeout: 0 });
-    const kills: { at: number; tries: number; workLeft: number }[] = [];
-    try {
-      for (let i = 0; i < SQLITE_KILLS; i++) {
-        await sleep(1000 + Math.random() * 1000);
-        // Freeze it until it is caught holding the write lock (inside a batch), then kill it there.
-        const child = server.child;
-        let tries = 0;
-        await waitUntil(
-          'the process frozen inside a write transaction',
-          async () => {
-            tries++;
-            child.kill('SIGSTOP');
-            try {
-              probe.exec('BEGIN IMMEDIATE');
-              probe.exec('ROLLBACK');
-            } catch (error) {
-              if ((error as { code?: string }).code === 'SQLITE_BUSY') return true;
-              throw error;
-            }
-            child.kill('SIGCONT');
-            await sleep(Math.random() * 20);
-            return false;
-          },
-          20_000,
-        );
-        await rig.supervisor.kill('all', 'SIGKILL');
-        const left = await workLeft(rig.store, journey, users.length);
-        kills.push({ at: Date.now() - started, tries, workLeft: left });
-        assert.ok(left > 0, `kill ${i + 1} came after every run had exited and every message was sent`);
-        server = await rig.supervisor.start('all', 'all');
-      }
-    } finally {
-      probe.close();
-    }
+    const kills = await killAtEach(rig, 'all', 'all', SQLITE_KILLS, { journey, users: users.length, started });
+    const server = rig.supervisor.get('all');
     console.log(`kills: ${JSON.stringify(kills)}`);
 
-    await waitUntil('the request to be done', async () => (await requestStatus(server.url as string, journey, requestUuid)).status === 'done', 60_000);
-    const status = await requestStatus(server.url as string, journey, requestUuid);
-    assert.equal(status.entered, users.length, JSON.stringify(status));
-    await waitForJourneyDone(rig.store, journey, users.length, 100_000);
-    const report = await assertExactlyOnce(rig.store, rig.sink, journey, 'kill', users);
-    await assertStatistics(server.url as string, journey, users.length);
-    assert.ok(report.repeatedKeys <= kills.length * MAX_HELD_PER_DISPATCHER, `${report.repeatedKeys} repeated deliveries`);
-    rig.supervisor.assertNoUnexpectedExit();
-    console.log(`done in ${Date.now() - started} ms; ${report.repeatedKeys} deliveries repeated with the same key`);
+    await assertFinishedExactlyOnce(rig, { apiUrl: server.url as string, journey, requestUuid, users, kills, started });
   });
 });

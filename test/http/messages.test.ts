@@ -38,6 +38,7 @@ describeEachBackend('GET /api/journey/{id}/messages', (dialect) => {
       { ...base, runId: 2, userId: 'bob', message: { channel: 'sms', recipient: '+15550100', payload: { body: 'Bob' } } },
     ];
     await ctx.store.outbox.enqueue(messages);
+    // A 20 ms poll: a missed wake-up costs the test 20 ms, not the default second.
     const dispatcher = new Dispatcher(ctx.store, createLogger('silent'), { pollIntervalMs: 20 });
     await dispatcher.start();
     await waitUntil('three outcomes', async () => {

@@ -23,6 +23,7 @@ function configFor(database: TestDatabase, overrides: Partial<Config> = {}): Con
     logLevel: 'silent',
     metricsPort: undefined,
     shutdownTimeoutMs: 30_000,
+    fault: undefined,
     ...overrides,
   };
 }

@@ -39,7 +39,8 @@ describeEachBackend('journey reads see committed data only', (dialect) => {
         await trx.updateTable('journeys').set({ title: 'uncommitted', status: 'STATUS_PAUSED' }).where('uuid', '=', uuid).execute();
         readDuring = ctx.store.journeys.findByUuid(uuid);
         targetDuring = ctx.store.journeys.findEntryTarget(uuid);
-        // Time for the reads to run, were they to run inside this open transaction.
+        // Time for the reads to run, were they to run inside this open transaction (a read takes a millisecond
+        // or two; 50 ms is ample).
         await Promise.race([Promise.all([readDuring, targetDuring]), sleep(50)]);
         throw new Error('rolled back');
       }),

@@ -3,6 +3,7 @@ import { after, before, beforeEach, it } from 'node:test';
 import type { NewMessage } from '../../src/store/outbox.js';
 import { Store } from '../../src/store/store.js';
 import { createTestDatabase, describeEachBackend, type TestDatabase } from '../support/backends.js';
+import { waitUntil } from '../support/wait-until.js';
 
 function webhook(runId: number, overrides: Partial<NewMessage> = {}): NewMessage {
   return {
@@ -11,7 +12,11 @@ function webhook(runId: number, overrides: Partial<NewMessage> = {}): NewMessage
     runId,
     pointUuid: 'point-webhook',
     userId: `user-${runId}`,
-    message: { channel: 'webhook', recipient: 'http://127.0.0.1:9/hook', payload: { method: 'POST', headers: {}, body: `{"run":${runId}}` } },
+    message: {
+      channel: 'webhook',
+      recipient: 'http://127.0.0.1:9/hook',
+      payload: { method: 'POST', headers: {}, body: `{"run":${runId}}` },
+    },
     ...overrides,
   };
 }
@@ -76,7 +81,11 @@ describeEachBackend('outbox store', (dialect) => {
       webhook(1, {
         userId: awkward,
         hwid: null,
-        message: { channel: 'webhook', recipient: `http://127.0.0.1:9/${encodeURIComponent(awkward)}`, payload: { method: 'POST', headers: { 'X-A': awkward }, body: awkward } },
+        message: {
+          channel: 'webhook',
+          recipient: `http://127.0.0.1:9/${encodeURIComponent(awkward)}`,
+          payload: { method: 'POST', headers: { 'X-A': awkward }, body: awkward },
+        },
       }),
     ]);
     const [row] = await outboxRows();
@@ -210,8 +219,8 @@ describeEachBackend('outbox store', (dialect) => {
     const stop = await store.outbox.newWork.listen(() => woken++);
     try {
       await store.outbox.enqueue([webhook(1)]);
-      const deadline = Date.now() + 5_000;
-      while (woken === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      // On Postgres the wake-up is a NOTIFY round trip; 5 s only bounds it.
+      await waitUntil('the listener to be woken', () => woken > 0, 5_000);
       assert.ok(woken > 0);
     } finally {
       await stop();

@@ -12,7 +12,7 @@ export interface JourneydProcess {
   output(): string;
   /** The JSON log lines so far, parsed. */
   logLines(): Record<string, unknown>[];
-  /** Resolves when the process exits, with its exit code (null when a signal killed it). */
+  /** Resolves when the process has exited and its output is all read, with its exit code (null when a signal killed it). */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -27,7 +27,7 @@ export async function startJourneyd(databaseUrl: string, env: Record<string, str
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    child.once('close', (code, signal) => resolve({ code, signal })),
   );
   const started = await new Promise<string | undefined>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`journeyd did not start:\n${output}`)), STARTUP_TIMEOUT_MS);

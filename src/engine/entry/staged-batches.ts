@@ -1,4 +1,5 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { faultPoint } from '../../fault-points.js';
 import type { JourneyStatus } from '../../domain/journey.js';
 import type { Store } from '../../store/store.js';
 
@@ -26,6 +27,7 @@ export interface StagedEntrySteps {
 export async function enterStagedBatches(store: Store, stopping: () => boolean, steps: StagedEntrySteps): Promise<void> {
   for (let first = true; ; first = false) {
     const batch = await steps.enterBatch();
+    faultPoint('entry.batch.after-commit');
     if (batch.kind === 'lease-lost') return steps.leaseLost();
     if (batch.kind === 'journey-not-running') return steps.notRunning(batch.status);
     if (!batch.remaining) break;

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type RawBuilder, type Selectable, type Transaction } from 'kysely';
+import { faultPoint } from '../../fault-points.js';
 import type { Backend } from '../backend.js';
 import { CLAIMABLE_STATUS, PROGRESS_TABLE, SOURCE_CODE } from './sources.js';
 import {
@@ -439,6 +440,7 @@ export class PostgresEntryStatements implements EntryStatements {
       throw new Error(`the stage of ${entry.label} has no user numbered after ${takenBefore} of ${staged}`);
     }
     if (entered > 0) await this.runWake.announce(trx);
+    faultPoint('entry.batch.before-commit');
     return { kind: 'entered', taken, entered, remaining: takenBefore + taken < staged, last: counts.last ?? undefined };
   }
 

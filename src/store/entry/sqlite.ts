@@ -1,5 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { sql, type CompiledQuery, type Kysely } from 'kysely';
+import { faultPoint } from '../../fault-points.js';
 import type { Backend } from '../backend.js';
 import { CLAIMABLE_STATUS, PROGRESS_TABLE, SOURCE_CODE } from './sources.js';
 import {
@@ -354,6 +355,7 @@ export class SqliteEntryStatements implements EntryStatements {
     this.renewLease(entry, terms, entered, taken - entered);
     if (entered > 0) this.addToPointCounter(entry.journeyId, entry.pointUuid, entered);
     const remaining = this.statement(`SELECT 1 FROM entry_stage WHERE source = ? AND source_id = ? LIMIT 1`).get(source, entry.id);
+    faultPoint('entry.batch.before-commit');
     return { kind: 'entered', taken, entered, remaining: remaining !== undefined, last };
   }
 
