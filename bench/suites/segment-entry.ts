@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
-import { SegmentEntryWorker } from '../../src/engine/segment-entry.js';
+import { EntryWorker } from '../../src/engine/entry-worker.js';
 import { createLogger } from '../../src/logger.js';
 import type { Dialect } from '../../src/store/backend.js';
 import { Store } from '../../src/store/store.js';
@@ -20,7 +20,6 @@ const APP_CODE = 'BENCH-00002';
 const MATCHING = 500_000;
 /** One device in six is not in the segment. */
 const DECOYS = MATCHING / 5;
-
 
 /** 600,000 devices generated in SQL, five in six tagged Plan=gold; a draft journey entering the gold segment. */
 async function seed(store: Store) {
@@ -68,7 +67,7 @@ async function benchmark(dialect: Dialect): Promise<void> {
     const draft = await seed(store);
     const started = Date.now();
     if (!(await store.journeys.transition(draft, 'STATUS_RUNNING'))) throw new Error('could not start the journey');
-    const worker = new SegmentEntryWorker(store, { logger: createLogger('warn') });
+    const worker = new EntryWorker(store, { claims: 'segments', logger: createLogger('warn') });
     if ((await worker.drain()) !== 1) throw new Error('the segment entry was not processed');
     const seconds = (Date.now() - started) / 1000;
     const row = await store.backend.db

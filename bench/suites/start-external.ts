@@ -79,7 +79,7 @@ async function runServer(kind: string, databaseUrl: string | undefined): Promise
     const metrics = new ServiceMetrics({ outboxBacklog: () => store.outbox.dueBacklog() });
     const app = buildServer({ store, logger, metrics });
     const worker = new EntryWorker(store, { logger, metrics });
-    worker.start();
+    await worker.start();
     url = await app.listen({ host: '127.0.0.1', port: 0 });
     close = async () => {
       await app.close();
@@ -165,7 +165,10 @@ async function seed(databaseUrl: string, users: number, journeys: number): Promi
     updated_at: now,
   }));
   for (let i = 0; i < rows.length; i += 1_000) {
-    await store.backend.db.insertInto('journeys').values(rows.slice(i, i + 1_000)).execute();
+    await store.backend.db
+      .insertInto('journeys')
+      .values(rows.slice(i, i + 1_000))
+      .execute();
   }
   return { store, applicationId: application.id, journeyUuids };
 }
@@ -199,7 +202,11 @@ function plan(journeyUuids: readonly string[], firstJourney: number, valid: numb
       planned.push(invalid(journey));
     }
     const user = `user-${firstJourney + i + 1}`;
-    planned.push({ path: journey, body: JSON.stringify({ payload: { users: [user], attribute_values: { promo_code: 'LOAD' } } }), expect: 200 });
+    planned.push({
+      path: journey,
+      body: JSON.stringify({ payload: { users: [user], attribute_values: { promo_code: 'LOAD' } } }),
+      expect: 200,
+    });
   }
   return planned;
 }
@@ -297,7 +304,10 @@ function expectedStatuses(planned: readonly PlannedRequest[]): Map<number, numbe
 }
 
 function describeStatuses(counts: Map<number, number>): string {
-  return [...counts.entries()].sort(([a], [b]) => a - b).map(([status, n]) => `${status}:${n}`).join(',');
+  return [...counts.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([status, n]) => `${status}:${n}`)
+    .join(',');
 }
 
 interface LoadRound {

@@ -2,7 +2,6 @@ import type { Config } from '../config.js';
 import { Dispatcher } from '../engine/dispatcher.js';
 import { EntryWorker } from '../engine/entry-worker.js';
 import { Scheduler } from '../engine/scheduler.js';
-import { SegmentEntryWorker } from '../engine/segment-entry.js';
 import { armFaultPoint } from '../fault-points.js';
 import { buildServer } from '../http/server.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -39,13 +38,11 @@ export async function serve(config: Config, role: Role): Promise<RunningService>
   const app = role === 'worker' ? undefined : buildServer({ store, logger, metrics });
   if (app) url = await app.listen({ host: config.host, port: config.port });
   const metricsListener =
-    role === 'worker' && config.metricsPort !== undefined
-      ? await listenForMetrics(metrics, config.host, config.metricsPort)
-      : undefined;
+    role === 'worker' && config.metricsPort !== undefined ? await listenForMetrics(metrics, config.host, config.metricsPort) : undefined;
   const entryWorker = role === 'api' ? undefined : new EntryWorker(store, { logger, metrics });
-  entryWorker?.start();
-  const segmentEntryWorker = role === 'api' ? undefined : new SegmentEntryWorker(store, { logger });
-  segmentEntryWorker?.start();
+  await entryWorker?.start();
+  const segmentEntryWorker = role === 'api' ? undefined : new EntryWorker(store, { claims: 'segments', logger });
+  await segmentEntryWorker?.start();
   const scheduler = role === 'api' ? undefined : new Scheduler(store, { logger, onBatch: metrics.batchCommitted });
   await scheduler?.start();
   const dispatcher = role === 'api' ? undefined : new Dispatcher(store, logger, { metrics });

@@ -23,8 +23,8 @@ export interface Database {
   journeys: JourneysTable;
   entry_rate_limits: EntryRateLimitsTable;
   entry_requests: EntryRequestsTable;
-  entry_audience: EntryAudienceTable;
-  entry_audience_chunks: EntryAudienceChunksTable;
+  entry_stage: EntryStageTable;
+  entry_stage_chunks: EntryStageChunksTable;
   runs: RunsTable;
   journey_point_counters: JourneyPointCountersTable;
   outbox: OutboxTable;
@@ -32,7 +32,6 @@ export interface Database {
   channel_settings: ChannelSettingsTable;
   journey_event_triggers: JourneyEventTriggersTable;
   segment_entries: SegmentEntriesTable;
-  segment_entry_audience: SegmentEntryAudienceTable;
 }
 
 export interface ApplicationsTable {
@@ -151,7 +150,7 @@ export interface EntryRequestsTable {
   /** JSON object: the request's attribute values merged over the point's defaults. */
   attributes: string;
   status: EntryRequestStatus;
-  /** Set once the audience is staged in entry_audience (0/1 on SQLite, boolean on Postgres). */
+  /** Set once the audience is staged (0/1 on SQLite, boolean on Postgres). */
   audience_resolved: number | boolean;
   selected: number;
   entered: number;
@@ -166,19 +165,27 @@ export interface EntryRequestsTable {
   finished_at: number | null;
 }
 
-/** SQLite: a request's resolved, de-duplicated audience; a row leaves when its user has been entered (or skipped). */
-export interface EntryAudienceTable {
-  request_id: number;
+/**
+ * Whose audience a stage row holds: 0 a Start-by-API request (`source_id` an
+ * entry_requests id), 1 a segment entry (a segment_entries id).
+ */
+export type EntryStageSource = 0 | 1;
+
+/** SQLite: a staged entry's resolved, de-duplicated audience; a row leaves when its user has been entered (or skipped). */
+export interface EntryStageTable {
+  source: EntryStageSource;
+  source_id: number;
   user_id: string;
 }
 
 /**
- * Postgres: a request's resolved, de-duplicated audience in chunks of sorted
- * user ids; the users are numbered 1…n across the chunks (`first_seq` is the
- * number of a chunk's first user) and batches take them in ranges.
+ * Postgres: a staged entry's resolved, de-duplicated audience in chunks of
+ * sorted user ids; the users are numbered across the chunks (`first_seq` is
+ * the number of a chunk's first user) and batches take them in ranges.
  */
-export interface EntryAudienceChunksTable {
-  request_id: number;
+export interface EntryStageChunksTable {
+  source: EntryStageSource;
+  source_id: number;
   first_seq: number;
   user_ids: string[];
 }
@@ -313,10 +320,12 @@ export interface SegmentEntriesTable {
   /** When to enter: the start, or the point's `start_at`. */
   due_at: number;
   status: SegmentEntryStatus;
-  /** Set once the audience is staged in segment_entry_audience (0/1 on SQLite, boolean on Postgres). */
+  /** Set once the audience is staged (0/1 on SQLite, boolean on Postgres). */
   audience_resolved: Generated<number | boolean>;
   selected: Generated<number>;
   entered: Generated<number>;
+  /** Always 0: kept so that every staged entry's progress has the same columns. */
+  skipped_unknown: Generated<number>;
   skipped_already: Generated<number>;
   attempts: Generated<number>;
   lease_owner: string | null;
@@ -325,10 +334,4 @@ export interface SegmentEntriesTable {
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
-}
-
-/** A segment entry's resolved audience; a row leaves when its user has been entered (or skipped). */
-export interface SegmentEntryAudienceTable {
-  entry_id: number;
-  user_id: string;
 }

@@ -5,6 +5,8 @@ import type { Database } from './schema.js';
 
 /** Postgres NOTIFY channel on which "runs became due" wakes schedulers in every process. */
 export const RUNS_DUE_CHANNEL = 'journeyd_runs_due';
+/** Postgres NOTIFY channel on which an accepted Start-by-API request wakes entry workers (the accept statement notifies). */
+export const ENTRY_CHANNEL = 'journeyd_entry_requests';
 /** Postgres NOTIFY channel on which a started journey wakes segment entry workers. */
 export const SEGMENT_ENTRY_CHANNEL = 'journeyd_segment_entries';
 /** Postgres NOTIFY channel on which enqueued or released messages wake dispatchers. */

@@ -89,7 +89,7 @@ export async function startEngineApp(dialect: Dialect, options: EngineAppOptions
     onBatch: (report) => batches.push(report),
   });
   const dispatcher = new Dispatcher(ctx.store, logger, { pollIntervalMs: 100, retry: { baseDelayMs: 100 } });
-  entryWorker.start();
+  await entryWorker.start();
   let workersStarted = false;
   const startWorkers = async () => {
     await scheduler.start();

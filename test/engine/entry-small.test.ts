@@ -4,7 +4,7 @@ import { after, before, it } from 'node:test';
 import { pino } from 'pino';
 import { EntryWorker } from '../../src/engine/entry-worker.js';
 import { createLogger } from '../../src/logger.js';
-import type { SmallEntry } from '../../src/store/entry.js';
+import type { SmallEntry } from '../../src/store/entry/index.js';
 import { describeEachBackend } from '../support/backends.js';
 import { startTestApp, type TestContext } from '../support/app.js';
 import {
@@ -55,20 +55,14 @@ describeEachBackend('entry of small requests', (dialect) => {
     const byUsers = await accept(journey, { users: ['a', 'b', 'ghost', 'nobody'] });
     assert.equal(await worker.drain(), 1);
     const users = await requestStatus(ctx, journey, byUsers);
-    assert.deepEqual(
-      [users.status, users.selected, users.entered, users.skipped],
-      ['done', 4, 1, { unknown: 2, already_in_journey: 1 }],
-    );
+    assert.deepEqual([users.status, users.selected, users.entered, users.skipped], ['done', 4, 1, { unknown: 2, already_in_journey: 1 }]);
 
     await ageRateLimits(ctx.store);
     const byHwids = await accept(journey, { hwids: ['hw-a1', 'hw-a2', 'hw-c', 'hw-ghost'] });
     assert.equal(await worker.drain(), 1);
     const hwids = await requestStatus(ctx, journey, byHwids);
     // a (two hwids, already active) and c are the users; hw-ghost is unknown.
-    assert.deepEqual(
-      [hwids.status, hwids.selected, hwids.entered, hwids.skipped],
-      ['done', 3, 1, { unknown: 1, already_in_journey: 1 }],
-    );
+    assert.deepEqual([hwids.status, hwids.selected, hwids.entered, hwids.skipped], ['done', 3, 1, { unknown: 1, already_in_journey: 1 }]);
     assert.deepEqual((await runsOf(ctx.store, journey)).map((run) => run.user_id).sort(), ['a', 'b', 'c']);
     assert.equal((await entryRowCounts(ctx.store))[stageTable(ctx.store)], 0);
   });
@@ -111,9 +105,7 @@ describeEachBackend('entry of small requests', (dialect) => {
 
     const [again] = await ctx.store.entry.claim('worker-c', terms, 10).then((all) => all.filter((r) => r.uuid === kept));
     assert.ok(again);
-    assert.deepEqual(await ctx.store.entry.enterSmall([{ request: again, allowReenter: false }], terms), [
-      { kind: 'done', entered: 2 },
-    ]);
+    assert.deepEqual(await ctx.store.entry.enterSmall([{ request: again, allowReenter: false }], terms), [{ kind: 'done', entered: 2 }]);
     const done = await requestStatus(ctx, keptJourney, kept);
     assert.deepEqual([done.status, done.selected, done.entered, done.skipped.unknown], ['done', 3, 2, 1]);
     assert.equal((await requestStatus(ctx, stolenJourney, stolen)).status, 'processing');
@@ -132,7 +124,10 @@ describeEachBackend('entry of small requests', (dialect) => {
     claimed.sort((x, y) => mine.indexOf(x.uuid) - mine.indexOf(y.uuid));
     assert.equal(claimed.length, 3);
 
-    const outcomes = await ctx.store.entry.enterSmall(claimed.map((request) => ({ request, allowReenter: false })), terms);
+    const outcomes = await ctx.store.entry.enterSmall(
+      claimed.map((request) => ({ request, allowReenter: false })),
+      terms,
+    );
     assert.deepEqual(outcomes, [
       { kind: 'done', entered: 2 },
       { kind: 'done', entered: 1 },

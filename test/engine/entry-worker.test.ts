@@ -24,7 +24,10 @@ describeEachBackend('entry worker: leases, restarts and journey state', (dialect
   let ctx: TestContext;
   before(async () => {
     ctx = await startTestApp(dialect);
-    await registerDevices(ctx, USERS.map((userId) => ({ hwid: `hw-${userId}`, userId })));
+    await registerDevices(
+      ctx,
+      USERS.map((userId) => ({ hwid: `hw-${userId}`, userId })),
+    );
   });
   after(() => ctx.close());
 
@@ -57,11 +60,11 @@ describeEachBackend('entry worker: leases, restarts and journey state', (dialect
     const late = new EntryWorker(ctx.store, { logger, workerId: 'worker-b', batchSize: 3, clock: () => t0 + leaseMs + 1 });
     assert.equal(await late.drain(), 1);
     const done = await requestStatus(ctx, journey, requestUuid);
+    assert.deepEqual([done.status, done.selected, done.entered, done.skipped], ['done', 8, 7, { unknown: 1, already_in_journey: 0 }]);
     assert.deepEqual(
-      [done.status, done.selected, done.entered, done.skipped],
-      ['done', 8, 7, { unknown: 1, already_in_journey: 0 }],
+      (await runsOf(ctx.store, journey)).map((r) => r.user_id),
+      USERS,
     );
-    assert.deepEqual((await runsOf(ctx.store, journey)).map((r) => r.user_id), USERS);
 
     // A wakes up and tries to go on: its lease is gone, so it writes nothing.
     const ghostWrite = await ctx.store.entry.enterBatch(dead, { now: t0, leaseMs, batchSize: 3, allowReenter: true });
@@ -109,7 +112,10 @@ describeEachBackend('entry worker: leases, restarts and journey state', (dialect
     assert.equal(await worker.drain(), 1);
     const done = await requestStatus(ctx, journey, requestUuid);
     assert.deepEqual([done.status, done.entered], ['done', 7]);
-    assert.deepEqual((await runsOf(ctx.store, journey)).map((r) => r.user_id), USERS);
+    assert.deepEqual(
+      (await runsOf(ctx.store, journey)).map((r) => r.user_id),
+      USERS,
+    );
   });
 
   it('holds the requests of a paused journey queued, and finishes them once it runs again', async () => {
@@ -162,7 +168,7 @@ describeEachBackend('entry worker: leases, restarts and journey state', (dialect
   it('wakes on an acceptance in its own process and stops cleanly', async () => {
     // A 60 s poll: within the test only a wake-up can make it claim.
     const worker = new EntryWorker(ctx.store, { logger, pollIntervalMs: 60_000 });
-    worker.start();
+    await worker.start();
     try {
       // Let the loop find the queue empty and go to sleep first. Not observable from here; should it look
       // later, it finds the request itself, and the test proves less, never fails.
@@ -179,7 +185,7 @@ describeEachBackend('entry worker: leases, restarts and journey state', (dialect
   it('claims together what is accepted within its claim spacing, and at once after a quiet spell', async () => {
     const spacingMs = 1_000;
     const worker = new EntryWorker(ctx.store, { logger, pollIntervalMs: 60_000, claimSpacingMs: spacingMs });
-    worker.start();
+    await worker.start();
     try {
       // As above: the loop's first, empty, claim goes first.
       await sleep(50);
@@ -216,7 +222,7 @@ describeEachBackend('entry worker: leases, restarts and journey state', (dialect
       accepted.push([journey, await accept(journey, ['u1'])]);
     }
     const worker = new EntryWorker(ctx.store, { logger, pollIntervalMs: 60_000, claimSpacingMs: 60_000 });
-    worker.start();
+    await worker.start();
     try {
       for (const [journey, uuid] of accepted) await waitForStatus(ctx, journey, uuid, 'done');
     } finally {
@@ -228,7 +234,7 @@ describeEachBackend('entry worker: leases, restarts and journey state', (dialect
     it('wakes on an acceptance by another process through LISTEN/NOTIFY', async () => {
       const other = Store.open(ctx.database.url);
       const worker = new EntryWorker(other, { logger, pollIntervalMs: 60_000 });
-      worker.start();
+      await worker.start();
       try {
         // Time for its LISTEN to be in place (200 ms, a round trip or two); a later one would wait for the poll
         // (60 s) and fail the status wait, so it errs long.
@@ -246,12 +252,7 @@ describeEachBackend('entry worker: leases, restarts and journey state', (dialect
 });
 
 /** Polls the status endpoint until the request reaches `status`; gives up after 15 s so a bug cannot hang the suite. */
-export async function waitForStatus(
-  ctx: TestContext,
-  journey: string,
-  requestUuid: string,
-  status: string,
-): Promise<RequestStatus> {
+export async function waitForStatus(ctx: TestContext, journey: string, requestUuid: string, status: string): Promise<RequestStatus> {
   const deadline = Date.now() + 15_000;
   for (;;) {
     const current = await requestStatus(ctx, journey, requestUuid);

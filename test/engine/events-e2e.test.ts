@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { SegmentEntryWorker } from '../../src/engine/segment-entry.js';
+import { EntryWorker } from '../../src/engine/entry-worker.js';
 import { createLogger } from '../../src/logger.js';
 import { describeEachBackend } from '../support/backends.js';
 import { startHttpSink, type HttpSink } from '../support/http-sink.js';
@@ -15,13 +15,13 @@ import { exitPoint, point, startEngineApp, type EngineApp } from '../e2e/engine-
 describeEachBackend('entry by event and segment, and drop-users, end to end', (dialect) => {
   let app: EngineApp;
   let sink: HttpSink;
-  let segments: SegmentEntryWorker;
+  let segments: EntryWorker;
 
   before(async () => {
     app = await startEngineApp(dialect);
     sink = await startHttpSink();
-    segments = new SegmentEntryWorker(app.store, { logger: createLogger('silent') });
-    segments.start();
+    segments = new EntryWorker(app.store, { claims: 'segments', logger: createLogger('silent') });
+    await segments.start();
   });
   after(async () => {
     await segments.stop();
@@ -44,9 +44,14 @@ describeEachBackend('entry by event and segment, and drop-users, end to end', (d
           { message_bus: { event_name: 'signup', event_conditions: [{ attribute: 'plan', operator: 'in', value: ['pro', 'team'] }] } },
           { default: 'hook' },
         ),
-        point('hook', 'WEBHOOK', { webhook: { url: `${sink.url}/welcome/{{ user_id }}`, method: 'POST', body: 'plan={{ plan }}' } }, {
-          default: 'exit',
-        }),
+        point(
+          'hook',
+          'WEBHOOK',
+          { webhook: { url: `${sink.url}/welcome/{{ user_id }}`, method: 'POST', body: 'plan={{ plan }}' } },
+          {
+            default: 'exit',
+          },
+        ),
         exitPoint(),
       ]);
     });
@@ -73,7 +78,11 @@ describeEachBackend('entry by event and segment, and drop-users, end to end', (d
     let journey: string;
     let startAt: number;
     before(async () => {
-      for (const [user, city] of [['sg-ann', 'Oslo'], ['sg-bob', 'Oslo'], ['sg-cid', 'Rome']] as const) {
+      for (const [user, city] of [
+        ['sg-ann', 'Oslo'],
+        ['sg-bob', 'Oslo'],
+        ['sg-cid', 'Rome'],
+      ] as const) {
         await app.device('registerDevice', { hwid: `${user}-hw`, userId: user, device_type: 3, tags: { Town: city } });
       }
       startAt = Date.now() + 1_500;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
-import { SegmentEntryWorker } from '../../src/engine/segment-entry.js';
+import { EntryWorker } from '../../src/engine/entry-worker.js';
 import { parseSeglang } from '../../src/domain/seglang/index.js';
 import { createLogger } from '../../src/logger.js';
 import { Store } from '../../src/store/store.js';
@@ -55,7 +55,7 @@ function isoIn(ms: number): string {
 
 describeEachBackend('start_by_segment enters the matching users when the journey starts', (dialect) => {
   let ctx: TestContext;
-  let worker: SegmentEntryWorker;
+  let worker: EntryWorker;
   before(async () => {
     ctx = await startTestApp(dialect);
     await registerDevices(ctx, [
@@ -69,7 +69,7 @@ describeEachBackend('start_by_segment enters the matching users when the journey
     await registerDevices(ctx, [{ hwid: 'o-1', userId: 'zed', tags: { City: 'London' } }], 'OTHER-00002', {
       authorization: 'Api other-token',
     });
-    worker = new SegmentEntryWorker(ctx.store, { logger });
+    worker = new EntryWorker(ctx.store, { claims: 'segments', logger });
   });
   after(() => ctx.close());
 
@@ -81,9 +81,15 @@ describeEachBackend('start_by_segment enters the matching users when the journey
       'the entry is committed with the start, before any worker runs',
     );
     assert.equal(await worker.drain(), 1);
-    assert.deepEqual(await activeRuns(ctx.store, journey), LONDONERS.map((u) => `${u}@seg`));
+    assert.deepEqual(
+      await activeRuns(ctx.store, journey),
+      LONDONERS.map((u) => `${u}@seg`),
+    );
     const runs = await runsOf(ctx.store, journey);
-    assert.ok(runs.every((run) => Object.keys(run.attributes).length === 0), 'segment runs carry no attribute values');
+    assert.ok(
+      runs.every((run) => Object.keys(run.attributes).length === 0),
+      'segment runs carry no attribute values',
+    );
     const [entry] = await entriesOf(ctx, journey);
     assert.deepEqual([entry?.status, entry?.selected, entry?.entered], ['done', 5, 5]);
     const stats = await statistics(ctx, journey);
@@ -113,8 +119,8 @@ describeEachBackend('start_by_segment enters the matching users when the journey
     assert.equal(await worker.drain(), 0);
     assert.deepEqual(await runsOf(ctx.store, journey), []);
 
-    const running = new SegmentEntryWorker(ctx.store, { logger });
-    running.start();
+    const running = new EntryWorker(ctx.store, { claims: 'segments', logger });
+    await running.start();
     try {
       await waitUntil('the segment to enter at start_at', async () => (await runsOf(ctx.store, journey)).length === 5);
     } finally {
@@ -124,7 +130,11 @@ describeEachBackend('start_by_segment enters the matching users when the journey
     const enteredAt = await ctx.store.backend.db
       .selectFrom('runs')
       .select((eb) => eb.fn.min('entered_at').as('first'))
-      .where('id', 'in', runs.map((r) => r.id))
+      .where(
+        'id',
+        'in',
+        runs.map((r) => r.id),
+      )
       .executeTakeFirstOrThrow();
     assert.ok(Number(enteredAt.first) >= Date.parse(startAt), 'no one entered before start_at');
   });
@@ -146,14 +156,17 @@ describeEachBackend('start_by_segment enters the matching users when the journey
     // A new process (its own store on the same database) finds the entry held until A's lease expires.
     const restarted = Store.open(ctx.database.url);
     try {
-      const early = new SegmentEntryWorker(restarted, { logger, batchSize: 2, clock: () => t0 + leaseMs - 1 });
+      const early = new EntryWorker(restarted, { claims: 'segments', logger, batchSize: 2, clock: () => t0 + leaseMs - 1 });
       assert.equal(await early.drain(), 0);
-      const late = new SegmentEntryWorker(restarted, { logger, batchSize: 2, clock: () => t0 + leaseMs + 1 });
+      const late = new EntryWorker(restarted, { claims: 'segments', logger, batchSize: 2, clock: () => t0 + leaseMs + 1 });
       assert.equal(await late.drain(), 1);
     } finally {
       await restarted.close();
     }
-    assert.deepEqual(await activeRuns(ctx.store, journey), LONDONERS.map((u) => `${u}@seg`));
+    assert.deepEqual(
+      await activeRuns(ctx.store, journey),
+      LONDONERS.map((u) => `${u}@seg`),
+    );
     assert.deepEqual(
       (await entriesOf(ctx, journey)).map((e) => [e.status, e.selected, e.entered, e.skipped_already]),
       [['done', 5, 5, 0]],
@@ -181,9 +194,15 @@ describeEachBackend('start_by_segment enters the matching users when the journey
       (await entriesOf(ctx, journey)).map((e) => [e.status, e.entered]),
       [['scheduled', 3]],
     );
-    assert.equal(await new SegmentEntryWorker(ctx.store, { logger, batchSize: 3 }).drain(), 1);
-    assert.deepEqual(await activeRuns(ctx.store, journey), LONDONERS.map((u) => `${u}@seg`));
-    assert.deepEqual((await entriesOf(ctx, journey)).map((e) => [e.status, e.entered]), [['done', 5]]);
+    assert.equal(await new EntryWorker(ctx.store, { claims: 'segments', logger, batchSize: 3 }).drain(), 1);
+    assert.deepEqual(
+      await activeRuns(ctx.store, journey),
+      LONDONERS.map((u) => `${u}@seg`),
+    );
+    assert.deepEqual(
+      (await entriesOf(ctx, journey)).map((e) => [e.status, e.entered]),
+      [['done', 5]],
+    );
   });
 
   it('holds an entry of a paused journey and enters once it runs; resuming does not enter again', async () => {
@@ -208,17 +227,20 @@ describeEachBackend('start_by_segment enters the matching users when the journey
     assert.deepEqual(await activeRuns(ctx.store, journey), [], 'back to draft ends every run');
     await lifecycle(ctx, 'start', journey);
     assert.equal(await worker.drain(), 1);
-    assert.deepEqual(await activeRuns(ctx.store, journey), LONDONERS.map((u) => `${u}@seg`));
+    assert.deepEqual(
+      await activeRuns(ctx.store, journey),
+      LONDONERS.map((u) => `${u}@seg`),
+    );
     assert.equal((await runsOf(ctx.store, journey)).length, 10);
   });
 
   it('cancels a pending entry when the journey finishes, and schedules no deactivated point', async () => {
-    const finished = await createJourney(ctx, [
-      segmentEntry('seg', LONDON, { startAt: isoIn(3_600_000) }),
-      exitPoint(),
-    ]);
+    const finished = await createJourney(ctx, [segmentEntry('seg', LONDON, { startAt: isoIn(3_600_000) }), exitPoint()]);
     await lifecycle(ctx, 'finish', finished);
-    assert.deepEqual((await entriesOf(ctx, finished)).map((e) => e.status), ['cancelled']);
+    assert.deepEqual(
+      (await entriesOf(ctx, finished)).map((e) => e.status),
+      ['cancelled'],
+    );
 
     const deactivated = await createJourney(ctx, [
       segmentEntry('off', LONDON, { deactivated: true }),

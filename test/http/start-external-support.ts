@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
 import { sql } from 'kysely';
-import { RATE_LIMIT_WINDOW_MS } from '../../src/store/entry.js';
+import { RATE_LIMIT_WINDOW_MS } from '../../src/store/entry/index.js';
 import type { Store } from '../../src/store/store.js';
 import { TEST_APP_CODE, type TestContext } from '../support/app.js';
 
@@ -131,14 +131,12 @@ export async function requestStatus(ctx: TestContext, journey: string, requestUu
 
 /** Pretends a minute has passed since every entry point last accepted a request. */
 export async function ageRateLimits(store: Store): Promise<void> {
-  await sql`UPDATE entry_rate_limits SET last_accepted_at = last_accepted_at - ${RATE_LIMIT_WINDOW_MS}`.execute(
-    store.backend.db,
-  );
+  await sql`UPDATE entry_rate_limits SET last_accepted_at = last_accepted_at - ${RATE_LIMIT_WINDOW_MS}`.execute(store.backend.db);
 }
 
-/** Where the dialect stages a request's audience: a row per user on SQLite, chunks of users on Postgres. */
-export function stageTable(store: Store): 'entry_audience' | 'entry_audience_chunks' {
-  return store.dialect === 'postgres' ? 'entry_audience_chunks' : 'entry_audience';
+/** Where the dialect stages an audience: a row per user on SQLite, chunks of users on Postgres. */
+export function stageTable(store: Store): 'entry_stage' | 'entry_stage_chunks' {
+  return store.dialect === 'postgres' ? 'entry_stage_chunks' : 'entry_stage';
 }
 
 /** Row counts of every table Start by API writes, to show that a refused request wrote nothing. */

@@ -12,7 +12,7 @@ import {
   type StartRequest,
 } from '../../domain/start-request.js';
 import { isUuid } from '../../domain/uuid.js';
-import type { EntryRequestView, StoredSelector } from '../../store/entry.js';
+import type { EntryRequestView, StoredSelector } from '../../store/entry/index.js';
 import type { Store } from '../../store/store.js';
 import type { App, AppDeps } from '../app.js';
 import { authenticate, grantOf } from '../auth.js';

@@ -17,9 +17,10 @@ const NUMERIC_OID = 1700;
  * set on this pool only, never globally.
  */
 const typeParsers = {
-  getTypeParser(oid: number, format?: 'text' | 'binary') {
+  getTypeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown {
     if (oid === INT8_OID || oid === NUMERIC_OID) return (value: string) => Number(value);
-    return pg.types.getTypeParser(oid, format);
+    // @types/pg types this overload's parser as any.
+    return pg.types.getTypeParser(oid, format) as (value: string) => unknown;
   },
 };
 

@@ -14,7 +14,7 @@ const STATEMENTS = [
 
 /**
  * A Start-by-API audience is staged in chunks: one row per up to 10,000
- * users (STAGE_CHUNK_SIZE in entry-statements.ts), `user_ids` sorted, the
+ * users (STAGE_CHUNK_SIZE in store/entry/postgres.ts), `user_ids` sorted, the
  * first one numbered `first_seq`, the others on from it. Staging 1,000,000
  * users wrote 1,000,000 rows and their key (3.9 s of a 5.4 s statement; the
  * delete when the request ended, 1.2 s more); now it writes 100 rows

@@ -7,6 +7,7 @@ import * as engine from './0700_engine.js';
 import * as eventAndSegmentEntry from './0800_event_and_segment_entry.js';
 import * as entryAudienceSequence from './0900_entry_audience_sequence.js';
 import * as entryAudienceChunks from './1000_entry_audience_chunks.js';
+import * as oneEntryStage from './1100_one_entry_stage.js';
 
 /** Every migration of this dialect, by name; names sort in the order they apply. */
 export const migrations: Record<string, Migration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '0800_event_and_segment_entry': eventAndSegmentEntry,
   '0900_entry_audience_sequence': entryAudienceSequence,
   '1000_entry_audience_chunks': entryAudienceChunks,
+  '1100_one_entry_stage': oneEntryStage,
 };

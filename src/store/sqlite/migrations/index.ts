@@ -6,6 +6,7 @@ import * as messages from './0500_messages.js';
 import * as engine from './0700_engine.js';
 import * as eventAndSegmentEntry from './0800_event_and_segment_entry.js';
 import * as activeRunsIndex from './1000_active_runs_index.js';
+import * as oneEntryStage from './1100_one_entry_stage.js';
 
 /** Every migration of this dialect, by name; names sort in the order they apply. */
 export const migrations: Record<string, Migration> = {
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   '0700_engine': engine,
   '0800_event_and_segment_entry': eventAndSegmentEntry,
   '1000_active_runs_index': activeRunsIndex,
+  '1100_one_entry_stage': oneEntryStage,
 };

@@ -1,49 +1,89 @@
 import { sql, type Kysely, type RawBuilder, type Selectable, type Transaction } from 'kysely';
+import { faultPoint } from '../../fault-points.js';
 import type { Backend } from '../backend.js';
+import { CLAIMABLE_STATUS, PROGRESS_TABLE, SOURCE_CODE } from './sources.js';
 import {
   RATE_LIMIT_WINDOW_MS,
+  stagedRequest,
   type AcceptOutcome,
-  type AudienceQuery,
-  type BatchOutcome,
-  type BatchTerms,
   type ClaimedEntryRequest,
   type EntryRequestInput,
   type EntryStatements,
   type LeaseTerms,
+  type EntrySource,
   type ResolveOutcome,
   type SmallEntry,
   type SmallEntryOutcome,
-} from '../entry.js';
-import { faultPoint } from '../../fault-points.js';
+  type StageAudience,
+  type StageBatchOutcome,
+  type StageBatchTerms,
+  type StagedEntry,
+} from './types.js';
 import type { JourneyParams, Point } from '../../domain/journey.js';
 import type { Database, EntrySelectorKind, JourneyStatus } from '../schema.js';
-import type { Wake } from '../wake.js';
+import { ENTRY_CHANNEL, type Wake } from '../wake.js';
 
 type PostgresBackend = Extract<Backend, { dialect: 'postgres' }>;
 
 /**
- * Most users in one row of entry_audience_chunks (migration 1000, which
- * chunked the stages of requests in progress by the same number). Batches
+ * Most users in one row of entry_stage_chunks (migrations 1000 and 1100,
+ * which chunked the stages of entries in progress by the same number). Batches
  * find their chunks by `first_seq > from - STAGE_CHUNK_SIZE`, so it may grow
  * but never shrink.
  */
 const STAGE_CHUNK_SIZE = 10_000;
 
 /**
- * Stages `users` (a query of distinct `user_id`s) for a request: sorted, numbered 1…n, in
+ * Stages `users` (a query of distinct `user_id`s) for an entry: sorted, numbered 1…n, in
  * chunks of STAGE_CHUNK_SIZE; returns each chunk's size as `n`.
  */
-function stageChunks(requestId: number, users: RawBuilder<unknown>) {
+function stageChunks(entry: StagedEntry, users: RawBuilder<unknown>) {
   return sql`
-    INSERT INTO entry_audience_chunks (request_id, first_seq, user_ids)
-    SELECT ${requestId}::bigint, min(seq), array_agg(user_id ORDER BY seq)
+    INSERT INTO entry_stage_chunks (source, source_id, first_seq, user_ids)
+    SELECT ${SOURCE_CODE[entry.source]}::smallint, ${entry.id}::bigint, min(seq), array_agg(user_id ORDER BY seq)
     FROM (SELECT u.user_id, row_number() OVER (ORDER BY u.user_id) AS seq FROM (${users}) AS u) AS numbered
     GROUP BY (seq - 1) / ${STAGE_CHUNK_SIZE}
     RETURNING cardinality(user_ids) AS n`;
 }
 
-/** Every acceptance notifies this channel (on commit); idle entry workers LISTEN on it. */
-export const ENTRY_CHANNEL = 'journeyd_entry_requests';
+/**
+ * The one statement that inserts entered runs on Postgres, for every entry
+ * path (a set of small requests, a staged batch of a request or a segment),
+ * RETURNING each run's `entry_request_id`. `entrants` selects `journey_id`,
+ * `application_id`, `user_id`, `point_uuid`, `attributes`,
+ * `entry_request_id` and, when `allowReenter` is 'per-row', `allow_reenter`;
+ * a run starts `active` at the entry point, due `now`. Users with an active
+ * run are skipped unless re-entry is allowed. `ordered` inserts in request
+ * and user-id order, so the runs extend runs_active_by_user at its end.
+ */
+function insertRuns(
+  entrants: RawBuilder<unknown>,
+  now: number,
+  { allowReenter, ordered }: { allowReenter: boolean | 'per-row'; ordered: boolean },
+) {
+  // OFFSET 0 keeps NOT EXISTS a per-row probe of runs_active_by_user: flattened into an anti-join,
+  // statistics of a runs table that was small when last analyzed made it re-read every active run of
+  // the journey per staged user (49 s for 10,000 users against 20,000 runs, against 0.23 s probing).
+  // See also `RunStore.refreshStatistics`.
+  const notAlreadyActive = sql`NOT EXISTS (
+    SELECT 1 FROM runs r WHERE r.journey_id = e.journey_id AND r.user_id = e.user_id AND r.state = 'active'
+    OFFSET 0)`;
+  const condition =
+    allowReenter === true
+      ? sql``
+      : allowReenter === false
+        ? sql`WHERE ${notAlreadyActive}`
+        : sql`WHERE e.allow_reenter OR ${notAlreadyActive}`;
+  return sql`
+    INSERT INTO runs (journey_id, application_id, user_id, point_uuid, state, due_at, attributes,
+                      entry_request_id, entered_at, updated_at)
+    SELECT e.journey_id, e.application_id, e.user_id, e.point_uuid, 'active', ${now}, e.attributes,
+           e.entry_request_id, ${now}, ${now}
+    FROM (${entrants}) AS e
+    ${condition}
+    ${ordered ? sql`ORDER BY e.entry_request_id, e.user_id` : sql``}
+    RETURNING entry_request_id`;
+}
 
 /**
  * Entry on Postgres, where many API and worker processes share the database:
@@ -130,23 +170,31 @@ export class PostgresEntryStatements implements EntryStatements {
    */
   enterSmall(entries: readonly SmallEntry[], terms: LeaseTerms): Promise<SmallEntryOutcome[]> {
     return this.db.transaction().execute(async (trx) => {
-      const outcomes: (SmallEntryOutcome | undefined)[] = new Array(entries.length);
-      const held = await this.holdLeases(trx, entries.map(({ request }) => request));
-      const statuses = await this.lockJourneys(trx, [...new Set(entries.map(({ request }) => request.journeyId))]);
+      const outcomes: (SmallEntryOutcome | undefined)[] = new Array<SmallEntryOutcome | undefined>(entries.length);
+      const held = await this.holdLeases(
+        trx,
+        'request',
+        entries.map(({ request }) => request),
+      );
+      const journeys = await this.lockJourneys(trx, [...new Set(entries.map(({ request }) => request.journeyId))]);
       const together: number[] = [];
       const oneByOne: number[] = [];
       const journeysTaken = new Set<number>();
       for (const [i, { request }] of entries.entries()) {
         const lease = held.get(request.id);
         if (!lease) outcomes[i] = { kind: 'lease-lost' };
-        else if (lease.audience_resolved || statuses.get(request.journeyId) !== 'STATUS_RUNNING') oneByOne.push(i);
+        else if (lease.audience_resolved || journeys.get(request.journeyId)?.status !== 'STATUS_RUNNING') oneByOne.push(i);
         else if (journeysTaken.has(request.journeyId)) oneByOne.push(i);
         else {
           journeysTaken.add(request.journeyId);
           together.push(i);
         }
       }
-      const entered = await this.enterFromIds(trx, together.map((i) => entries[i] as SmallEntry), terms.now);
+      const entered = await this.enterFromIds(
+        trx,
+        together.map((i) => entries[i] as SmallEntry),
+        terms.now,
+      );
       for (const i of together) outcomes[i] = { kind: 'done', entered: entered.get((entries[i] as SmallEntry).request.id) ?? 0 };
       if ([...entered.values()].some((n) => n > 0)) await this.runWake.announce(trx);
       for (const i of oneByOne) {
@@ -158,29 +206,30 @@ export class PostgresEntryStatements implements EntryStatements {
   }
 
   /**
-   * Locks, in id order, the rows of the requests whose lease their `owner`
-   * still holds, and answers their progress by request id; a request missing
-   * from the map has lost its lease.
+   * Locks, in id order, the progress rows of the entries (all of one source)
+   * whose lease their `owner` still holds, and answers their progress by id;
+   * an entry missing from the map has lost its lease.
    */
-  private async holdLeases(trx: Transaction<Database>, requests: readonly ClaimedEntryRequest[]) {
-    if (requests.length === 0) return new Map<number, HeldLease>();
-    const rows = await trx
-      .selectFrom('entry_requests')
-      .select(['id', 'audience_resolved', 'selected', 'skipped_unknown', 'entered', 'skipped_already'])
-      .where(
-        sql<boolean>`(id, lease_owner) IN (SELECT * FROM unnest(
-          ${requests.map((request) => request.id)}::bigint[], ${requests.map((request) => request.owner)}::text[]))`,
-      )
-      .where('status', '=', 'processing')
-      .orderBy('id')
-      .forUpdate()
-      .execute();
+  private async holdLeases(
+    trx: Transaction<Database>,
+    source: EntrySource,
+    entries: readonly Pick<StagedEntry, 'id' | 'owner'>[],
+  ): Promise<Map<number, HeldLease>> {
+    if (entries.length === 0) return new Map();
+    const { rows } = await sql<HeldLease & { id: number }>`
+      SELECT id, audience_resolved, selected, skipped_unknown, entered, skipped_already
+      FROM ${sql.table(PROGRESS_TABLE[source])}
+      WHERE (id, lease_owner) IN (SELECT * FROM unnest(
+          ${entries.map((entry) => entry.id)}::bigint[], ${entries.map((entry) => entry.owner)}::text[]))
+        AND status = 'processing'
+      ORDER BY id
+      FOR UPDATE`.execute(trx);
     return new Map(rows.map((row) => [Number(row.id), row]));
   }
 
-  /** Locks the request row while `request.owner` holds its lease; undefined when it does not. */
-  private async holdLease(trx: Transaction<Database>, request: ClaimedEntryRequest): Promise<HeldLease | undefined> {
-    return (await this.holdLeases(trx, [request])).get(request.id);
+  /** Locks the entry's progress row while `entry.owner` holds its lease; undefined when it does not. */
+  private async holdLease(trx: Transaction<Database>, entry: StagedEntry): Promise<HeldLease | undefined> {
+    return (await this.holdLeases(trx, entry.source, [entry])).get(entry.id);
   }
 
   /**
@@ -191,12 +240,12 @@ export class PostgresEntryStatements implements EntryStatements {
    * scanned it once per user (the first batch of 10,000 took 1.6 s instead
    * of 0.17).
    */
-  private async lockJourneys(trx: Transaction<Database>, journeyIds: readonly number[]): Promise<Map<number, JourneyStatus>> {
+  private async lockJourneys(trx: Transaction<Database>, journeyIds: readonly number[]): Promise<Map<number, LockedJourney>> {
     if (journeyIds.length === 0) return new Map();
-    const { rows } = await sql<{ id: number; status: JourneyStatus }>`
-      SELECT id, status, set_config('enable_seqscan', 'off', true) FROM journeys
+    const { rows } = await sql<LockedJourney & { id: number }>`
+      SELECT id, status, params, set_config('enable_seqscan', 'off', true) FROM journeys
       WHERE id = ANY(${[...journeyIds].sort((a, b) => a - b)}::bigint[]) ORDER BY id FOR NO KEY UPDATE`.execute(trx);
-    return new Map(rows.map((row) => [Number(row.id), row.status]));
+    return new Map(rows.map((row) => [Number(row.id), row]));
   }
 
   /**
@@ -233,19 +282,13 @@ export class PostgresEntryStatements implements EntryStatements {
         WHERE q.selector_kind = 'hwids'
       ), known_users AS (
         SELECT DISTINCT request_id, user_id FROM known
-      ), entered AS (
-        INSERT INTO runs (journey_id, application_id, user_id, point_uuid, state, due_at, attributes,
-                          entry_request_id, entered_at, updated_at)
-        SELECT req.journey_id, req.application_id, u.user_id, req.point_uuid, 'active', ${now}, req.attributes,
-               req.id, ${now}, ${now}
-        FROM known_users u JOIN req ON req.id = u.request_id
-        WHERE req.allow_reenter OR NOT EXISTS (
-          SELECT 1 FROM runs r
-          WHERE r.journey_id = req.journey_id AND r.user_id = u.user_id AND r.state = 'active'
-          OFFSET 0)
-        ORDER BY req.id, u.user_id
-        RETURNING entry_request_id
-      ), counts AS (
+      ), entered AS (${insertRuns(
+        sql`SELECT req.journey_id, req.application_id, u.user_id, req.point_uuid, req.attributes,
+                   req.id AS entry_request_id, req.allow_reenter
+            FROM known_users u JOIN req ON req.id = u.request_id`,
+        now,
+        { allowReenter: 'per-row', ordered: true },
+      )}), counts AS (
         SELECT req.id, req.journey_id, req.point_uuid, req.selector_kind,
                coalesce(q.n, 0) AS requested, coalesce(k.n, 0) AS known_devices,
                coalesce(u.n, 0) AS known_users, coalesce(e.n, 0) AS entered
@@ -281,27 +324,29 @@ export class PostgresEntryStatements implements EntryStatements {
     allowReenter: boolean,
     terms: LeaseTerms,
   ): Promise<SmallEntryOutcome> {
-    const staged = await this.stage(trx, request, { kind: request.selectorKind === 'users' ? 'users' : 'hwids' }, terms);
+    const entry = stagedRequest(request);
+    const audience = { kind: request.selectorKind === 'users' ? 'users' : 'hwids', idCount: request.idCount } as const;
+    const staged = await this.stageNow(trx, entry, audience, terms);
     if (staged.kind === 'lease-lost') return staged;
     const batchSize = Math.max(1, request.idCount);
-    const batch = await this.enterNextBatch(trx, request, { ...terms, allowReenter, batchSize });
+    const batch = await this.enterNextBatch(trx, entry, { ...terms, allowReenter, batchSize });
     if (batch.kind !== 'entered') return batch;
-    await this.markDone(trx, request, terms.now);
+    await this.markDone(trx, entry, terms.now);
     return { kind: 'done', entered: batch.entered };
   }
 
-  resolveAudience(request: ClaimedEntryRequest, audience: AudienceQuery, terms: LeaseTerms) {
-    return this.db.transaction().execute((trx) => this.stage(trx, request, audience, terms));
+  stage(entry: StagedEntry, audience: StageAudience, terms: LeaseTerms): Promise<ResolveOutcome> {
+    return this.db.transaction().execute((trx) => this.stageNow(trx, entry, audience, terms));
   }
 
   /** Stages the audience unless that is done already. */
-  private async stage(
+  private async stageNow(
     trx: Transaction<Database>,
-    request: ClaimedEntryRequest,
-    audience: AudienceQuery,
+    entry: StagedEntry,
+    audience: StageAudience,
     { now, leaseMs }: LeaseTerms,
   ): Promise<ResolveOutcome> {
-    const lease = await this.holdLease(trx, request);
+    const lease = await this.holdLease(trx, entry);
     if (!lease) return { kind: 'lease-lost' };
     if (lease.audience_resolved) return { kind: 'resolved', selected: Number(lease.selected) };
     let staged: number;
@@ -309,18 +354,18 @@ export class PostgresEntryStatements implements EntryStatements {
     if (audience.kind === 'filter') {
       // userIds is a SELECT DISTINCT: each user is staged once.
       const { rows } = await sql<{ staged: number }>`
-        WITH staged AS (${stageChunks(request.id, audience.userIds)})
+        WITH staged AS (${stageChunks(entry, audience.userIds)})
         SELECT COALESCE(sum(n), 0) AS staged FROM staged`.execute(trx);
       staged = Number(rows[0]?.staged ?? 0);
     } else {
       const column = sql.ref(`d.${audience.kind === 'users' ? 'user_id' : 'hwid'}`);
       const { rows } = await sql<{ staged: number; known: number; requested: number }>`
         WITH requested AS (
-          SELECT jsonb_array_elements_text(selector::jsonb) AS id FROM entry_requests WHERE id = ${request.id}
+          SELECT jsonb_array_elements_text(selector::jsonb) AS id FROM entry_requests WHERE id = ${entry.id}
         ), known AS (
           SELECT d.user_id FROM devices d
-          WHERE d.application_id = ${request.applicationId} AND ${column} IN (SELECT id FROM requested)
-        ), staged AS (${stageChunks(request.id, sql`SELECT DISTINCT user_id FROM known`)})
+          WHERE d.application_id = ${entry.applicationId} AND ${column} IN (SELECT id FROM requested)
+        ), staged AS (${stageChunks(entry, sql`SELECT DISTINCT user_id FROM known`)})
         SELECT (SELECT COALESCE(sum(n), 0) FROM staged) AS staged, (SELECT count(*) FROM known) AS known,
                (SELECT count(*) FROM requested) AS requested`.execute(trx);
       const counts = rows[0] as { staged: number; known: number; requested: number };
@@ -329,149 +374,114 @@ export class PostgresEntryStatements implements EntryStatements {
       unknown = Number(counts.requested) - (audience.kind === 'users' ? staged : Number(counts.known));
     }
     const selected = staged + unknown;
-    await trx
-      .updateTable('entry_requests')
-      .set({ audience_resolved: true, selected, skipped_unknown: unknown, lease_expires_at: now + leaseMs })
-      .where('id', '=', request.id)
-      .execute();
+    await sql`
+      UPDATE ${sql.table(PROGRESS_TABLE[entry.source])}
+      SET audience_resolved = true, selected = ${selected}, skipped_unknown = ${unknown},
+          lease_expires_at = ${now + leaseMs}
+      WHERE id = ${entry.id}`.execute(trx);
     return { kind: 'resolved', selected };
   }
 
-  enterBatch(request: ClaimedEntryRequest, terms: BatchTerms) {
-    return this.db.transaction().execute((trx) => this.enterNextBatch(trx, request, terms));
+  enterBatch(entry: StagedEntry, terms: StageBatchTerms): Promise<StageBatchOutcome> {
+    return this.db.transaction().execute((trx) => this.enterNextBatch(trx, entry, terms));
   }
 
   /**
    * Enters the staged users numbered after those already taken (`entered +
    * skipped_already`, kept in the same transaction), so a batch reads a range
-   * of the stage's key and deletes nothing; the stage goes when the request
+   * of the stage's key and deletes nothing; the stage goes when the entry
    * ends. The commit does not wait for its WAL flush: should Postgres lose
    * it in a crash, it loses the runs and the progress together, and the next
    * batch enters those users again.
    */
-  private async enterNextBatch(
-    trx: Transaction<Database>,
-    request: ClaimedEntryRequest,
-    terms: BatchTerms,
-  ): Promise<BatchOutcome> {
-    const lease = await this.holdLease(trx, request);
+  private async enterNextBatch(trx: Transaction<Database>, entry: StagedEntry, terms: StageBatchTerms): Promise<StageBatchOutcome> {
+    const lease = await this.holdLease(trx, entry);
     if (!lease) return { kind: 'lease-lost' };
-    const status = (await this.lockJourneys(trx, [request.journeyId])).get(request.journeyId) ?? 'STATUS_ARCHIVED';
-    if (status !== 'STATUS_RUNNING') return { kind: 'journey-not-running', status };
+    const journey = (await this.lockJourneys(trx, [entry.journeyId])).get(entry.journeyId);
+    const status = journey?.status ?? 'STATUS_ARCHIVED';
+    if (!journey || status !== 'STATUS_RUNNING') return { kind: 'journey-not-running', status };
+    const allowReenter = terms.allowReenter ?? (JSON.parse(journey.params) as JourneyParams).allow_reenter === true;
 
     const takenBefore = Number(lease.entered) + Number(lease.skipped_already);
     const staged = Number(lease.selected) - Number(lease.skipped_unknown);
-    // OFFSET 0 keeps NOT EXISTS a per-row probe of runs_active_by_user, whatever the statistics of
-    // runs say (see SegmentEntryStore.enterBatch).
-    const notAlreadyActive = terms.allowReenter
-      ? sql``
-      : sql`WHERE NOT EXISTS (
-          SELECT 1 FROM runs r
-          WHERE r.journey_id = ${request.journeyId} AND r.user_id = b.user_id AND r.state = 'active'
-          OFFSET 0)`;
     const [from, to] = [takenBefore, takenBefore + terms.batchSize];
-    const { rows } = await sql<{ taken: number; entered: number }>`
+    const { rows } = await sql<{ taken: number; entered: number; last: string | null }>`
       WITH batch AS (
-        SELECT x.user_id FROM entry_audience_chunks c CROSS JOIN LATERAL unnest(c.user_ids) WITH ORDINALITY AS x(user_id, k)
-        WHERE c.request_id = ${request.id} AND c.first_seq > ${from - STAGE_CHUNK_SIZE} AND c.first_seq <= ${to}
+        SELECT x.user_id FROM entry_stage_chunks c CROSS JOIN LATERAL unnest(c.user_ids) WITH ORDINALITY AS x(user_id, k)
+        WHERE c.source = ${SOURCE_CODE[entry.source]} AND c.source_id = ${entry.id}
+          AND c.first_seq > ${from - STAGE_CHUNK_SIZE} AND c.first_seq <= ${to}
           AND c.first_seq + x.k - 1 > ${from} AND c.first_seq + x.k - 1 <= ${to}
-      ), entered AS (
-        INSERT INTO runs (journey_id, application_id, user_id, point_uuid, state, due_at, attributes,
-                          entry_request_id, entered_at, updated_at)
-        SELECT ${request.journeyId}, ${request.applicationId}, b.user_id, ${request.pointUuid}, 'active',
-               ${terms.now}, ${request.attributes}, ${request.id}, ${terms.now}, ${terms.now}
-        FROM batch b
-        ${notAlreadyActive}
-        RETURNING 1
-      ), counts AS (
-        SELECT (SELECT count(*) FROM batch) AS taken, (SELECT count(*) FROM entered) AS entered
+      ), entered AS (${insertRuns(
+        sql`SELECT ${entry.journeyId}::bigint AS journey_id, ${entry.applicationId}::bigint AS application_id,
+                   b.user_id, ${entry.pointUuid}::text AS point_uuid, ${entry.attributes}::text AS attributes,
+                   ${entry.source === 'request' ? entry.id : null}::bigint AS entry_request_id
+            FROM batch b`,
+        terms.now,
+        { allowReenter, ordered: false },
+      )}), counts AS (
+        SELECT (SELECT count(*) FROM batch) AS taken, (SELECT count(*) FROM entered) AS entered,
+               (SELECT max(user_id) FROM batch) AS last
       ), progress AS (
-        UPDATE entry_requests r
+        UPDATE ${sql.table(PROGRESS_TABLE[entry.source])} r
         SET entered = r.entered + counts.entered, skipped_already = r.skipped_already + counts.taken - counts.entered,
             lease_expires_at = ${terms.now + terms.leaseMs}
-        FROM counts WHERE r.id = ${request.id}
+        FROM counts WHERE r.id = ${entry.id}
       ), point_counter AS (
         INSERT INTO journey_point_counters AS c (journey_id, point_uuid, entered)
-        SELECT ${request.journeyId}, ${request.pointUuid}, counts.entered FROM counts WHERE counts.entered > 0
+        SELECT ${entry.journeyId}, ${entry.pointUuid}, counts.entered FROM counts WHERE counts.entered > 0
         ON CONFLICT (journey_id, point_uuid) DO UPDATE SET entered = c.entered + EXCLUDED.entered
       )
-      SELECT taken, entered, set_config('synchronous_commit', 'off', true) FROM counts`.execute(trx);
-    const counts = rows[0] as { taken: number; entered: number };
+      SELECT taken, entered, last, set_config('synchronous_commit', 'off', true) FROM counts`.execute(trx);
+    const counts = rows[0] as { taken: number; entered: number; last: string | null };
     const taken = Number(counts.taken);
     const entered = Number(counts.entered);
     if (taken === 0 && takenBefore < staged) {
-      // Would be taken again and again: fail the attempt instead (the worker retries, then fails the request).
-      throw new Error(`the stage of request ${request.uuid} has no user numbered after ${takenBefore} of ${staged}`);
+      // Would be taken again and again: fail the attempt instead (the worker retries, then fails the entry).
+      throw new Error(`the stage of ${entry.label} has no user numbered after ${takenBefore} of ${staged}`);
     }
     if (entered > 0) await this.runWake.announce(trx);
     faultPoint('entry.batch.before-commit');
-    return { kind: 'entered', taken, entered, remaining: takenBefore + taken < staged };
+    return { kind: 'entered', taken, entered, remaining: takenBefore + taken < staged, last: counts.last ?? undefined };
   }
 
-  finish(request: ClaimedEntryRequest, now: number): Promise<boolean> {
+  finish(entry: StagedEntry, now: number): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
-      if (!(await this.holdLease(trx, request))) return false;
-      await this.markDone(trx, request, now);
+      if (!(await this.holdLease(trx, entry))) return false;
+      await this.markDone(trx, entry, now);
       return true;
     });
   }
 
-  private async markDone(trx: Transaction<Database>, request: ClaimedEntryRequest, now: number): Promise<void> {
-    await trx.deleteFrom('entry_audience_chunks').where('request_id', '=', request.id).execute();
-    await trx
-      .updateTable('entry_requests')
-      .set({ status: 'done', finished_at: now, lease_owner: null, lease_expires_at: null })
-      .where('id', '=', request.id)
-      .execute();
+  private async markDone(trx: Transaction<Database>, entry: StagedEntry, now: number): Promise<void> {
+    await this.dropStages(trx, entry.source, [entry.id]);
+    await sql`
+      UPDATE ${sql.table(PROGRESS_TABLE[entry.source])}
+      SET status = 'done', finished_at = ${now}, lease_owner = NULL, lease_expires_at = NULL
+      WHERE id = ${entry.id}`.execute(trx);
   }
 
-  fail(request: ClaimedEntryRequest, error: string, now: number): Promise<boolean> {
+  fail(entry: StagedEntry, error: string, now: number): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
-      if (!(await this.holdLease(trx, request))) return false;
-      await trx.deleteFrom('entry_audience_chunks').where('request_id', '=', request.id).execute();
-      await trx
-        .updateTable('entry_requests')
-        .set({ status: 'failed', error, finished_at: now, lease_owner: null, lease_expires_at: null })
-        .where('id', '=', request.id)
-        .execute();
+      if (!(await this.holdLease(trx, entry))) return false;
+      await this.dropStages(trx, entry.source, [entry.id]);
+      await sql`
+        UPDATE ${sql.table(PROGRESS_TABLE[entry.source])}
+        SET status = 'failed', error = ${error}, finished_at = ${now}, lease_owner = NULL, lease_expires_at = NULL
+        WHERE id = ${entry.id}`.execute(trx);
       return true;
     });
   }
 
-  async release(request: ClaimedEntryRequest): Promise<void> {
-    await this.db
-      .updateTable('entry_requests')
-      .set({ status: 'queued', lease_owner: null, lease_expires_at: null })
-      .where('id', '=', request.id)
-      .where('status', '=', 'processing')
-      .where('lease_owner', '=', request.owner)
-      .execute();
+  async release(entry: StagedEntry): Promise<void> {
+    await sql`
+      UPDATE ${sql.table(PROGRESS_TABLE[entry.source])}
+      SET status = ${CLAIMABLE_STATUS[entry.source]}, lease_owner = NULL, lease_expires_at = NULL
+      WHERE id = ${entry.id} AND status = 'processing' AND lease_owner = ${entry.owner}`.execute(this.db);
   }
 
-  async listen(onWake: () => void, onError: (error: Error) => void): Promise<() => Promise<void>> {
-    const client = await this.backend.pool.connect();
-    const onNotification = (message: { channel: string }) => {
-      if (message.channel === ENTRY_CHANNEL) onWake();
-    };
-    let broken = false;
-    const onClientError = (error: Error) => {
-      broken = true;
-      onError(error);
-    };
-    client.on('notification', onNotification);
-    client.on('error', onClientError);
-    try {
-      await client.query(`LISTEN ${ENTRY_CHANNEL}`);
-    } catch (error) {
-      client.release(true);
-      throw error;
-    }
-    return async () => {
-      client.off('notification', onNotification);
-      if (!broken) await client.query(`UNLISTEN ${ENTRY_CHANNEL}`).catch(() => (broken = true));
-      client.off('error', onClientError);
-      client.release(broken);
-    };
+  async dropStages(executor: Kysely<Database>, source: EntrySource, ids: readonly number[]): Promise<void> {
+    if (ids.length === 0) return;
+    await executor.deleteFrom('entry_stage_chunks').where('source', '=', SOURCE_CODE[source]).where('source_id', 'in', ids).execute();
   }
 }
 
@@ -479,6 +489,12 @@ type HeldLease = Pick<
   Selectable<Database['entry_requests']>,
   'audience_resolved' | 'selected' | 'skipped_unknown' | 'entered' | 'skipped_already'
 >;
+
+interface LockedJourney {
+  readonly status: JourneyStatus;
+  /** JSON of the journey's params. */
+  readonly params: string;
+}
 
 interface ClaimRow {
   id: number;

@@ -1,25 +1,29 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import { sql, type CompiledQuery } from 'kysely';
+import { sql, type CompiledQuery, type Kysely } from 'kysely';
+import { faultPoint } from '../../fault-points.js';
 import type { Backend } from '../backend.js';
+import { CLAIMABLE_STATUS, PROGRESS_TABLE, SOURCE_CODE } from './sources.js';
 import {
   RATE_LIMIT_WINDOW_MS,
+  stagedRequest,
   type AcceptOutcome,
-  type AudienceQuery,
-  type BatchOutcome,
-  type BatchTerms,
   type ClaimedEntryRequest,
   type ClaimOutcome,
   type EnterAtClaim,
   type EntryRequestInput,
   type EntryStatements,
   type LeaseTerms,
+  type EntrySource,
   type ResolveOutcome,
   type SmallEntry,
   type SmallEntryOutcome,
-} from '../entry.js';
-import { faultPoint } from '../../fault-points.js';
+  type StageAudience,
+  type StageBatchOutcome,
+  type StageBatchTerms,
+  type StagedEntry,
+} from './types.js';
 import type { JourneyParams, Point } from '../../domain/journey.js';
-import type { EntrySelectorKind, JourneyStatus } from '../schema.js';
+import type { Database, EntrySelectorKind, EntryStageSource, JourneyStatus } from '../schema.js';
 import type { Wake } from '../wake.js';
 
 type SqliteBackend = Extract<Backend, { dialect: 'sqlite' }>;
@@ -82,9 +86,10 @@ export class SqliteEntryStatements implements EntryStatements {
        WHERE entry_rate_limits.last_accepted_at <= excluded.last_accepted_at - ${RATE_LIMIT_WINDOW_MS}`,
     ).run(input.journeyId, input.pointUuid, now);
     if (gate.changes === 0) {
-      const last = this.statement(
-        `SELECT last_accepted_at FROM entry_rate_limits WHERE journey_id = ? AND point_uuid = ?`,
-      ).get(input.journeyId, input.pointUuid) as { last_accepted_at: number };
+      const last = this.statement(`SELECT last_accepted_at FROM entry_rate_limits WHERE journey_id = ? AND point_uuid = ?`).get(
+        input.journeyId,
+        input.pointUuid,
+      ) as { last_accepted_at: number };
       return { accepted: false, retryAfterMs: last.last_accepted_at + RATE_LIMIT_WINDOW_MS - now };
     }
     const selector = input.selector.kind === 'filter' ? input.selector.filter : JSON.stringify(input.selector.ids);
@@ -175,11 +180,11 @@ export class SqliteEntryStatements implements EntryStatements {
       const statuses = new Map<number, JourneyStatus>();
       const counters = new PointCounters();
       const results = entries.map(({ request, allowReenter }): SmallEntryOutcome => {
-        const lease = this.holdsLease(request);
+        const lease = this.holdsLease(stagedRequest(request));
         if (!lease) return { kind: 'lease-lost' };
         let status = statuses.get(request.journeyId);
         if (status === undefined) {
-          status = this.journeyStatus(request.journeyId);
+          status = this.journey(request.journeyId).status;
           statuses.set(request.journeyId, status);
         }
         if (lease.audience_resolved || status !== 'STATUS_RUNNING') return this.enterSmallStaged(request, allowReenter, terms);
@@ -195,11 +200,13 @@ export class SqliteEntryStatements implements EntryStatements {
   }
 
   private enterSmallStaged(request: ClaimedEntryRequest, allowReenter: boolean, terms: LeaseTerms): SmallEntryOutcome {
-    const staged = this.stage(request, undefined, terms);
+    const entry = stagedRequest(request);
+    const audience = { kind: request.selectorKind === 'users' ? 'users' : 'hwids', idCount: request.idCount } as const;
+    const staged = this.stageNow(entry, audience, undefined, terms);
     if (staged.kind === 'lease-lost') return staged;
-    const batch = this.enterNextBatch(request, { ...terms, allowReenter, batchSize: Math.max(1, request.idCount) });
+    const batch = this.enterNextBatch(entry, { ...terms, allowReenter, batchSize: Math.max(1, request.idCount) });
     if (batch.kind !== 'entered') return batch;
-    this.markDone(request, terms.now);
+    this.markDone(entry, terms.now);
     return { kind: 'done', entered: batch.entered };
   }
 
@@ -214,25 +221,11 @@ export class SqliteEntryStatements implements EntryStatements {
     const column = request.selectorKind === 'users' ? 'user_id' : 'hwid';
     const ids = `SELECT value FROM json_each((SELECT selector FROM entry_requests WHERE id = ?))`;
     const entered = this.statement(
-      `INSERT INTO runs (journey_id, application_id, user_id, point_uuid, state, due_at, attributes,
-                         entry_request_id, entered_at, updated_at)
-       SELECT ?, ?, a.user_id, ?, 'active', ?, ?, ?, ?, ?
-       FROM (SELECT DISTINCT user_id FROM devices WHERE application_id = ? AND ${column} IN (${ids})) AS a
-       WHERE 1 ${allowReenter ? '' : NOT_ALREADY_ACTIVE}
-       ORDER BY a.user_id`,
-    ).run(
-      request.journeyId,
-      request.applicationId,
-      request.pointUuid,
-      now,
-      request.attributes,
-      request.id,
-      now,
-      now,
-      request.applicationId,
-      request.id,
-      ...(allowReenter ? [] : [request.journeyId]),
-    ).changes;
+      insertRunsSql(`FROM (SELECT DISTINCT user_id FROM devices WHERE application_id = ? AND ${column} IN (${ids})) AS a WHERE 1`, {
+        skipActive: !allowReenter,
+        orderByUser: true,
+      }),
+    ).run(...runValues(request, request.id, now), request.applicationId, request.id, ...(allowReenter ? [] : [request.journeyId])).changes;
     // As many users entered as there are ids: every id was known and distinct, none skipped; so the
     // usual case needs no count (an hwid's device is unique in its application).
     const known =
@@ -253,9 +246,11 @@ export class SqliteEntryStatements implements EntryStatements {
     return entered;
   }
 
-  private journeyStatus(journeyId: number): JourneyStatus {
-    return (this.statement(`SELECT status FROM journeys WHERE id = ?`).get(journeyId) as { status: JourneyStatus })
-      .status;
+  private journey(journeyId: number): { status: JourneyStatus; params: string } {
+    return this.statement(`SELECT status, params FROM journeys WHERE id = ?`).get(journeyId) as {
+      status: JourneyStatus;
+      params: string;
+    };
   }
 
   addToPointCounter(journeyId: number, pointUuid: string, entered: number): void {
@@ -265,167 +260,177 @@ export class SqliteEntryStatements implements EntryStatements {
     ).run(journeyId, pointUuid, entered);
   }
 
-  async resolveAudience(request: ClaimedEntryRequest, audience: AudienceQuery, terms: LeaseTerms): Promise<ResolveOutcome> {
-    // The filter's subquery is compiled once per request, outside the transaction.
+  async stage(entry: StagedEntry, audience: StageAudience, terms: LeaseTerms): Promise<ResolveOutcome> {
+    // The filter's subquery is compiled once per entry, outside the transaction.
     const filterInsert =
       audience.kind === 'filter'
-        ? sql`INSERT OR IGNORE INTO entry_audience (request_id, user_id)
-              SELECT ${request.id}, audience.user_id FROM (${audience.userIds}) AS audience`.compile(this.backend.db)
+        ? sql`INSERT OR IGNORE INTO entry_stage (source, source_id, user_id)
+              SELECT ${SOURCE_CODE[entry.source]}, ${entry.id}, audience.user_id FROM (${audience.userIds}) AS audience`.compile(
+            this.backend.db,
+          )
         : undefined;
-    return this.transaction(() => this.stage(request, filterInsert, terms));
+    return this.transaction(() => this.stageNow(entry, audience, filterInsert, terms));
   }
 
   /** Stages the audience unless that is done already; `filterInsert` is the compiled insert of a filter audience. */
-  private stage(
-    request: ClaimedEntryRequest,
+  private stageNow(
+    entry: StagedEntry,
+    audience: StageAudience,
     filterInsert: CompiledQuery | undefined,
     { now, leaseMs }: LeaseTerms,
   ): ResolveOutcome {
-    const lease = this.holdsLease(request);
+    const lease = this.holdsLease(entry);
     if (!lease) return { kind: 'lease-lost' };
     if (lease.audience_resolved) return { kind: 'resolved', selected: lease.selected };
     let staged: number;
     let unknown = 0;
     if (filterInsert) {
       staged = this.backend.raw.prepare(filterInsert.sql).run(...filterInsert.parameters).changes;
-    } else {
-      const column = request.selectorKind === 'users' ? 'user_id' : 'hwid';
+    } else if (audience.kind !== 'filter') {
+      const column = audience.kind === 'users' ? 'user_id' : 'hwid';
       const ids = `SELECT j.value FROM entry_requests r, json_each(r.selector) j WHERE r.id = ?`;
       staged = this.statement(
-        `INSERT OR IGNORE INTO entry_audience (request_id, user_id)
-         SELECT ?, d.user_id FROM devices d WHERE d.application_id = ? AND d.${column} IN (${ids})`,
-      ).run(request.id, request.applicationId, request.id).changes;
+        `INSERT OR IGNORE INTO entry_stage (source, source_id, user_id)
+         SELECT ?, ?, d.user_id FROM devices d WHERE d.application_id = ? AND d.${column} IN (${ids})`,
+      ).run(SOURCE_CODE[entry.source], entry.id, entry.applicationId, entry.id).changes;
       // A user id is known when the user has a device; an hwid when its device exists. Several
       // hwids of one user stage that user once, so for hwids the known devices are counted.
       const known =
-        request.selectorKind === 'users'
+        audience.kind === 'users'
           ? staged
           : (
-              this.statement(
-                `SELECT COUNT(*) AS n FROM devices d WHERE d.application_id = ? AND d.hwid IN (${ids})`,
-              ).get(request.applicationId, request.id) as { n: number }
+              this.statement(`SELECT COUNT(*) AS n FROM devices d WHERE d.application_id = ? AND d.hwid IN (${ids})`).get(
+                entry.applicationId,
+                entry.id,
+              ) as { n: number }
             ).n;
-      unknown = request.idCount - known;
+      unknown = audience.idCount - known;
+    } else {
+      throw new Error('a filter audience is staged by its compiled insert');
     }
     const selected = staged + unknown;
     this.statement(
-      `UPDATE entry_requests
+      `UPDATE ${PROGRESS_TABLE[entry.source]}
        SET audience_resolved = 1, selected = ?, skipped_unknown = ?, lease_expires_at = ?
        WHERE id = ?`,
-    ).run(selected, unknown, now + leaseMs, request.id);
+    ).run(selected, unknown, now + leaseMs, entry.id);
     return { kind: 'resolved', selected };
   }
 
-  async enterBatch(request: ClaimedEntryRequest, terms: BatchTerms): Promise<BatchOutcome> {
-    const outcome = await this.transaction(() => this.enterNextBatch(request, terms));
+  async enterBatch(entry: StagedEntry, terms: StageBatchTerms): Promise<StageBatchOutcome> {
+    const outcome = await this.transaction(() => this.enterNextBatch(entry, terms));
     if (outcome.kind === 'entered' && outcome.entered > 0) await this.runWake.announce();
     return outcome;
   }
 
-  private enterNextBatch(request: ClaimedEntryRequest, terms: BatchTerms): BatchOutcome {
-    if (!this.holdsLease(request)) return { kind: 'lease-lost' };
-    const status = this.journeyStatus(request.journeyId);
-    if (status !== 'STATUS_RUNNING') return { kind: 'journey-not-running', status };
+  private enterNextBatch(entry: StagedEntry, terms: StageBatchTerms): StageBatchOutcome {
+    if (!this.holdsLease(entry)) return { kind: 'lease-lost' };
+    const journey = this.journey(entry.journeyId);
+    if (journey.status !== 'STATUS_RUNNING') return { kind: 'journey-not-running', status: journey.status };
+    const allowReenter = terms.allowReenter ?? (JSON.parse(journey.params) as JourneyParams).allow_reenter === true;
 
-    const last = this.lastUserOfNextBatch(request.id, terms.batchSize);
+    const source = SOURCE_CODE[entry.source];
+    const last = this.lastUserOfNextBatch(source, entry.id, terms.batchSize);
     if (last === undefined) {
-      this.renewLease(request, terms, 0, 0);
-      return { kind: 'entered', taken: 0, entered: 0, remaining: false };
+      this.renewLease(entry, terms, 0, 0);
+      return { kind: 'entered', taken: 0, entered: 0, remaining: false, last: undefined };
     }
     const entered = this.statement(
-      `INSERT INTO runs (journey_id, application_id, user_id, point_uuid, state, due_at, attributes,
-                         entry_request_id, entered_at, updated_at)
-       SELECT ?, ?, a.user_id, ?, 'active', ?, ?, ?, ?, ?
-       FROM entry_audience a
-       WHERE a.request_id = ? AND a.user_id <= ?
-       ${terms.allowReenter ? '' : NOT_ALREADY_ACTIVE}`,
+      insertRunsSql(`FROM entry_stage a WHERE a.source = ? AND a.source_id = ? AND a.user_id <= ?`, {
+        skipActive: !allowReenter,
+        orderByUser: false,
+      }),
     ).run(
-      request.journeyId,
-      request.applicationId,
-      request.pointUuid,
-      terms.now,
-      request.attributes,
-      request.id,
-      terms.now,
-      terms.now,
-      request.id,
+      ...runValues(entry, entry.source === 'request' ? entry.id : null, terms.now),
+      source,
+      entry.id,
       last,
-      ...(terms.allowReenter ? [] : [request.journeyId]),
+      ...(allowReenter ? [] : [entry.journeyId]),
     ).changes;
-    const taken = this.statement(`DELETE FROM entry_audience WHERE request_id = ? AND user_id <= ?`).run(
-      request.id,
+    const taken = this.statement(`DELETE FROM entry_stage WHERE source = ? AND source_id = ? AND user_id <= ?`).run(
+      source,
+      entry.id,
       last,
     ).changes;
-    this.renewLease(request, terms, entered, taken - entered);
-    if (entered > 0) this.addToPointCounter(request.journeyId, request.pointUuid, entered);
-    const remaining = this.statement(`SELECT 1 FROM entry_audience WHERE request_id = ? LIMIT 1`).get(request.id);
+    this.renewLease(entry, terms, entered, taken - entered);
+    if (entered > 0) this.addToPointCounter(entry.journeyId, entry.pointUuid, entered);
+    const remaining = this.statement(`SELECT 1 FROM entry_stage WHERE source = ? AND source_id = ? LIMIT 1`).get(source, entry.id);
     faultPoint('entry.batch.before-commit');
-    return { kind: 'entered', taken, entered, remaining: remaining !== undefined };
+    return { kind: 'entered', taken, entered, remaining: remaining !== undefined, last };
   }
 
-  finish(request: ClaimedEntryRequest, now: number): Promise<boolean> {
+  finish(entry: StagedEntry, now: number): Promise<boolean> {
     return this.transaction(() => {
-      if (!this.holdsLease(request)) return false;
-      this.markDone(request, now);
+      if (!this.holdsLease(entry)) return false;
+      this.markDone(entry, now);
       return true;
     });
   }
 
-  private markDone(request: ClaimedEntryRequest, now: number): void {
+  /** Marks the entry done; its stage is empty, each batch having deleted what it took. */
+  private markDone(entry: StagedEntry, now: number): void {
     this.statement(
-      `UPDATE entry_requests SET status = 'done', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL
+      `UPDATE ${PROGRESS_TABLE[entry.source]}
+       SET status = 'done', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL
        WHERE id = ?`,
-    ).run(now, request.id);
+    ).run(now, entry.id);
   }
 
-  fail(request: ClaimedEntryRequest, error: string, now: number): Promise<boolean> {
+  fail(entry: StagedEntry, error: string, now: number): Promise<boolean> {
     return this.transaction(() => {
-      if (!this.holdsLease(request)) return false;
-      this.statement(`DELETE FROM entry_audience WHERE request_id = ?`).run(request.id);
+      if (!this.holdsLease(entry)) return false;
+      this.statement(`DELETE FROM entry_stage WHERE source = ? AND source_id = ?`).run(SOURCE_CODE[entry.source], entry.id);
       this.statement(
-        `UPDATE entry_requests
+        `UPDATE ${PROGRESS_TABLE[entry.source]}
          SET status = 'failed', error = ?, finished_at = ?, lease_owner = NULL, lease_expires_at = NULL
          WHERE id = ?`,
-      ).run(error, now, request.id);
+      ).run(error, now, entry.id);
       return true;
     });
   }
 
-  async release(request: ClaimedEntryRequest): Promise<void> {
+  async release(entry: StagedEntry): Promise<void> {
     await this.transaction(() =>
       this.statement(
-        `UPDATE entry_requests SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL
+        `UPDATE ${PROGRESS_TABLE[entry.source]}
+         SET status = '${CLAIMABLE_STATUS[entry.source]}', lease_owner = NULL, lease_expires_at = NULL
          WHERE id = ? AND lease_owner = ? AND status = 'processing'`,
-      ).run(request.id, request.owner),
+      ).run(entry.id, entry.owner),
     );
   }
 
-  /** The lease row when `request.owner` still holds it. */
-  private holdsLease(request: ClaimedEntryRequest): LeaseRow | undefined {
-    const row = this.statement(
-      `SELECT audience_resolved, selected FROM entry_requests
-       WHERE id = ? AND status = 'processing' AND lease_owner = ?`,
-    ).get(request.id, request.owner) as LeaseRow | undefined;
-    return row;
+  async dropStages(executor: Kysely<Database>, source: EntrySource, ids: readonly number[]): Promise<void> {
+    if (ids.length === 0) return;
+    await executor.deleteFrom('entry_stage').where('source', '=', SOURCE_CODE[source]).where('source_id', 'in', ids).execute();
   }
 
-  private renewLease(request: ClaimedEntryRequest, { now, leaseMs }: LeaseTerms, entered: number, skipped: number) {
+  /** The lease row when `entry.owner` still holds it. */
+  private holdsLease(entry: StagedEntry): LeaseRow | undefined {
+    return this.statement(
+      `SELECT audience_resolved, selected FROM ${PROGRESS_TABLE[entry.source]}
+       WHERE id = ? AND status = 'processing' AND lease_owner = ?`,
+    ).get(entry.id, entry.owner) as LeaseRow | undefined;
+  }
+
+  private renewLease(entry: StagedEntry, { now, leaseMs }: LeaseTerms, entered: number, skipped: number) {
     this.statement(
-      `UPDATE entry_requests
+      `UPDATE ${PROGRESS_TABLE[entry.source]}
        SET entered = entered + ?, skipped_already = skipped_already + ?, lease_expires_at = ?
        WHERE id = ?`,
-    ).run(entered, skipped, now + leaseMs, request.id);
+    ).run(entered, skipped, now + leaseMs, entry.id);
   }
 
   /** The greatest user id among the next `size` staged users, or undefined when none is left. */
-  private lastUserOfNextBatch(requestId: number, size: number): string | undefined {
-    const nth = this.statement(
-      `SELECT user_id FROM entry_audience WHERE request_id = ? ORDER BY user_id LIMIT 1 OFFSET ?`,
-    ).get(requestId, size - 1) as { user_id: string } | undefined;
+  private lastUserOfNextBatch(source: EntryStageSource, id: number, size: number): string | undefined {
+    const nth = this.statement(`SELECT user_id FROM entry_stage WHERE source = ? AND source_id = ? ORDER BY user_id LIMIT 1 OFFSET ?`).get(
+      source,
+      id,
+      size - 1,
+    ) as { user_id: string } | undefined;
     if (nth) return nth.user_id;
-    const max = this.statement(`SELECT MAX(user_id) AS user_id FROM entry_audience WHERE request_id = ?`).get(
-      requestId,
-    ) as { user_id: string | null };
+    const max = this.statement(`SELECT MAX(user_id) AS user_id FROM entry_stage WHERE source = ? AND source_id = ?`).get(source, id) as {
+      user_id: string | null;
+    };
     return max.user_id ?? undefined;
   }
 
@@ -462,9 +467,36 @@ export class SqliteEntryStatements implements EntryStatements {
   }
 }
 
-/** Literal 'active' so that SQLite can use the partial index runs_active_by_user. */
-const NOT_ALREADY_ACTIVE = `AND NOT EXISTS (
-  SELECT 1 FROM runs r WHERE r.journey_id = ? AND r.user_id = a.user_id AND r.state = 'active')`;
+/**
+ * The one statement that inserts entered runs on SQLite, for every entry
+ * path (a small request's ids, a staged batch of a request or a segment):
+ * `users` is its `FROM … WHERE …`, naming each user `a.user_id`. A run
+ * starts `active` at the entry point, due now. The parameters are
+ * `runValues`, then those of `users`, then, when users with an active run
+ * are skipped, the journey's id. `orderByUser` inserts in user-id order, so
+ * the runs extend runs_active_by_user at its end (a stage is read in that
+ * order already).
+ */
+function insertRunsSql(users: string, { skipActive, orderByUser }: { skipActive: boolean; orderByUser: boolean }): string {
+  // Literal 'active' so that SQLite can use the partial index runs_active_by_user.
+  const notAlreadyActive = `AND NOT EXISTS (
+    SELECT 1 FROM runs r WHERE r.journey_id = ? AND r.user_id = a.user_id AND r.state = 'active')`;
+  return `INSERT INTO runs (journey_id, application_id, user_id, point_uuid, state, due_at, attributes,
+                     entry_request_id, entered_at, updated_at)
+   SELECT ?, ?, a.user_id, ?, 'active', ?, ?, ?, ?, ?
+   ${users}
+   ${skipActive ? notAlreadyActive : ''}
+   ${orderByUser ? 'ORDER BY a.user_id' : ''}`;
+}
+
+/** The leading parameters of `insertRunsSql`. */
+function runValues(
+  entry: Pick<StagedEntry, 'journeyId' | 'applicationId' | 'pointUuid' | 'attributes'>,
+  entryRequestId: number | null,
+  now: number,
+): unknown[] {
+  return [entry.journeyId, entry.applicationId, entry.pointUuid, now, entry.attributes, entryRequestId, now, now];
+}
 
 /** Runs entered per entry point, added to journey_point_counters once per point for a whole set of requests. */
 class PointCounters {
