@@ -17,9 +17,9 @@ export async function applicationId(store: Store): Promise<number> {
 }
 
 /** A running journey with these points; returns its id and uuid. */
-export async function runningJourney(store: Store, points: PointDraft[], params: Record<string, unknown> = {}) {
+export async function runningJourney(store: Store, points: PointDraft[], params: Record<string, unknown> = {}, uuid = randomUUID()) {
   const app = await applicationId(store);
-  const created = await store.journeys.create(randomUUID(), app, {
+  const created = await store.journeys.create(uuid, app, {
     title: 'scheduler test',
     params: { application_code: TEST_APP_CODE, ...params },
     points,
