@@ -64,13 +64,7 @@ const WAIT_EXIT = [
 
 function runAll(): void {
   let failed = 0;
-  for (const args of [
-    ['million', 'sqlite'],
-    ['million', 'postgres'],
-    ['lateness', 'sqlite'],
-    ['lateness', 'postgres'],
-    ['scaling'],
-  ]) {
+  for (const args of [['million', 'sqlite'], ['million', 'postgres'], ['lateness', 'sqlite'], ['lateness', 'postgres'], ['scaling']]) {
     const child = spawnSync(process.execPath, ['--import', 'tsx', SELF, ...args], { stdio: 'inherit', cwd: ROOT });
     if (child.status !== 0) failed++;
   }

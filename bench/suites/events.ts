@@ -81,7 +81,6 @@ function waitPoints(): Point[] {
   ];
 }
 
-
 async function runningJourney(store: Store, applicationId: number, code: string, points: Point[], allowReenter: boolean) {
   const created = await store.journeys.create(crypto.randomUUID(), applicationId, {
     title: 'bench',

@@ -57,7 +57,7 @@ function benchDevice(i: number): BenchDevice {
     userId: `user-${i >>> 1}`,
     deviceType: h & 1 ? 1 : 3,
     pushToken: `token-${mix(i + DEVICES).toString(16)}${h.toString(16)}`,
-    timezone: ((h >>> 8) % 25 - 12) * 3600,
+    timezone: (((h >>> 8) % 25) - 12) * 3600,
     city: CITIES[h % CITIES.length] ?? 'Paris',
     age: 18 + (h % 60),
     score: (h % 10_000) / 100,
@@ -148,17 +148,14 @@ async function insertFloor(databasePath: string): Promise<FloorRun> {
     `INSERT INTO devices (application_id, hwid, user_id, device_type, push_token, language, timezone, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
-  const insertTag = raw.prepare(
-    `INSERT INTO device_tags (device_id, tag_id, int_value, real_value, text_value) VALUES (?, ?, ?, ?, ?)`,
-  );
+  const insertTag = raw.prepare(`INSERT INTO device_tags (device_id, tag_id, int_value, real_value, text_value) VALUES (?, ?, ?, ?, ?)`);
   const started = Date.now();
   const cpuBefore = process.cpuUsage();
   raw.transaction(() => {
     const now = Date.now();
     for (let i = 0; i < DEVICES; i++) {
       const d = benchDevice(i);
-      const id = insertDevice.run(applicationId, d.hwid, d.userId, d.deviceType, d.pushToken, 'en', d.timezone, now, now)
-        .lastInsertRowid;
+      const id = insertDevice.run(applicationId, d.hwid, d.userId, d.deviceType, d.pushToken, 'en', d.timezone, now, now).lastInsertRowid;
       insertTag.run(id, city, null, null, d.city);
       insertTag.run(id, age, d.age, null, null);
       insertTag.run(id, score, null, d.score, null);

@@ -59,7 +59,9 @@ function generateSqlite(store: Store): void {
   raw.exec(TAG_DEFINITIONS_SQL);
   raw.exec(`${series} INSERT INTO devices (id, application_id, hwid, user_id, device_type, created_at, updated_at)
     SELECT n, 1, 'hwid-' || n, 'user-' || n, CASE n % 3 WHEN 0 THEN 1 WHEN 1 THEN 3 ELSE 11 END, 0, 0 FROM s`);
-  raw.exec('DROP INDEX device_tags_by_device; DROP INDEX device_tags_by_int; DROP INDEX device_tags_by_real; DROP INDEX device_tags_by_text');
+  raw.exec(
+    'DROP INDEX device_tags_by_device; DROP INDEX device_tags_by_int; DROP INDEX device_tags_by_real; DROP INDEX device_tags_by_text',
+  );
   raw.exec(`${series} INSERT INTO device_tags (device_id, tag_id, int_value, real_value, text_value)
     SELECT n, 1, NULL, NULL, ${CITY} FROM s
     UNION ALL SELECT n, 2, ${AGE}, NULL, NULL FROM s

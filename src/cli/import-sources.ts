@@ -59,9 +59,7 @@ function lineContent(text: string, start: number, end: number): string | undefin
 }
 
 /** A CSV record (the header is the first) or a record the parser could not read. */
-export type CsvRecord =
-  | { readonly line: number; readonly cells: string[] }
-  | { readonly line: number; readonly error: string };
+export type CsvRecord = { readonly line: number; readonly cells: string[] } | { readonly line: number; readonly error: string };
 
 export class CsvSource implements ByteProgress {
   private parser: ReturnType<typeof parseCsv> | undefined;

@@ -21,8 +21,7 @@ export const IMPORT_EXIT = {
   rowsRejected: 3,
 } as const;
 
-export const DEVICES_IMPORT_USAGE =
-  'usage: journeyd devices import FILE --app CODE [--format csv|ndjson] [--batch-size N]';
+export const DEVICES_IMPORT_USAGE = 'usage: journeyd devices import FILE --app CODE [--format csv|ndjson] [--batch-size N]';
 
 const MAX_BATCH_SIZE = 100_000;
 const PROGRESS_EVERY_ROWS = 1000;

@@ -37,11 +37,7 @@ export class AudienceStore {
    * moment `daysago` counts from.
    */
   async compile(applicationId: number, expr: SegExpr, now: number = Date.now()): Promise<CompiledAudience> {
-    const application = await this.backend.db
-      .selectFrom('applications')
-      .select('code')
-      .where('id', '=', applicationId)
-      .executeTakeFirst();
+    const application = await this.backend.db.selectFrom('applications').select('code').where('id', '=', applicationId).executeTakeFirst();
     if (!application) throw new Error(`no application with id ${applicationId}`);
     const tags = await this.tagDeclarations(applicationId, [...tagNamesOf(expr)]);
     const devices = resolveSeglang(expr, { applicationCode: application.code, tags, now });

@@ -164,7 +164,11 @@ export class EventReactionStore {
         lease_expires_at: null,
       })
       .where('id', 'in', [...moves.keys()])
-      .where('point_uuid', '=', caseOfId((move) => move.from))
+      .where(
+        'point_uuid',
+        '=',
+        caseOfId((move) => move.from),
+      )
       .where('state', '=', sql.lit('active'))
       .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', event.now)]))
       .returning('id')

@@ -115,7 +115,11 @@ describeEachBackend('channel providers per application', (dialect) => {
       assert.deepEqual(record.content, { title: 'Hi', body: 'Code SUMMER25' });
 
       await store.channelSettings.set(appId, 'webhook', 'http', { timeout_ms: 1000 });
-      const hook = await providers.deliver(appId, { channel: 'webhook', recipient: sink.url, payload: { method: 'GET', headers: {} } }, 'k');
+      const hook = await providers.deliver(
+        appId,
+        { channel: 'webhook', recipient: sink.url, payload: { method: 'GET', headers: {} } },
+        'k',
+      );
       assert.deepEqual(hook, { provider: 'http', result: { outcome: 'ok', responseCode: 204 } });
 
       await store.backend.db
@@ -123,7 +127,11 @@ describeEachBackend('channel providers per application', (dialect) => {
         .set({ config: '{"timeout_ms": "soon"}' })
         .where('application_id', '=', appId)
         .execute();
-      const broken = await providers.deliver(appId, { channel: 'webhook', recipient: sink.url, payload: { method: 'GET', headers: {} } }, 'k');
+      const broken = await providers.deliver(
+        appId,
+        { channel: 'webhook', recipient: sink.url, payload: { method: 'GET', headers: {} } },
+        'k',
+      );
       assert.equal(broken.result.outcome, 'permanent');
       assert.match(broken.result.outcome === 'permanent' ? broken.result.error : '', /invalid webhook channel setting/);
     } finally {

@@ -48,7 +48,10 @@ describe('SMTP email provider', () => {
   });
 
   it('sends a body with HTML tags as HTML', async () => {
-    await provider.deliver({ channel: 'email', recipient: 'html@example.com', payload: { subject: 's', body: '<p>Hi <b>there</b></p>' } }, KEY);
+    await provider.deliver(
+      { channel: 'email', recipient: 'html@example.com', payload: { subject: 's', body: '<p>Hi <b>there</b></p>' } },
+      KEY,
+    );
     const mail = sink.mails.find((m) => m.to.includes('html@example.com'));
     assert.match(mailHeader(mail!.raw, 'Content-Type') ?? '', /^text\/html/);
   });

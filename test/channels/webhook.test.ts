@@ -84,7 +84,10 @@ describe('webhook provider', () => {
   });
 
   it('treats other 4xx and redirects as permanent', async () => {
-    const replies: SinkReply[] = [{ status: 400, body: '{"error":"unknown user"}' }, { status: 301, headers: { location: '/x' } }];
+    const replies: SinkReply[] = [
+      { status: 400, body: '{"error":"unknown user"}' },
+      { status: 301, headers: { location: '/x' } },
+    ];
     const s = await sink((index) => replies[index] ?? { status: 200 });
     assert.deepEqual(await provider.deliver(message(s.url), KEY), {
       outcome: 'permanent',

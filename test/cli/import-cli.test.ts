@@ -104,7 +104,10 @@ describeEachBackend('journeyd devices import (CLI)', (dialect) => {
     const result = await runImportCli(database.url, [fixture('bad-rows.csv'), '--app', app.code]);
     assert.equal(result.code, IMPORT_EXIT.rowsRejected, result.stderr);
     assert.match(result.stdout, /\n {2}new +2\n/);
-    assert.match(result.stdout, /\n {2}rejected +5\nRejected rows:\n {2}line 3: hwid is required and must be a non-empty string\n {2}line 4: device_type must be one of/);
+    assert.match(
+      result.stdout,
+      /\n {2}rejected +5\nRejected rows:\n {2}line 3: hwid is required and must be a non-empty string\n {2}line 4: device_type must be one of/,
+    );
     assert.match(result.stdout, /\n {2}line 7: tag "Age" is Integer; "old" is not an integer\n$/);
     assert.ok(await store.devices.find(app.id, 'ok-2'));
   });

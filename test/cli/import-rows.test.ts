@@ -130,7 +130,12 @@ describe('import progress without a terminal', () => {
   it('prints one line per interval with rows, share of the file, rate and an ETA from bytes read', () => {
     let now = 1_000_000;
     const lines: string[] = [];
-    const progress = new PlainProgress((text) => lines.push(text), 1000, () => now, 5000);
+    const progress = new PlainProgress(
+      (text) => lines.push(text),
+      1000,
+      () => now,
+      5000,
+    );
     now += 1000;
     progress.update(10_000, 100);
     assert.deepEqual(lines, []);

@@ -46,8 +46,7 @@ describeEachBackend('devices import', (dialect) => {
     app = await store.applications.create(`IMPRT-${String(++appCounter).padStart(5, '0')}`, 'import');
   });
 
-  const run = (file: string, format: ImportFormat, batchSize?: number) =>
-    importDevicesFile(store, app.id, { file, format, batchSize });
+  const run = (file: string, format: ImportFormat, batchSize?: number) => importDevicesFile(store, app.id, { file, format, batchSize });
 
   /** Date and Version are never inferred from a value, so the fixtures' tags of those types are declared first. */
   async function declareDateAndVersion(): Promise<void> {
@@ -70,15 +69,15 @@ describeEachBackend('devices import', (dialect) => {
       );
 
       const ios = await store.devices.find(app.id, 'ios-1');
-      assert.deepEqual(
-        ios && [ios.userId, ios.deviceType, ios.pushToken, ios.language, ios.timezone],
-        ['alice', 1, 'apns-1', 'en', 3600],
-      );
+      assert.deepEqual(ios && [ios.userId, ios.deviceType, ios.pushToken, ios.language, ios.timezone], ['alice', 1, 'apns-1', 'en', 3600]);
       const email = await store.devices.find(app.id, 'email-1');
-      assert.deepEqual(
-        email && [email.userId, email.deviceType, email.pushToken, email.language, email.timezone],
-        ['email-1', 14, 'bob@example.com', null, null],
-      );
+      assert.deepEqual(email && [email.userId, email.deviceType, email.pushToken, email.language, email.timezone], [
+        'email-1',
+        14,
+        'bob@example.com',
+        null,
+        null,
+      ]);
       const alicesDevices = await store.devices.findByUser(app.id, 'alice');
       assert.deepEqual(alicesDevices.map((d) => d.hwid).sort(), ['android-1', 'ios-1']);
 
@@ -114,7 +113,10 @@ describeEachBackend('devices import', (dialect) => {
         .where('application_id', '=', app.id)
         .orderBy('hwid')
         .execute();
-      assert.deepEqual(devices.map((d) => d.hwid), ['android-1', 'email-1', 'ios-1', 'new-1']);
+      assert.deepEqual(
+        devices.map((d) => d.hwid),
+        ['android-1', 'email-1', 'ios-1', 'new-1'],
+      );
 
       // Fields the update leaves out keep their stored value; the tags it names are replaced, others stay.
       const ios = await store.devices.find(app.id, 'ios-1');
@@ -165,13 +167,16 @@ describeEachBackend('devices import', (dialect) => {
       totals.rejected.map((r) => r.line),
       [3, 4, 5, 6, 7],
     );
-    assert.deepEqual(totals.rejected.map((r) => r.reason.split(';')[0]), [
-      'hwid is required and must be a non-empty string',
-      'device_type must be one of 1, 3, 7, 8, 9, 10, 11, 12, 14, 17, 18, 19, 21',
-      'timezone must be an integer offset from UTC in seconds, -43200 to 50400',
-      'Invalid Record Length: expect 4, got 2 on line 6',
-      'tag "Age" is Integer',
-    ]);
+    assert.deepEqual(
+      totals.rejected.map((r) => r.reason.split(';')[0]),
+      [
+        'hwid is required and must be a non-empty string',
+        'device_type must be one of 1, 3, 7, 8, 9, 10, 11, 12, 14, 17, 18, 19, 21',
+        'timezone must be an integer offset from UTC in seconds, -43200 to 50400',
+        'Invalid Record Length: expect 4, got 2 on line 6',
+        'tag "Age" is Integer',
+      ],
+    );
     const ok2 = await store.devices.find(app.id, 'ok-2');
     assert.equal(ok2?.timezone, -3600);
     assert.deepEqual(await store.devices.getTags(app.id, { hwid: 'ok-2' }), { Age: 2 });
@@ -243,7 +248,10 @@ describeEachBackend('devices import', (dialect) => {
       const totals = await run(file, 'ndjson');
       const landed = await store.backend.db.selectFrom('devices').select('hwid').where('application_id', '=', app.id).execute();
       assert.equal(totals.inserted, 2);
-      assert.deepEqual(totals.rejected.map((r) => r.line), [2]);
+      assert.deepEqual(
+        totals.rejected.map((r) => r.line),
+        [2],
+      );
       assert.match(totals.rejected[0]?.reason ?? '', /^the database refused the row: /);
       assert.deepEqual(landed.map((d) => d.hwid).sort(), ['h-1', 'h-3']);
     } finally {
@@ -260,8 +268,7 @@ describeEachBackend('devices import', (dialect) => {
   }
 
   async function allowAllHwids(): Promise<void> {
-    const statement =
-      dialect === 'sqlite' ? 'DROP TRIGGER test_refuse' : 'ALTER TABLE devices DROP CONSTRAINT test_refuse';
+    const statement = dialect === 'sqlite' ? 'DROP TRIGGER test_refuse' : 'ALTER TABLE devices DROP CONSTRAINT test_refuse';
     await sql.raw(statement).execute(store.backend.db);
   }
 });

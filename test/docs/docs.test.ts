@@ -199,7 +199,10 @@ describe('docs stand alone', () => {
 
   it('README links every page of docs/, so each can be found', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    assert.deepEqual(DOCS.filter((file) => file !== 'README.md' && !readme.includes(`](${file})`)), []);
+    assert.deepEqual(
+      DOCS.filter((file) => file !== 'README.md' && !readme.includes(`](${file})`)),
+      [],
+    );
   });
 
   it('source comments cite docs pages that exist, never the spec files', () => {

@@ -131,7 +131,14 @@ describe('assignBranch', () => {
       { key: 'always', percent: 100 },
       { key: 'nor', percent: 0 },
     ]);
-    assert.deepEqual(shares(ab, USERS.slice(0, 10_000)), new Map([['never', 0], ['always', 100], ['nor', 0]]));
+    assert.deepEqual(
+      shares(ab, USERS.slice(0, 10_000)),
+      new Map([
+        ['never', 0],
+        ['always', 100],
+        ['nor', 0],
+      ]),
+    );
   });
 
   it('splits independently at two points of the same journey', () => {

@@ -27,10 +27,7 @@ describe('compileEntryAttributes', () => {
   });
 
   it('keeps the names templates reserve for tags and the user', () => {
-    assert.equal(
-      refusal([{ name: 'tags' }]),
-      'start_by_api.attributes[0].name "tags" is reserved for templates (tags, user_id)',
-    );
+    assert.equal(refusal([{ name: 'tags' }]), 'start_by_api.attributes[0].name "tags" is reserved for templates (tags, user_id)');
     assert.equal(
       refusal([{ name: 'ok' }, { name: 'user_id', default: 'x' }]),
       'start_by_api.attributes[1].name "user_id" is reserved for templates (tags, user_id)',
@@ -39,11 +36,7 @@ describe('compileEntryAttributes', () => {
 });
 
 describe('mergeAttributeValues', () => {
-  const point = entryAttributes([
-    { name: 'promo_code', default: 'WELCOME' },
-    { name: 'discount', default: '10' },
-    { name: 'campaign' },
-  ]);
+  const point = entryAttributes([{ name: 'promo_code', default: 'WELCOME' }, { name: 'discount', default: '10' }, { name: 'campaign' }]);
 
   it('takes defaults for values the request leaves out, and "" without a default', () => {
     assert.deepEqual(mergeAttributeValues(point, undefined), { promo_code: 'WELCOME', discount: '10', campaign: '' });

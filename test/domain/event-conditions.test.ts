@@ -102,10 +102,7 @@ describe('eventMatches', () => {
     });
 
     it('compare strings by code unit order, as ISO dates sort', () => {
-      assert.deepEqual(matching('gte', '2025-06-01', ['2025-05-31', '2025-06-01', '2025-12-01']), [
-        '2025-06-01',
-        '2025-12-01',
-      ]);
+      assert.deepEqual(matching('gte', '2025-06-01', ['2025-05-31', '2025-06-01', '2025-12-01']), ['2025-06-01', '2025-12-01']);
       assert.deepEqual(matching('lt', 'b', ['a', 'B', 'b', 'c']), ['a', 'B']);
     });
 
@@ -131,10 +128,7 @@ describe('eventMatches', () => {
   });
 
   it('contains finds a substring, case-sensitively, or a list element', () => {
-    assert.deepEqual(matching('contains', 'shoe', ['snowshoes', 'Shoe', ['shoe'], ['shoes'], 5]), [
-      'snowshoes',
-      ['shoe'],
-    ]);
+    assert.deepEqual(matching('contains', 'shoe', ['snowshoes', 'Shoe', ['shoe'], ['shoes'], 5]), ['snowshoes', ['shoe']]);
     assert.deepEqual(matching('contains', 7, [[7, 8], ['7'], 77, '77']), [[7, 8], ['7']]);
   });
 
@@ -157,7 +151,10 @@ describe('compileEventMatcher validation', () => {
     assert.equal(refusal({}), 'event_conditions must be a list');
     assert.equal(refusal(['amount >= 10']), 'event_conditions[0] must be an object {attribute, operator, value}');
     assert.equal(
-      refusal([{ attribute: 'a', operator: 'eq', value: 1 }, { operator: 'eq', value: 1 }]),
+      refusal([
+        { attribute: 'a', operator: 'eq', value: 1 },
+        { operator: 'eq', value: 1 },
+      ]),
       'event_conditions[1].attribute must be a non-empty string',
     );
     assert.equal(

@@ -48,8 +48,7 @@ describe('validateJourneyForStart', () => {
     {
       rule: 'at least one entry point',
       points: () => everyPointType().filter((p) => !['api', 'seg', 'evt'].includes(p.uuid)),
-      problem:
-        'journey has no entry point (one of POINT_TYPE_START_BY_API, POINT_TYPE_START_BY_SEGMENT, POINT_TYPE_EVENT)',
+      problem: 'journey has no entry point (one of POINT_TYPE_START_BY_API, POINT_TYPE_START_BY_SEGMENT, POINT_TYPE_EVENT)',
     },
     {
       rule: 'unique point uuids',
@@ -125,8 +124,7 @@ describe('validateJourneyForStart', () => {
     {
       rule: 'boolean_splitter.filter parses as seglang',
       points: () => withData('split', 'boolean_splitter', { filter: 'T("City", eq, "London") *' }),
-      problem:
-        'point "split" (split): boolean_splitter.filter: invalid filter: expected A(...), T(...), AT(...) or "(" at position 26',
+      problem: 'point "split" (split): boolean_splitter.filter: invalid filter: expected A(...), T(...), AT(...) or "(" at position 26',
     },
     {
       rule: 'start_by_segment.filter parses as seglang',
@@ -155,19 +153,23 @@ describe('validateJourneyForStart', () => {
     },
     {
       rule: 'ab_splitter percents sum to 100',
-      points: () => withData('ab', 'ab_splitter', { branches: [{ key: 'a', percent: 50 }, { key: 'b', percent: 40 }] }),
+      points: () =>
+        withData('ab', 'ab_splitter', {
+          branches: [
+            { key: 'a', percent: 50 },
+            { key: 'b', percent: 40 },
+          ],
+        }),
       problem: /^point "ab" \(ab\): ab_splitter\.branches percents must sum to 100/,
     },
     {
       rule: 'wait_event branches do not take the timeout output key',
-      points: () =>
-        withData('wait-ev', 'wait_event', { branches: [{ key: 'default', event_name: 'x' }], timeout_seconds: 60 }),
+      points: () => withData('wait-ev', 'wait_event', { branches: [{ key: 'default', event_name: 'x' }], timeout_seconds: 60 }),
       problem: /^point "wait-ev" \(wait-ev\): wait_event\.branches\[0\]\.key "default" is reserved for the timeout output/,
     },
     {
       rule: 'wait_event has a positive timeout',
-      points: () =>
-        withData('wait-ev', 'wait_event', { branches: [{ key: 'bought', event_name: 'x' }], timeout_seconds: 0 }),
+      points: () => withData('wait-ev', 'wait_event', { branches: [{ key: 'bought', event_name: 'x' }], timeout_seconds: 0 }),
       problem: /^point "wait-ev" \(wait-ev\): wait_event\.timeout_seconds must be a whole number of seconds from 1/,
     },
     {
@@ -239,8 +241,7 @@ describe('validateJourneyForStart', () => {
     {
       rule: 'strings nested in send_push data parse as Liquid',
       points: () => withData('push', 'send_push', { ...PUSH, data: { deep: { list: ['ok', '{{ x'] } } }),
-      problem:
-        'point "push" (push): send_push.data.deep.list[1] is not a valid template: output "{{ x" not closed, line:1, col:1',
+      problem: 'point "push" (push): send_push.data.deep.list[1] is not a valid template: output "{{ x" not closed, line:1, col:1',
     },
     {
       rule: 'send_email subject uses only known filters',

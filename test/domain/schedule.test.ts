@@ -112,10 +112,7 @@ describe('parseUntilDate', () => {
 
 describe('compileWait', () => {
   it('needs exactly one of delay_seconds, until_time and until_date', () => {
-    assert.equal(
-      compileError({}),
-      'wait must set exactly one of delay_seconds, until_time or until_date; none is set',
-    );
+    assert.equal(compileError({}), 'wait must set exactly one of delay_seconds, until_time or until_date; none is set');
     assert.equal(
       compileError({ delay_seconds: 5, until_time: '09:00' }),
       'wait must set exactly one of delay_seconds, until_time or until_date; delay_seconds and until_time are set',
@@ -134,10 +131,7 @@ describe('compileWait', () => {
   });
 
   it('names the field of a malformed time or date', () => {
-    assert.equal(
-      compileError({ until_time: '9am' }),
-      'wait.until_time: "9am" is not a time of day "HH:mm" (00:00 to 23:59)',
-    );
+    assert.equal(compileError({ until_time: '9am' }), 'wait.until_time: "9am" is not a time of day "HH:mm" (00:00 to 23:59)');
     assert.match(compileError({ until_date: '2025-02-30' }), /^wait\.until_date: "2025-02-30" is not a valid calendar/);
   });
 });

@@ -2,12 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { localTimeOfDayMs, MS_PER_MINUTE } from '../../src/domain/schedule.js';
-import {
-  compileSilentHours,
-  earliestSendTime,
-  type SilentHours,
-  silentHoursEnd,
-} from '../../src/domain/silent-hours.js';
+import { compileSilentHours, earliestSendTime, type SilentHours, silentHoursEnd } from '../../src/domain/silent-hours.js';
 
 const HOUR = 3_600;
 const at = (iso: string) => Date.parse(iso);

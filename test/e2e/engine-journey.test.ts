@@ -47,11 +47,19 @@ describeEachBackend('engine: start by API → split → (webhook | wait → push
         { default: 'exit' },
       ),
       point('wait', 'WAIT', { wait: { delay_seconds: 2 } }, { default: 'push' }),
-      point('push', 'SEND_PUSH', { send_push: { title: 'Hi {{ user_id }}', body: 'Your code: {{ promo_code }} ({{ tags.City }})' } }, { default: 'exit' }),
+      point(
+        'push',
+        'SEND_PUSH',
+        { send_push: { title: 'Hi {{ user_id }}', body: 'Your code: {{ promo_code }} ({{ tags.City }})' } },
+        { default: 'exit' },
+      ),
       exitPoint(),
     ]);
     enteredAt = Date.now();
-    await app.enter(journey, { payload: { users: ['vip-1', 'vip-2', 'reg-1', 'reg-2', 'nobody'] }, attribute_values: { promo_code: 'SUMMER25' } });
+    await app.enter(journey, {
+      payload: { users: ['vip-1', 'vip-2', 'reg-1', 'reg-2', 'nobody'] },
+      attribute_values: { promo_code: 'SUMMER25' },
+    });
   });
   after(async () => {
     await app.close();
@@ -83,7 +91,11 @@ describeEachBackend('engine: start by API → split → (webhook | wait → push
   });
 
   it('records sent messages per point: one webhook per VIP, one push per device with a token', async () => {
-    const stats = await app.until(journey, 'deliveries recorded', (s) => s.point('push').pointStat.sent === 3 && s.point('hook').pointStat.sent === 2);
+    const stats = await app.until(
+      journey,
+      'deliveries recorded',
+      (s) => s.point('push').pointStat.sent === 3 && s.point('hook').pointStat.sent === 2,
+    );
     assert.deepEqual(stats.point('hook').pointStat, { sent: 2, failed: 0 });
     assert.deepEqual(stats.point('push').pointStat, { sent: 3, failed: 0 });
     assert.deepEqual(stats.point('vip').pointStat, { sent: 0, failed: 0 });
@@ -102,7 +114,10 @@ describeEachBackend('engine: start by API → split → (webhook | wait → push
       assert.equal(message.channel, 'push');
       assert.equal(message.point_uuid, 'push');
       assert.deepEqual(message.content, { title: 'Hi reg-1', body: 'Your code: SUMMER25 (Oslo)' });
-      assert.ok(Date.parse(message.created_at) >= enteredAt + 2_000, `push created at ${message.created_at}, entry at ${new Date(enteredAt).toISOString()}`);
+      assert.ok(
+        Date.parse(message.created_at) >= enteredAt + 2_000,
+        `push created at ${message.created_at}, entry at ${new Date(enteredAt).toISOString()}`,
+      );
     }
     const other = await app.messages(journey, 'reg-2');
     assert.deepEqual(other[0]?.content, { title: 'Hi reg-2', body: 'Your code: SUMMER25 ()' });

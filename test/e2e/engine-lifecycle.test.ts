@@ -26,8 +26,20 @@ describeEachBackend('engine: pause, resume, finish', (dialect) => {
       const asleep = deviceClockAt(EIGHT_O_CLOCK_MS - 3_000);
       windowEnd = asleep.nextAt(EIGHT_O_CLOCK_MS);
       const awake = deviceClockAt(NOON_MS);
-      await app.device('registerDevice', { hwid: 'p-phone', userId: 'paused-user', device_type: 1, push_token: 'tok-awake', timezone: awake.timezone });
-      await app.device('registerDevice', { hwid: 'p-tablet', userId: 'paused-user', device_type: 3, push_token: 'tok-asleep', timezone: asleep.timezone });
+      await app.device('registerDevice', {
+        hwid: 'p-phone',
+        userId: 'paused-user',
+        device_type: 1,
+        push_token: 'tok-awake',
+        timezone: awake.timezone,
+      });
+      await app.device('registerDevice', {
+        hwid: 'p-tablet',
+        userId: 'paused-user',
+        device_type: 3,
+        push_token: 'tok-asleep',
+        timezone: asleep.timezone,
+      });
       journey = await app.journey(
         [
           point('api', 'START_BY_API', { start_by_api: {} }, { default: 'push' }),
@@ -44,7 +56,11 @@ describeEachBackend('engine: pause, resume, finish', (dialect) => {
     });
 
     it('refuses new entries while paused', async () => {
-      const res = await app.request({ method: 'POST', url: `/api/journey/${journey}/start/external`, payload: { payload: { users: ['paused-user'] } } });
+      const res = await app.request({
+        method: 'POST',
+        url: `/api/journey/${journey}/start/external`,
+        payload: { payload: { users: ['paused-user'] } },
+      });
       assert.equal(res.statusCode, 400);
       assert.equal(res.json().message, 'Journey is not running');
     });
@@ -57,12 +73,19 @@ describeEachBackend('engine: pause, resume, finish', (dialect) => {
       assert.equal(stats.totals.in_journey, 1);
       assert.equal(sink.requests.filter((r) => r.path.startsWith('/paused/')).length, 0);
       const delivered = await app.messages(journey, 'paused-user');
-      assert.deepEqual(delivered.map((m) => m.recipient), ['tok-awake']);
+      assert.deepEqual(
+        delivered.map((m) => m.recipient),
+        ['tok-awake'],
+      );
     });
 
     it('after resume, the run goes on and the held message is delivered', async () => {
       await app.lifecycle('start', journey);
-      const stats = await app.until(journey, 'the run exited and both pushes sent', (s) => s.totals.exited === 1 && s.point('push').pointStat.sent === 2);
+      const stats = await app.until(
+        journey,
+        'the run exited and both pushes sent',
+        (s) => s.totals.exited === 1 && s.point('push').pointStat.sent === 2,
+      );
       assert.deepEqual([stats.point('hook').entered, stats.point('hook').passed], [1, 1]);
       await waitUntil('the webhook', () => sink.requests.some((r) => r.path === '/paused/paused-user'));
       const delivered = await app.messages(journey, 'paused-user');
@@ -97,7 +120,11 @@ describeEachBackend('engine: pause, resume, finish', (dialect) => {
     });
 
     it('lets nobody enter afterwards', async () => {
-      const res = await app.request({ method: 'POST', url: `/api/journey/${journey}/start/external`, payload: { payload: { users: ['f1'] } } });
+      const res = await app.request({
+        method: 'POST',
+        url: `/api/journey/${journey}/start/external`,
+        payload: { payload: { users: ['f1'] } },
+      });
       assert.equal(res.statusCode, 400);
       assert.equal(res.json().message, 'Journey is not running');
     });

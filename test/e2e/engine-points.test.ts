@@ -32,9 +32,21 @@ describeEachBackend('engine: point types end to end', (dialect) => {
   describe('set_tags, then a split on the tag just set', () => {
     let journey: string;
     before(async () => {
-      await app.device('registerDevice', { hwid: 'st-gold-1', userId: 'st-gold', device_type: 1, push_token: 't1', tags: { Plan: 'gold' } });
+      await app.device('registerDevice', {
+        hwid: 'st-gold-1',
+        userId: 'st-gold',
+        device_type: 1,
+        push_token: 't1',
+        tags: { Plan: 'gold' },
+      });
       await app.device('registerDevice', { hwid: 'st-gold-2', userId: 'st-gold', device_type: 3, push_token: 't2' });
-      await app.device('registerDevice', { hwid: 'st-basic-1', userId: 'st-basic', device_type: 1, push_token: 't3', tags: { Plan: 'basic' } });
+      await app.device('registerDevice', {
+        hwid: 'st-basic-1',
+        userId: 'st-basic',
+        device_type: 1,
+        push_token: 't3',
+        tags: { Plan: 'basic' },
+      });
       journey = await app.journey([
         point('api', 'START_BY_API', { start_by_api: { attributes: [{ name: 'campaign' }] } }, { default: 'tag' }),
         point('tag', 'SET_TAGS', { set_tags: { tags: { Tier: '{{ tags.Plan }}', Campaign: '{{ campaign }}' } } }, { default: 'gold?' }),
@@ -71,7 +83,13 @@ describeEachBackend('engine: point types end to end', (dialect) => {
       const soon = deviceClockAt(EIGHT_O_CLOCK_MS - 2_000);
       eight = soon.nextAt(EIGHT_O_CLOCK_MS);
       await app.device('registerDevice', { hwid: 'ut-soon', userId: 'ut-soon', device_type: 1, push_token: 'x', timezone: soon.timezone });
-      await app.device('registerDevice', { hwid: 'ut-late', userId: 'ut-late', device_type: 1, push_token: 'y', timezone: deviceClockAt(NOON_MS).timezone });
+      await app.device('registerDevice', {
+        hwid: 'ut-late',
+        userId: 'ut-late',
+        device_type: 1,
+        push_token: 'y',
+        timezone: deviceClockAt(NOON_MS).timezone,
+      });
       journey = await app.journey([
         point('api', 'START_BY_API', { start_by_api: {} }, { default: 'wait' }),
         point('wait', 'WAIT', { wait: { until_time: '08:00' } }, { default: 'woke' }),
@@ -103,7 +121,9 @@ describeEachBackend('engine: point types end to end', (dialect) => {
           'WAIT_EVENT',
           {
             wait_event: {
-              branches: [{ key: 'bought', event_name: 'purchase', event_conditions: [{ attribute: 'amount', operator: 'gte', value: 10 }] }],
+              branches: [
+                { key: 'bought', event_name: 'purchase', event_conditions: [{ attribute: 'amount', operator: 'gte', value: 10 }] },
+              ],
               timeout_seconds: 3,
             },
           },
@@ -147,7 +167,12 @@ describeEachBackend('engine: point types end to end', (dialect) => {
       await app.device('registerDevice', { hwid: 'em-ann-phone', userId: 'em-ann', device_type: 1, push_token: 'tok-ann' });
       journey = await app.journey([
         point('api', 'START_BY_API', { start_by_api: { attributes: [{ name: 'promo_code', default: 'NONE' }] } }, { default: 'mail' }),
-        point('mail', 'SEND_EMAIL', { send_email: { subject: 'Hi {{ tags.Name }}', body: 'Your code is {{ promo_code }}' } }, { default: 'exit' }),
+        point(
+          'mail',
+          'SEND_EMAIL',
+          { send_email: { subject: 'Hi {{ tags.Name }}', body: 'Your code is {{ promo_code }}' } },
+          { default: 'exit' },
+        ),
         exitPoint(),
       ]);
       await app.enter(journey, { payload: { users: ['em-ann'] }, attribute_values: { promo_code: 'MAILME' } });
@@ -160,14 +185,18 @@ describeEachBackend('engine: point types end to end', (dialect) => {
       const stats = await app.until(journey, 'the mail recorded', (s) => s.point('mail').pointStat.sent === 1);
       assert.deepEqual(stats.point('mail').pointStat, { sent: 1, failed: 0 });
       const log = await app.messages(journey, 'em-ann');
-      assert.deepEqual(log.map((m) => [m.channel, m.recipient, m.status]), [['email', 'ann@mail.example', 'sent']]);
+      assert.deepEqual(
+        log.map((m) => [m.channel, m.recipient, m.status]),
+        [['email', 'ann@mail.example', 'sent']],
+      );
     });
   });
 
   describe('A/B splitter', () => {
     it('sends each user down the branch its hash gives, in the configured proportions', async () => {
       const users = Array.from({ length: 120 }, (_, i) => `ab-user-${i}`);
-      for (const userId of users) await app.device('registerDevice', { hwid: `${userId}-hw`, userId, device_type: 3, push_token: `t-${userId}` });
+      for (const userId of users)
+        await app.device('registerDevice', { hwid: `${userId}-hw`, userId, device_type: 3, push_token: `t-${userId}` });
       const branches = [
         { key: 'a', percent: 25 },
         { key: 'b', percent: 75 },

@@ -14,11 +14,41 @@ describeEachBackend('engine: silent hours', (dialect) => {
     const late = deviceClockAt(EIGHT_O_CLOCK_MS - 3_000);
     const noon = deviceClockAt(NOON_MS);
     windowEnd = late.nextAt(EIGHT_O_CLOCK_MS);
-    await app.device('registerDevice', { hwid: 'night-phone', userId: 'night', device_type: 1, push_token: 'tok-night', timezone: late.timezone });
-    await app.device('registerDevice', { hwid: 'day-phone', userId: 'day', device_type: 1, push_token: 'tok-day', timezone: noon.timezone });
-    await app.device('registerDevice', { hwid: 'both-phone', userId: 'both', device_type: 1, push_token: 'tok-both-night', timezone: late.timezone });
-    await app.device('registerDevice', { hwid: 'both-tablet', userId: 'both', device_type: 3, push_token: 'tok-both-day', timezone: noon.timezone });
-    await app.device('registerDevice', { hwid: 'sms-night', userId: 'texted', device_type: 18, push_token: '+15550100', timezone: late.timezone });
+    await app.device('registerDevice', {
+      hwid: 'night-phone',
+      userId: 'night',
+      device_type: 1,
+      push_token: 'tok-night',
+      timezone: late.timezone,
+    });
+    await app.device('registerDevice', {
+      hwid: 'day-phone',
+      userId: 'day',
+      device_type: 1,
+      push_token: 'tok-day',
+      timezone: noon.timezone,
+    });
+    await app.device('registerDevice', {
+      hwid: 'both-phone',
+      userId: 'both',
+      device_type: 1,
+      push_token: 'tok-both-night',
+      timezone: late.timezone,
+    });
+    await app.device('registerDevice', {
+      hwid: 'both-tablet',
+      userId: 'both',
+      device_type: 3,
+      push_token: 'tok-both-day',
+      timezone: noon.timezone,
+    });
+    await app.device('registerDevice', {
+      hwid: 'sms-night',
+      userId: 'texted',
+      device_type: 18,
+      push_token: '+15550100',
+      timezone: late.timezone,
+    });
 
     journey = await app.journey(
       [
@@ -49,7 +79,10 @@ describeEachBackend('engine: silent hours', (dialect) => {
     const [message] = await app.messages(journey, 'night');
     assert.equal(message?.recipient, 'tok-night');
     // The message was produced only when the run left the point, after 08:00 on the device.
-    assert.ok(Date.parse(message.created_at) >= windowEnd, `created ${message.created_at}, window ended ${new Date(windowEnd).toISOString()}`);
+    assert.ok(
+      Date.parse(message.created_at) >= windowEnd,
+      `created ${message.created_at}, window ended ${new Date(windowEnd).toISOString()}`,
+    );
   });
 
   it('with devices on both sides of the window, moves on at once and delays only the silent device', async () => {
@@ -58,7 +91,10 @@ describeEachBackend('engine: silent hours', (dialect) => {
     assert.deepEqual([...byRecipient.keys()].sort(), ['tok-both-day', 'tok-both-night']);
     const silent = byRecipient.get('tok-both-night')!;
     assert.ok(Date.parse(silent.created_at) < windowEnd, 'produced when the run passed the point, inside the window');
-    assert.ok(Date.parse(silent.delivered_at) >= windowEnd, `delivered ${silent.delivered_at}, window ended ${new Date(windowEnd).toISOString()}`);
+    assert.ok(
+      Date.parse(silent.delivered_at) >= windowEnd,
+      `delivered ${silent.delivered_at}, window ended ${new Date(windowEnd).toISOString()}`,
+    );
   });
 
   it('applies the window to SMS too, and passes users without devices of the channel without a message', async () => {

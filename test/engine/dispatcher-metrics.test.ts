@@ -84,8 +84,9 @@ describeEachBackend('dispatcher metrics', (dialect) => {
     const [stolen] = await store.outbox.claimDue('dispatcher-after-expiry', 10, 60_000, Date.now() + 10 * 60_000);
     assert.ok(stolen, 'the message was claimed again');
 
-    await waitUntil('the refused outcome to be counted', async () =>
-      sampleValue(await exposition(metrics), 'journeyd_lease_expiries_total', { work: 'outbox_message' }) === 1,
+    await waitUntil(
+      'the refused outcome to be counted',
+      async () => sampleValue(await exposition(metrics), 'journeyd_lease_expiries_total', { work: 'outbox_message' }) === 1,
     );
     const row = await store.backend.db.selectFrom('outbox').select(['status', 'lease_owner']).executeTakeFirstOrThrow();
     assert.deepEqual(row, { status: 'pending', lease_owner: 'dispatcher-after-expiry' });

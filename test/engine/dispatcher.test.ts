@@ -17,12 +17,30 @@ const FAST: DispatcherOptions = { pollIntervalMs: 20, retry: { baseDelayMs: 20, 
 describe('retryDelayMs', () => {
   const policy = { maxAttempts: 10, baseDelayMs: 1000, maxDelayMs: 10_000 };
   it('doubles per attempt with half of it jittered, up to the ceiling', () => {
-    assert.equal(retryDelayMs(1, policy, () => 0), 500);
-    assert.equal(retryDelayMs(1, policy, () => 1), 1000);
-    assert.equal(retryDelayMs(3, policy, () => 0), 2000);
-    assert.equal(retryDelayMs(3, policy, () => 1), 4000);
-    assert.equal(retryDelayMs(9, policy, () => 1), 10_000);
-    assert.equal(retryDelayMs(60, policy, () => 0.5), 7500);
+    assert.equal(
+      retryDelayMs(1, policy, () => 0),
+      500,
+    );
+    assert.equal(
+      retryDelayMs(1, policy, () => 1),
+      1000,
+    );
+    assert.equal(
+      retryDelayMs(3, policy, () => 0),
+      2000,
+    );
+    assert.equal(
+      retryDelayMs(3, policy, () => 1),
+      4000,
+    );
+    assert.equal(
+      retryDelayMs(9, policy, () => 1),
+      10_000,
+    );
+    assert.equal(
+      retryDelayMs(60, policy, () => 0.5),
+      7500,
+    );
   });
 });
 
@@ -86,8 +104,7 @@ describeEachBackend('dispatcher', (dialect) => {
       .orderBy('id')
       .execute();
   const deliveries = async () => store.backend.db.selectFrom('message_deliveries').selectAll().orderBy('id').execute();
-  const counters = async () =>
-    store.backend.db.selectFrom('journey_point_counters').select(['point_uuid', 'sent', 'failed']).execute();
+  const counters = async () => store.backend.db.selectFrom('journey_point_counters').select(['point_uuid', 'sent', 'failed']).execute();
 
   it('sends a webhook once with its rendered body and the Idempotency-Key, and records it', async () => {
     const s = await sink();
@@ -245,7 +262,10 @@ describeEachBackend('dispatcher', (dialect) => {
   it('stops gracefully: in-flight deliveries are recorded, unstarted ones are released unattempted', async () => {
     const s = await sink(() => ({ status: 200, delayMs: 300 }));
     await store.channelSettings.set(appId, 'webhook', 'http', { timeout_ms: 5_000 });
-    await enqueueMessages(store, [1, 2, 3, 4].map((run) => webhook(run, `${s.url}/m/${run}`)));
+    await enqueueMessages(
+      store,
+      [1, 2, 3, 4].map((run) => webhook(run, `${s.url}/m/${run}`)),
+    );
     const dispatcher = await startDispatcher({ concurrency: 1 });
     await waitUntil('the first delivery to be in flight', () => s.requests.length === 1);
     await dispatcher.stop();
@@ -265,13 +285,13 @@ describeEachBackend('dispatcher', (dialect) => {
     const count = 300;
     // A generous timeout: this test is about claims, and a timed-out request would rightly be repeated.
     await store.channelSettings.set(appId, 'webhook', 'http', { timeout_ms: 10_000 });
-    await enqueueMessages(store, Array.from({ length: count }, (_, i) => webhook(i + 1, `${s.url}/m/${i + 1}`)));
+    await enqueueMessages(
+      store,
+      Array.from({ length: count }, (_, i) => webhook(i + 1, `${s.url}/m/${i + 1}`)),
+    );
     const other = Store.open(database.url);
     try {
-      await Promise.all([
-        startDispatcher({ batchSize: 20, concurrency: 8 }),
-        startDispatcher({ batchSize: 20, concurrency: 8 }, other),
-      ]);
+      await Promise.all([startDispatcher({ batchSize: 20, concurrency: 8 }), startDispatcher({ batchSize: 20, concurrency: 8 }, other)]);
       await waitUntil('every message to be recorded', async () => (await finished()).length === count, 30_000);
       await Promise.all(running.splice(0).map((d) => d.stop()));
     } finally {

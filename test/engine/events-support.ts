@@ -72,12 +72,7 @@ export async function createJourney(
   return uuid;
 }
 
-export async function lifecycle(
-  ctx: TestContext,
-  action: string,
-  uuid: string,
-  headers: Record<string, string> = {},
-): Promise<void> {
+export async function lifecycle(ctx: TestContext, action: string, uuid: string, headers: Record<string, string> = {}): Promise<void> {
   const res = await ctx.request({ method: 'POST', url: `/api/v3/journeygateway/${action}`, payload: { uuid }, headers });
   assert.equal(res.statusCode, 200, res.body);
 }
@@ -138,15 +133,7 @@ export async function runsOf(store: Store, journeyUuid: string): Promise<RunRow[
   const rows = await store.backend.db
     .selectFrom('runs')
     .innerJoin('journeys', 'journeys.id', 'runs.journey_id')
-    .select([
-      'runs.id',
-      'runs.user_id',
-      'runs.point_uuid',
-      'runs.state',
-      'runs.due_at',
-      'runs.attributes',
-      'runs.exited_at',
-    ])
+    .select(['runs.id', 'runs.user_id', 'runs.point_uuid', 'runs.state', 'runs.due_at', 'runs.attributes', 'runs.exited_at'])
     .where('journeys.uuid', '=', journeyUuid)
     .orderBy('runs.user_id')
     .orderBy('runs.id')
@@ -182,9 +169,7 @@ export async function statistics(ctx: TestContext, journeyUuid: string): Promise
   }>();
   return {
     totals: payload.totals,
-    points: Object.fromEntries(
-      payload.points.map((p) => [p.uuid, { entered: p.entered, in_point: p.in_point, passed: p.passed }]),
-    ),
+    points: Object.fromEntries(payload.points.map((p) => [p.uuid, { entered: p.entered, in_point: p.in_point, passed: p.passed }])),
   };
 }
 

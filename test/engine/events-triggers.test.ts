@@ -78,10 +78,14 @@ describe('compiled triggers', () => {
 
 describe('eventAttributeValues', () => {
   it('keeps strings and writes other values as text', () => {
-    assert.deepEqual(
-      eventAttributeValues({ plan: 'pro', seats: 3, ratio: 0.5, trial: false, coupon: null, colors: ['red', 2, true] }),
-      { plan: 'pro', seats: '3', ratio: '0.5', trial: 'false', coupon: '', colors: '["red",2,true]' },
-    );
+    assert.deepEqual(eventAttributeValues({ plan: 'pro', seats: 3, ratio: 0.5, trial: false, coupon: null, colors: ['red', 2, true] }), {
+      plan: 'pro',
+      seats: '3',
+      ratio: '0.5',
+      trial: 'false',
+      coupon: '',
+      colors: '["red",2,true]',
+    });
   });
 
   it('keeps an attribute named __proto__ as an ordinary key', () => {

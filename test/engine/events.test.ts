@@ -24,7 +24,10 @@ describeEachBackend('postEvent enters users at EVENT entry points', (dialect) =>
   let ctx: TestContext;
   before(async () => {
     ctx = await startTestApp(dialect);
-    await registerDevices(ctx, USERS.map((userId) => ({ hwid: `hw-${userId}`, userId })));
+    await registerDevices(
+      ctx,
+      USERS.map((userId) => ({ hwid: `hw-${userId}`, userId })),
+    );
   });
   after(() => ctx.close());
 
@@ -157,7 +160,10 @@ describeEachBackend('postEvent moves runs waiting at WAIT_EVENT points', (dialec
   let ctx: TestContext;
   before(async () => {
     ctx = await startTestApp(dialect);
-    await registerDevices(ctx, USERS.map((userId) => ({ hwid: `hw-${userId}`, userId })));
+    await registerDevices(
+      ctx,
+      USERS.map((userId) => ({ hwid: `hw-${userId}`, userId })),
+    );
   });
   after(() => ctx.close());
 

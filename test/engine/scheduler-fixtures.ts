@@ -61,9 +61,7 @@ export async function seedRuns(
   await sql`
     INSERT INTO journey_point_counters (journey_id, point_uuid, entered, passed, sent, failed)
     VALUES (${journeyId}, ${pointUuid}, ${count}, 0, 0, 0)
-    ON CONFLICT (journey_id, point_uuid) DO UPDATE SET entered = journey_point_counters.entered + ${count}`.execute(
-    store.backend.db,
-  );
+    ON CONFLICT (journey_id, point_uuid) DO UPDATE SET entered = journey_point_counters.entered + ${count}`.execute(store.backend.db);
 }
 
 /** Runs of the journey by state and point. */

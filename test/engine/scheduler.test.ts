@@ -110,13 +110,10 @@ describeEachBackend('scheduler', (dialect) => {
       .where('journey_id', '=', journey.id)
       .groupBy('point_uuid')
       .execute();
-    assert.deepEqual(
-      outbox.map((o) => [o.point_uuid, Number(o.runs), Number(o.rows)]).sort(),
-      [
-        ['hook', users, users],
-        ['push', users, users],
-      ],
-    );
+    assert.deepEqual(outbox.map((o) => [o.point_uuid, Number(o.runs), Number(o.rows)]).sort(), [
+      ['hook', users, users],
+      ['push', users, users],
+    ]);
     const counts = await counters(journey.id);
     for (const uuid of ['api', 'hook', 'push', 'exit']) assert.deepEqual(counts.get(uuid), [users, users], uuid);
   });
@@ -219,7 +216,8 @@ describeEachBackend('scheduler', (dialect) => {
       .select(['entered_at', 'exited_at'])
       .where('journey_id', '=', journey.id)
       .execute();
-    for (const run of exited) assert.ok(Number(run.exited_at) >= Number(run.entered_at) + 1_000, 'left the wait no earlier than its due time');
+    for (const run of exited)
+      assert.ok(Number(run.exited_at) >= Number(run.entered_at) + 1_000, 'left the wait no earlier than its due time');
   });
 
   it('makes a pause wait for the batch in flight, whose messages it then holds', async () => {
@@ -267,12 +265,11 @@ describeEachBackend('scheduler', (dialect) => {
     releaseBatch();
     assert.equal((await batch).kind, 'executed');
     assert.equal((await pausing)?.journey.info.status, 'STATUS_PAUSED');
-    const statuses = await ctx.store.backend.db
-      .selectFrom('outbox')
-      .select('status')
-      .where('journey_id', '=', journey.id)
-      .execute();
-    assert.deepEqual(statuses.map((s) => s.status), ['held', 'held', 'held']);
+    const statuses = await ctx.store.backend.db.selectFrom('outbox').select('status').where('journey_id', '=', journey.id).execute();
+    assert.deepEqual(
+      statuses.map((s) => s.status),
+      ['held', 'held', 'held'],
+    );
   });
 
   it('stops only between batches: after stop() every run is wholly at one point and the counters agree', async () => {

@@ -159,7 +159,14 @@ describeEachBackend('Device API: devices, users, tags and events', (dialect) => 
   });
 
   it('unregisters a device by removing its push token while keeping its user and tags', async () => {
-    await ok('registerDevice', { application: APP, hwid: 'leaving', device_type: 1, push_token: 'apns', userId: 'lea', tags: { Plan: 'free' } });
+    await ok('registerDevice', {
+      application: APP,
+      hwid: 'leaving',
+      device_type: 1,
+      push_token: 'apns',
+      userId: 'lea',
+      tags: { Plan: 'free' },
+    });
     await ok('unregisterDevice', { application: APP, hwid: 'leaving' });
     const row = await deviceRow('leaving');
     assert.equal(row?.push_token, null);
@@ -217,7 +224,11 @@ describeEachBackend('Device API: tokens and applications', (dialect) => {
     otherAppCode = appB.code;
     await ctx.store.applications.createToken(DEVICE_TOKEN_A, 'device', 'sdk A', [appA!.id]);
     await ctx.store.applications.createToken(API_TOKEN_B, 'api', 'server B', [appB.id]);
-    const asB = await call('registerDevice', { application: otherAppCode, hwid: 'b-device', device_type: 1, tags: { Secret: 'b' } }, `Api ${API_TOKEN_B}`);
+    const asB = await call(
+      'registerDevice',
+      { application: otherAppCode, hwid: 'b-device', device_type: 1, tags: { Secret: 'b' } },
+      `Api ${API_TOKEN_B}`,
+    );
     assert.equal(asB.status, 200);
   });
   after(() => ctx.close());
@@ -228,11 +239,7 @@ describeEachBackend('Device API: tokens and applications', (dialect) => {
   }
 
   async function bDevice() {
-    return ctx.store.backend.db
-      .selectFrom('devices')
-      .select(['hwid', 'user_id', 'push_token'])
-      .where('hwid', '=', 'b-device')
-      .execute();
+    return ctx.store.backend.db.selectFrom('devices').select(['hwid', 'user_id', 'push_token']).where('hwid', '=', 'b-device').execute();
   }
 
   it('accepts a device token with the Token scheme and a server token with the Api scheme', async () => {

@@ -27,7 +27,10 @@ describeEachBackend('POST /api/journey/drop-users/external', (dialect) => {
 
   before(async () => {
     ctx = await startTestApp(dialect);
-    await registerDevices(ctx, USERS.map((userId) => ({ hwid: `hw-${userId}`, userId })));
+    await registerDevices(
+      ctx,
+      USERS.map((userId) => ({ hwid: `hw-${userId}`, userId })),
+    );
     const other = await ctx.store.applications.create(OTHER_APP, 'Other');
     await ctx.store.applications.createToken('other-tenant-token', 'api', 'other', [other.id]);
     await registerDevices(ctx, [{ hwid: 'o-ann', userId: 'ann' }], OTHER_APP, OTHER_AUTH);

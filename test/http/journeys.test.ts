@@ -2,15 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { describeEachBackend } from '../support/backends.js';
 import { startTestApp, TEST_APP_CODE, type TestContext } from '../support/app.js';
-import {
-  authorization,
-  countJourneys,
-  createJourney,
-  journeyBody,
-  otherTenant,
-  readJourney,
-  transition,
-} from '../support/journey-api.js';
+import { authorization, countJourneys, createJourney, journeyBody, otherTenant, readJourney, transition } from '../support/journey-api.js';
 import { everyPointType, minimalPoints, point } from '../support/journey-fixtures.js';
 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -115,7 +107,7 @@ describeEachBackend('journey definitions API', (dialect) => {
     assert.equal(await countJourneys(ctx), before);
   });
 
-  it("hides a journey from a token not granted its application, as if it did not exist", async () => {
+  it('hides a journey from a token not granted its application, as if it did not exist', async () => {
     const { info } = await createJourney(ctx);
     const url = `/api/v3/journeygateway/${info.uuid}`;
     const notFound = { code: 404, message: `journey ${info.uuid} not found` };

@@ -33,8 +33,20 @@ describeEachBackend('GET /api/journey/{id}/messages', (dialect) => {
 
     const base = { applicationId: journey.applicationId, journeyId: journey.id, pointUuid: 'point-1' };
     const messages: SeedMessage[] = [
-      { ...base, runId: 1, userId: 'alice', message: { channel: 'push', recipient: 'token-a', payload: { title: 'Hi', body: 'Alice' } }, hwid: 'hw-a' },
-      { ...base, runId: 1, userId: 'alice', pointUuid: 'point-2', message: { channel: 'webhook', recipient: `${sink.url}/bad`, payload: { method: 'POST', headers: {}, body: '{"u":"alice"}' } } },
+      {
+        ...base,
+        runId: 1,
+        userId: 'alice',
+        message: { channel: 'push', recipient: 'token-a', payload: { title: 'Hi', body: 'Alice' } },
+        hwid: 'hw-a',
+      },
+      {
+        ...base,
+        runId: 1,
+        userId: 'alice',
+        pointUuid: 'point-2',
+        message: { channel: 'webhook', recipient: `${sink.url}/bad`, payload: { method: 'POST', headers: {}, body: '{"u":"alice"}' } },
+      },
       { ...base, runId: 2, userId: 'bob', message: { channel: 'sms', recipient: '+15550100', payload: { body: 'Bob' } } },
     ];
     await enqueueMessages(ctx.store, messages);

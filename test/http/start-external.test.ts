@@ -106,7 +106,7 @@ describeEachBackend('Start by API: entering users', (dialect) => {
     );
   });
 
-  it('enters the users owning a device that matches `filter`, narrowed to the journey\'s application', async () => {
+  it("enters the users owning a device that matches `filter`, narrowed to the journey's application", async () => {
     const journey = await createJourney(ctx);
     const res = await startExternal(ctx, journey, {
       payload: { filter: 'A("TEST0-00001").tags("City").eq("London")', attribute_values: { tier: 'gold' } },
@@ -281,9 +281,7 @@ describeEachBackend('Start by API: rate limit', (dialect) => {
   it('accepts exactly one of 50 concurrent requests to one entry point', async () => {
     const journey = await createJourney(ctx);
     const before = await entryRowCounts(ctx.store);
-    const replies = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => startExternal(ctx, journey, { payload: { users: [`u${i}`] } })),
-    );
+    const replies = await Promise.all(Array.from({ length: 50 }, (_, i) => startExternal(ctx, journey, { payload: { users: [`u${i}`] } })));
     const accepted = replies.filter((r) => r.statusCode === 200);
     assert.equal(accepted.length, 1);
     for (const r of replies.filter((r) => r.statusCode !== 200)) {
@@ -347,43 +345,182 @@ describeEachBackend('Start by API: refusals, in the contract order', (dialect) =
     { name: 'no token', body: ok, headers: { authorization: '' }, status: 401, message: /missing Authorization/ },
     { name: 'wrong token', body: ok, headers: { authorization: 'Api nope' }, status: 401, message: 'unknown token' },
     { name: 'wrong scheme', body: ok, headers: { authorization: 'Token test-api-token' }, status: 401, message: /malformed/ },
-    { name: 'auth before a malformed body', body: '{"payload":', headers: { authorization: 'Api nope' }, status: 401, message: 'unknown token' },
+    {
+      name: 'auth before a malformed body',
+      body: '{"payload":',
+      headers: { authorization: 'Api nope' },
+      status: 401,
+      message: 'unknown token',
+    },
     { name: 'malformed JSON', body: '{"payload": {"users": ["a"]', status: 400, message: /JSON/ },
     { name: 'body not an object', body: '["a"]', status: 400, message: /body must be object/ },
     { name: 'payload not an object', body: { payload: ['a'] }, status: 400, message: 'payload must be an object' },
     { name: 'payload a string', body: { payload: 'users' }, status: 400, message: 'payload must be an object' },
     { name: '1 nothing set', body: { payload: {} }, status: 400, message: 'one of users, hwids or filter must be provided' },
-    { name: '1 empty list and empty string', body: { payload: { users: [], filter: '' } }, status: 400, message: 'one of users, hwids or filter must be provided' },
-    { name: '1 null selectors', body: { payload: { hwids: null } }, status: 400, message: 'one of users, hwids or filter must be provided' },
-    { name: '1 before 3: bad attribute values without a selector', body: { payload: { attribute_values: 5 } }, status: 400, message: 'one of users, hwids or filter must be provided' },
-    { name: '1 before 4: unknown journey', journey: '1b4e28ba-2fa1-11d2-883f-0016d3cca427', body: {}, status: 400, message: 'one of users, hwids or filter must be provided' },
-    { name: '2 users and hwids', body: { payload: { users: ['a'], hwids: ['b'] } }, status: 400, message: 'only one of users, hwids or filter must be provided' },
-    { name: '2 all three at the top level', body: { users: ['a'], hwids: ['b'], filter: 'A("X")' }, status: 400, message: 'only one of users, hwids or filter must be provided' },
-    { name: '2 before 3: one of them of a wrong type', body: { payload: { users: 7, filter: 'A(' } }, status: 400, message: 'only one of users, hwids or filter must be provided' },
-    { name: '3 ids that are numbers', body: { payload: { users: ['a', 42] } }, status: 400, message: 'payload.users[1] must be a string, got 42' },
+    {
+      name: '1 empty list and empty string',
+      body: { payload: { users: [], filter: '' } },
+      status: 400,
+      message: 'one of users, hwids or filter must be provided',
+    },
+    {
+      name: '1 null selectors',
+      body: { payload: { hwids: null } },
+      status: 400,
+      message: 'one of users, hwids or filter must be provided',
+    },
+    {
+      name: '1 before 3: bad attribute values without a selector',
+      body: { payload: { attribute_values: 5 } },
+      status: 400,
+      message: 'one of users, hwids or filter must be provided',
+    },
+    {
+      name: '1 before 4: unknown journey',
+      journey: '1b4e28ba-2fa1-11d2-883f-0016d3cca427',
+      body: {},
+      status: 400,
+      message: 'one of users, hwids or filter must be provided',
+    },
+    {
+      name: '2 users and hwids',
+      body: { payload: { users: ['a'], hwids: ['b'] } },
+      status: 400,
+      message: 'only one of users, hwids or filter must be provided',
+    },
+    {
+      name: '2 all three at the top level',
+      body: { users: ['a'], hwids: ['b'], filter: 'A("X")' },
+      status: 400,
+      message: 'only one of users, hwids or filter must be provided',
+    },
+    {
+      name: '2 before 3: one of them of a wrong type',
+      body: { payload: { users: 7, filter: 'A(' } },
+      status: 400,
+      message: 'only one of users, hwids or filter must be provided',
+    },
+    {
+      name: '3 ids that are numbers',
+      body: { payload: { users: ['a', 42] } },
+      status: 400,
+      message: 'payload.users[1] must be a string, got 42',
+    },
     { name: '3 ids not a list', body: { payload: { hwids: 'hw-1' } }, status: 400, message: 'payload.hwids must be a list of strings' },
     { name: '3 an empty id', body: { users: ['a', ''] }, status: 400, message: 'users[1] must not be empty' },
-    { name: '3 100,001 ids', body: { payload: { users: manyIds(100_001) } }, status: 400, message: 'payload.users must contain at most 100000 ids, got 100001' },
-    { name: '3 attribute value not a string', body: { payload: { users: ['a'], attribute_values: { promo_code: 5 } } }, status: 400, message: 'payload.attribute_values.promo_code must be a string, got 5' },
-    { name: '3 attribute values not an object', body: { payload: { users: ['a'] }, attribute_values: ['x'] }, status: 400, message: 'attribute_values must be an object of strings' },
-    { name: '3 attribute values given twice', body: { payload: { users: ['a'], attribute_values: {} }, attribute_values: {} }, status: 400, message: 'attribute_values must be given once: inside payload or at the top level' },
-    { name: '3 filter not a string', body: { payload: { filter: ['A("X")'] } }, status: 400, message: 'payload.filter must be a string, got ["A(\\"X\\")"]' },
-    { name: '3 filter syntax error', body: { payload: { filter: 'A("TEST0-00001").tags("City").eq("London"' } }, status: 400, message: 'invalid filter: expected ")" at position 42' },
-    { name: '3 filter unknown operator', body: { filter: 'T("City", eqq, "x")' }, status: 400, message: 'invalid filter: unknown operator "eqq" at position 11' },
-    { name: '3 before 4: unknown journey', journey: '1b4e28ba-2fa1-11d2-883f-0016d3cca427', body: { users: [1] }, status: 400, message: 'users[0] must be a string, got 1' },
-    { name: '4 unknown journey', journey: '1b4e28ba-2fa1-11d2-883f-0016d3cca427', body: ok, status: 404, message: 'journey 1b4e28ba-2fa1-11d2-883f-0016d3cca427 not found' },
-    { name: '4 journey id not a uuid', journey: 'not-a-uuid', body: ok, status: 404, message: 'journey not found: the id is not a journey uuid' },
+    {
+      name: '3 100,001 ids',
+      body: { payload: { users: manyIds(100_001) } },
+      status: 400,
+      message: 'payload.users must contain at most 100000 ids, got 100001',
+    },
+    {
+      name: '3 attribute value not a string',
+      body: { payload: { users: ['a'], attribute_values: { promo_code: 5 } } },
+      status: 400,
+      message: 'payload.attribute_values.promo_code must be a string, got 5',
+    },
+    {
+      name: '3 attribute values not an object',
+      body: { payload: { users: ['a'] }, attribute_values: ['x'] },
+      status: 400,
+      message: 'attribute_values must be an object of strings',
+    },
+    {
+      name: '3 attribute values given twice',
+      body: { payload: { users: ['a'], attribute_values: {} }, attribute_values: {} },
+      status: 400,
+      message: 'attribute_values must be given once: inside payload or at the top level',
+    },
+    {
+      name: '3 filter not a string',
+      body: { payload: { filter: ['A("X")'] } },
+      status: 400,
+      message: 'payload.filter must be a string, got ["A(\\"X\\")"]',
+    },
+    {
+      name: '3 filter syntax error',
+      body: { payload: { filter: 'A("TEST0-00001").tags("City").eq("London"' } },
+      status: 400,
+      message: 'invalid filter: expected ")" at position 42',
+    },
+    {
+      name: '3 filter unknown operator',
+      body: { filter: 'T("City", eqq, "x")' },
+      status: 400,
+      message: 'invalid filter: unknown operator "eqq" at position 11',
+    },
+    {
+      name: '3 before 4: unknown journey',
+      journey: '1b4e28ba-2fa1-11d2-883f-0016d3cca427',
+      body: { users: [1] },
+      status: 400,
+      message: 'users[0] must be a string, got 1',
+    },
+    {
+      name: '4 unknown journey',
+      journey: '1b4e28ba-2fa1-11d2-883f-0016d3cca427',
+      body: ok,
+      status: 404,
+      message: 'journey 1b4e28ba-2fa1-11d2-883f-0016d3cca427 not found',
+    },
+    {
+      name: '4 journey id not a uuid',
+      journey: 'not-a-uuid',
+      body: ok,
+      status: 404,
+      message: 'journey not found: the id is not a journey uuid',
+    },
     { name: "4 another application's journey", journey: () => otherAppJourney, body: ok, status: 404, message: /^journey .* not found$/ },
     { name: '5 draft journey', journey: () => journeys.draft as string, body: ok, status: 400, message: 'Journey is not running' },
-    { name: '5 before 9', journey: () => journeys.draft as string, body: { users: ['a'], attribute_values: { nope: 'x' } }, status: 400, message: 'Journey is not running' },
+    {
+      name: '5 before 9',
+      journey: () => journeys.draft as string,
+      body: { users: ['a'], attribute_values: { nope: 'x' } },
+      status: 400,
+      message: 'Journey is not running',
+    },
     { name: '6 no API entry point', journey: () => journeys.noApiPoint as string, body: ok, status: 400, message: 'zero api start points' },
-    { name: '7 two API entry points', journey: () => journeys.twoApiPoints as string, body: ok, status: 400, message: 'there is more then one api start point' },
+    {
+      name: '7 two API entry points',
+      journey: () => journeys.twoApiPoints as string,
+      body: ok,
+      status: 400,
+      message: 'there is more then one api start point',
+    },
     { name: '8 deactivated', journey: () => journeys.deactivated as string, body: ok, status: 400, message: 'point is deactivated' },
-    { name: '9 unknown attribute', body: { payload: { users: ['a'], attribute_values: { promo_code: 'x', color: 'red', size: 'L' } } }, status: 400, message: 'unknown attribute: color' },
-    { name: '9 first in request order, integer-like names too', body: '{"payload":{"users":["a"],"attribute_values":{"tier":"x","zeta":"1","7":"2"}}}', status: 400, message: 'unknown attribute: zeta' },
-    { name: '9 at the top level', body: { users: ['a'], attribute_values: { tier: 'x', '': 'y' } }, status: 400, message: 'unknown attribute: ' },
-    { name: '9 before 10', journey: () => journeys.limited as string, body: { users: ['a'], attribute_values: { zz: 'y' } }, status: 400, message: 'unknown attribute: zz' },
-    { name: '10 rate limited', journey: () => journeys.limited as string, body: ok, status: 400, message: 'Enhance your calm! only one request per minute is allowed' },
+    {
+      name: '9 unknown attribute',
+      body: { payload: { users: ['a'], attribute_values: { promo_code: 'x', color: 'red', size: 'L' } } },
+      status: 400,
+      message: 'unknown attribute: color',
+    },
+    {
+      name: '9 first in request order, integer-like names too',
+      body: '{"payload":{"users":["a"],"attribute_values":{"tier":"x","zeta":"1","7":"2"}}}',
+      status: 400,
+      message: 'unknown attribute: zeta',
+    },
+    {
+      name: '9 at the top level',
+      body: { users: ['a'], attribute_values: { tier: 'x', '': 'y' } },
+      status: 400,
+      message: 'unknown attribute: ',
+    },
+    {
+      name: '9 before 10',
+      journey: () => journeys.limited as string,
+      body: { users: ['a'], attribute_values: { zz: 'y' } },
+      status: 400,
+      message: 'unknown attribute: zz',
+    },
+    {
+      name: '10 rate limited',
+      journey: () => journeys.limited as string,
+      body: ok,
+      status: 400,
+      message: 'Enhance your calm! only one request per minute is allowed',
+    },
   ];
 
   for (const c of cases) {

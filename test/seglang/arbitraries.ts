@@ -56,19 +56,19 @@ const valueOf: Record<TagType, fc.Arbitrary<ReferenceValue>> = {
 
 /** Devices of `code` (and a few of `otherCode`), each with a random subset of the declared tags. */
 export function devicesArbitrary(code: string, otherCode: string): fc.Arbitrary<ReferenceDevice[]> {
-  const tags = fc.record(
-    Object.fromEntries([...TAG_TYPES].map(([name, type]) => [name, valueOf[type]])) as Record<string, fc.Arbitrary<ReferenceValue>>,
-    { requiredKeys: [] },
-    // Absent keys are left out, never set to undefined.
-  ).map((t) => t as Record<string, ReferenceValue>);
+  const tags = fc
+    .record(
+      Object.fromEntries([...TAG_TYPES].map(([name, type]) => [name, valueOf[type]])) as Record<string, fc.Arbitrary<ReferenceValue>>,
+      { requiredKeys: [] },
+      // Absent keys are left out, never set to undefined.
+    )
+    .map((t) => t as Record<string, ReferenceValue>);
   const device = fc.record({
     applicationCode: fc.constantFrom(code, code, code, otherCode),
     deviceType: fc.constantFrom(...DEVICE_TYPES),
     tags,
   });
-  return fc
-    .array(device, { minLength: 5, maxLength: 30 })
-    .map((devices) => devices.map((d, i) => ({ ...d, hwid: `h${i}` })));
+  return fc.array(device, { minLength: 5, maxLength: 30 }).map((devices) => devices.map((d, i) => ({ ...d, hwid: `h${i}` })));
 }
 
 const numberLiteral = (value: number): Literal => ({ value, raw: String(value), position: 0 });
@@ -268,7 +268,5 @@ export function printSeglang(expr: SegExpr, style: PrintStyle): string {
 
 /** The tree without positions and source text, for comparing a parse with what was printed. */
 export function withoutPositions(expr: SegExpr): unknown {
-  return JSON.parse(
-    JSON.stringify(expr, (key, value: unknown) => (key === 'position' || key === 'raw' ? undefined : value)),
-  );
+  return JSON.parse(JSON.stringify(expr, (key, value: unknown) => (key === 'position' || key === 'raw' ? undefined : value)));
 }

@@ -299,7 +299,10 @@ describeEachBackend('seglang audiences', (dialect) => {
     const rome = parseSeglang('T("City", eq, "Rome")');
     assert.deepEqual((await store.audience.usersMatching(app.id, rome)).sort(), ['alice', 'bob']);
     assert.deepEqual(await store.audience.filterUsers(app.id, rome, ['bob', 'ghost', 'alice', 'bob', 'd1']), ['bob', 'alice']);
-    assert.deepEqual(await store.audience.filterUsers(app.id, parseSeglang('T("City", eq, "Oslo") * T("City", eq, "Rome")'), ['alice']), []);
+    assert.deepEqual(
+      await store.audience.filterUsers(app.id, parseSeglang('T("City", eq, "Oslo") * T("City", eq, "Rome")'), ['alice']),
+      [],
+    );
     assert.deepEqual(await store.audience.filterUsers(app.id, rome, []), []);
   });
 
@@ -309,8 +312,14 @@ describeEachBackend('seglang audiences', (dialect) => {
     await sql`INSERT INTO seg_entries (device_id, user_id)
       SELECT d.id, d.user_id FROM devices d WHERE d.id IN (${audience.deviceIds})`.execute(store.backend.db);
     const { rows } = await sql<{ user_id: string }>`SELECT user_id FROM seg_entries ORDER BY user_id`.execute(store.backend.db);
-    assert.deepEqual(rows.map((row) => row.user_id), ['d1', 'd3']);
+    assert.deepEqual(
+      rows.map((row) => row.user_id),
+      ['d1', 'd3'],
+    );
     const users = await sql<{ user_id: string }>`SELECT user_id FROM (${audience.userIds}) AS u ORDER BY user_id`.execute(store.backend.db);
-    assert.deepEqual(users.rows.map((row) => row.user_id), ['d1', 'd3']);
+    assert.deepEqual(
+      users.rows.map((row) => row.user_id),
+      ['d1', 'd3'],
+    );
   });
 });

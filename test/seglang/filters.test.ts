@@ -54,10 +54,16 @@ describeEachBackend('Device API: createFilter and listFilters', (dialect) => {
   it('refuses a filter that does not parse, does not fit the tag types, or reuses a name, and writes nothing', async () => {
     const before = await storedFilterCount();
     const cases: [Record<string, unknown>, string][] = [
-      [{ name: 'broken', filter_expression: 'T("City", eq, "London"' }, 'request.filter_expression: invalid filter: expected ")" at position 23'],
+      [
+        { name: 'broken', filter_expression: 'T("City", eq, "London"' },
+        'request.filter_expression: invalid filter: expected ")" at position 23',
+      ],
       [{ name: 'typo', filter_expression: 'T("Country", eqq, "x")' }, 'request.filter_expression: unknown operator "eqq" at position 14'],
       [{ name: 'range', filter_expression: 'T("Age", between, 18)' }, 'request.filter_expression: operator between needs [min, max]'],
-      [{ name: 'typed', filter_expression: 'T("Age", eq, "abc")' }, 'request.filter_expression: tag "Age" is Integer; "abc" is not a number'],
+      [
+        { name: 'typed', filter_expression: 'T("Age", eq, "abc")' },
+        'request.filter_expression: tag "Age" is Integer; "abc" is not a number',
+      ],
       [{ name: 'Londoners', filter_expression: 'T("City", any)' }, 'request.name: a filter named "Londoners" already exists'],
       [{ name: '', filter_expression: 'T("City", any)' }, 'request.name must not be empty'],
       [{ name: 'no expression' }, 'request.filter_expression is required'],

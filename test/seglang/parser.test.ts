@@ -28,7 +28,10 @@ function assertSyntaxError(text: string, message: string, position?: number): vo
 
 describe('seglang parser: function form', () => {
   it('parses A, T and AT', () => {
-    assert.deepEqual(tree(`A("${CODE}") * T("City", eq, "London")`), set('intersect', app(), tag('City', { op: 'eq', value: value('London') })));
+    assert.deepEqual(
+      tree(`A("${CODE}") * T("City", eq, "London")`),
+      set('intersect', app(), tag('City', { op: 'eq', value: value('London') })),
+    );
     assert.deepEqual(
       tree(`AT("${CODE}", "Age", between, [18, 30])`),
       set('intersect', app(), tag('Age', { op: 'between', min: value(18), max: value(30) })),
@@ -39,7 +42,9 @@ describe('seglang parser: function form', () => {
   it('maps platform names (any case) and device type numbers, without duplicates', () => {
     assert.deepEqual(tree(`A("${CODE}", ["ios", "android"])`), app(CODE, [1, 3]));
     assert.deepEqual(
-      tree(`A("${CODE}", ["iOS", "OSX", "windows", "amazon", "safari", "chrome", "firefox", "email", "huawei", "sms", "xiaomi", "whatsapp", 1, 3])`),
+      tree(
+        `A("${CODE}", ["iOS", "OSX", "windows", "amazon", "safari", "chrome", "firefox", "email", "huawei", "sms", "xiaomi", "whatsapp", 1, 3])`,
+      ),
       app(CODE, [1, 7, 8, 9, 10, 11, 12, 14, 17, 18, 19, 21, 3]),
     );
     assert.deepEqual(tree(`A("${CODE}", [])`), app());
@@ -60,11 +65,17 @@ describe('seglang parser: function form', () => {
   });
 
   it('reads operators, function names, comparisons and booleans in any case', () => {
-    assert.deepEqual(tree(`a("${CODE}") * t("a", EQ, TRUE) + At("${CODE}", "b", DaysAgo, GTE, 2)`), tree(`A("${CODE}") * T("a", eq, true) + AT("${CODE}", "b", daysago, gte, 2)`));
+    assert.deepEqual(
+      tree(`a("${CODE}") * t("a", EQ, TRUE) + At("${CODE}", "b", DaysAgo, GTE, 2)`),
+      tree(`A("${CODE}") * T("a", eq, true) + AT("${CODE}", "b", daysago, gte, 2)`),
+    );
   });
 
   it('reads strings with escapes, and keeps the source text of numbers', () => {
-    assert.deepEqual(tree(String.raw`T("say \"hi\"", eq, "back\\slash \u00e9 \n")`), tag('say "hi"', { op: 'eq', value: value('back\\slash é \n') }));
+    assert.deepEqual(
+      tree(String.raw`T("say \"hi\"", eq, "back\\slash \u00e9 \n")`),
+      tag('say "hi"', { op: 'eq', value: value('back\\slash é \n') }),
+    );
     assert.deepEqual(tree('T("Город", eq, "Москва 😀")'), tag('Город', { op: 'eq', value: value('Москва 😀') }));
     const parsed = parseSeglang('T("v", gte, 1.10)');
     assert.ok(parsed.kind === 'tag' && parsed.condition.op === 'gte');
@@ -78,12 +89,19 @@ describe('seglang parser: function form', () => {
 
 describe('seglang parser: chained form', () => {
   it('narrows with each .tags(..).op(..) step', () => {
-    assert.deepEqual(tree(`A("${CODE}").tags("City").eq("London")`), set('intersect', app(), tag('City', { op: 'eq', value: value('London') })));
+    assert.deepEqual(
+      tree(`A("${CODE}").tags("City").eq("London")`),
+      set('intersect', app(), tag('City', { op: 'eq', value: value('London') })),
+    );
     assert.deepEqual(
       tree(`A("${CODE}", ["ios"]).tags("City").eq("London").TAGS("Age").Between([18, 30]).tags("Seen").daysago(lt, 7)`),
       set(
         'intersect',
-        set('intersect', set('intersect', app(CODE, [1]), tag('City', { op: 'eq', value: value('London') })), tag('Age', { op: 'between', min: value(18), max: value(30) })),
+        set(
+          'intersect',
+          set('intersect', app(CODE, [1]), tag('City', { op: 'eq', value: value('London') })),
+          tag('Age', { op: 'between', min: value(18), max: value(30) }),
+        ),
         tag('Seen', { op: 'daysago', comparison: 'lt', days: 7 }),
       ),
     );

@@ -6,14 +6,7 @@ import { parseSeglang, type SegExpr } from '../../src/domain/seglang/index.js';
 import { Store } from '../../src/store/store.js';
 import { createTestDatabase, describeEachBackend, type TestDatabase } from '../support/backends.js';
 import { referenceSelect, type ReferenceDevice } from '../support/seglang-reference.js';
-import {
-  devicesArbitrary,
-  expressionArbitrary,
-  NOW,
-  printSeglang,
-  printStyleArbitrary,
-  TAG_TYPES,
-} from './arbitraries.js';
+import { devicesArbitrary, expressionArbitrary, NOW, printSeglang, printStyleArbitrary, TAG_TYPES } from './arbitraries.js';
 
 /**
  * Random device populations (every tag type) and random expressions, printed
@@ -97,7 +90,11 @@ describeEachBackend('seglang selects what the reference evaluator selects', (dia
           assert.deepEqual(await selectedBySql(applicationId, parsed), expected, `deviceIds of ${text}`);
           // Each device is its own user (no userId), so users are hwids.
           assert.deepEqual((await store.audience.usersMatching(applicationId, parsed, NOW)).sort(), expected, `usersMatching of ${text}`);
-          assert.deepEqual((await store.audience.filterUsers(applicationId, parsed, ownHwids, NOW)).sort(), expected, `filterUsers of ${text}`);
+          assert.deepEqual(
+            (await store.audience.filterUsers(applicationId, parsed, ownHwids, NOW)).sort(),
+            expected,
+            `filterUsers of ${text}`,
+          );
         }
       }),
       { numRuns: RUNS, endOnFailure: true },

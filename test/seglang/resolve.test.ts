@@ -92,7 +92,11 @@ describe('seglang semantics', () => {
       left: tagged(3, 'text_value', { kind: 'any' }),
       right: tagged(3, 'text_value', { kind: 'equals', values: ['x'] }),
     });
-    assert.deepEqual(resolve('T("Age", notset)'), { kind: 'difference', left: { kind: 'all' }, right: tagged(1, 'int_value', { kind: 'any' }) });
+    assert.deepEqual(resolve('T("Age", notset)'), {
+      kind: 'difference',
+      left: { kind: 'all' },
+      right: tagged(1, 'int_value', { kind: 'any' }),
+    });
   });
 
   it('treats an empty in-list as matching nothing and an empty notin-list as "set"', () => {
@@ -104,7 +108,8 @@ describe('seglang semantics', () => {
   it('points a type error at the offending value', () => {
     assert.throws(
       () => resolve('T("Age", in, [1, "x"])'),
-      (error: unknown) => error instanceof SeglangError && error.message === 'tag "Age" is Integer; "x" is not a number' && error.position === 18,
+      (error: unknown) =>
+        error instanceof SeglangError && error.message === 'tag "Age" is Integer; "x" is not a number' && error.position === 18,
     );
     assert.throws(() => resolve('T("Score", eq, true)'), { message: 'tag "Score" is Decimal; true is not a number' });
     assert.throws(() => resolve('T("Version", eq, true)'), { message: 'tag "Version" is Version; true is not a version (a.b.c.d)' });
@@ -117,6 +122,9 @@ describe('seglang semantics', () => {
   });
 
   it('lists the tag names an expression uses', () => {
-    assert.deepEqual([...tagNamesOf(parseSeglang(`A("${CODE}").tags("a").eq(1) + T("b", any) \\ AT("${CODE}", "a", any)`))].sort(), ['a', 'b']);
+    assert.deepEqual([...tagNamesOf(parseSeglang(`A("${CODE}").tags("a").eq(1) + T("b", any) \\ AT("${CODE}", "a", any)`))].sort(), [
+      'a',
+      'b',
+    ]);
   });
 });

@@ -131,7 +131,11 @@ describeEachBackend('metrics of a running service', (dialect) => {
         runId,
         pointUuid: 'hook',
         userId: `user-${runId}`,
-        message: { channel: 'webhook' as const, recipient: 'http://127.0.0.1:9/hook', payload: { method: 'POST' as const, headers: {}, body: '{}' } },
+        message: {
+          channel: 'webhook' as const,
+          recipient: 'http://127.0.0.1:9/hook',
+          payload: { method: 'POST' as const, headers: {}, body: '{}' },
+        },
         deliverAt,
       });
       const now = Date.now();

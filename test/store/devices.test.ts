@@ -127,12 +127,21 @@ describeEachBackend('devices, users, tags and events', (dialect) => {
   it('replaces a tag by deleting its rows, removes it with null, and edits List elements in place', async () => {
     await store.devices.register(appId, { hwid: 'edit-1', deviceType: 1, tags: { Colors: ['red', 'green', 'blue'], Size: 'M' } });
     await store.devices.setTags(appId, { hwid: 'edit-1' }, { Colors: ['black'] });
-    assert.deepEqual((await tagRows('edit-1', 'Colors')).map((r) => r.text_value), ['black']);
+    assert.deepEqual(
+      (await tagRows('edit-1', 'Colors')).map((r) => r.text_value),
+      ['black'],
+    );
 
     await store.devices.setTags(appId, { hwid: 'edit-1' }, { Colors: { operation: 'append', value: ['white', 'black'] } });
-    assert.deepEqual((await tagRows('edit-1', 'Colors')).map((r) => r.text_value), ['black', 'white']);
+    assert.deepEqual(
+      (await tagRows('edit-1', 'Colors')).map((r) => r.text_value),
+      ['black', 'white'],
+    );
     await store.devices.setTags(appId, { hwid: 'edit-1' }, { Colors: { operation: 'remove', value: ['black', 'pink'] } });
-    assert.deepEqual((await tagRows('edit-1', 'Colors')).map((r) => r.text_value), ['white']);
+    assert.deepEqual(
+      (await tagRows('edit-1', 'Colors')).map((r) => r.text_value),
+      ['white'],
+    );
 
     await store.devices.setTags(appId, { hwid: 'edit-1' }, { Size: null, NeverDeclared: null });
     assert.deepEqual(await store.devices.getTags(appId, { hwid: 'edit-1' }), { Colors: ['white'] });

@@ -33,8 +33,7 @@ export async function startTestApp(dialect: Dialect): Promise<TestContext> {
     database,
     store,
     app,
-    request: (options) =>
-      app.inject({ ...options, headers: { authorization: `Api ${TEST_API_TOKEN}`, ...options.headers } }),
+    request: (options) => app.inject({ ...options, headers: { authorization: `Api ${TEST_API_TOKEN}`, ...options.headers } }),
     async close() {
       await app.close();
       await store.close();

@@ -27,49 +27,104 @@ export function point(
  */
 export function everyPointType(): PointDraft[] {
   return [
-    point('api', 'POINT_TYPE_START_BY_API', {
-      start_by_api: { attributes: [{ name: 'promo_code', default: 'NONE' }], is_deactivated: false },
-    }, { default: 'wait' }),
-    point('seg', 'POINT_TYPE_START_BY_SEGMENT', {
-      start_by_segment: { filter: 'A("TEST0-00001")', start_at: '2030-01-01T10:00:00Z' },
-    }, { default: 'wait' }),
-    point('evt', 'POINT_TYPE_EVENT', {
-      message_bus: {
-        event_name: 'signup',
-        event_conditions: [{ attribute: 'plan', operator: 'in', value: ['pro', 'team'] }],
+    point(
+      'api',
+      'POINT_TYPE_START_BY_API',
+      {
+        start_by_api: { attributes: [{ name: 'promo_code', default: 'NONE' }], is_deactivated: false },
       },
-    }, { default: 'wait' }),
+      { default: 'wait' },
+    ),
+    point(
+      'seg',
+      'POINT_TYPE_START_BY_SEGMENT',
+      {
+        start_by_segment: { filter: 'A("TEST0-00001")', start_at: '2030-01-01T10:00:00Z' },
+      },
+      { default: 'wait' },
+    ),
+    point(
+      'evt',
+      'POINT_TYPE_EVENT',
+      {
+        message_bus: {
+          event_name: 'signup',
+          event_conditions: [{ attribute: 'plan', operator: 'in', value: ['pro', 'team'] }],
+        },
+      },
+      { default: 'wait' },
+    ),
     point('wait', 'POINT_TYPE_WAIT', { wait: { delay_seconds: 3600 } }, { default: 'split' }),
-    point('split', 'POINT_TYPE_BOOLEAN_SPLITTER', {
-      boolean_splitter: { filter: 'T("City", eq, "London")' },
-    }, { output1: 'push', default: 'ab' }),
-    point('push', 'POINT_TYPE_SEND_PUSH', {
-      send_push: { title: 'Hi {{ tags.Name }}', body: 'Use {{ promo_code }}', data: { link: '/p/{{ user_id }}' } },
-    }, { default: 'email' }),
-    point('email', 'POINT_TYPE_SEND_EMAIL', {
-      send_email: { subject: 'Welcome', body: '{% if promo_code %}Code: {{ promo_code }}{% endif %}' },
-    }, { default: 'exit' }),
-    point('ab', 'POINT_TYPE_AB_SPLITTER', {
-      ab_splitter: { branches: [{ key: 'a', percent: 50 }, { key: 'b', percent: 50 }] },
-    }, { a: 'sms', b: 'hook' }),
+    point(
+      'split',
+      'POINT_TYPE_BOOLEAN_SPLITTER',
+      {
+        boolean_splitter: { filter: 'T("City", eq, "London")' },
+      },
+      { output1: 'push', default: 'ab' },
+    ),
+    point(
+      'push',
+      'POINT_TYPE_SEND_PUSH',
+      {
+        send_push: { title: 'Hi {{ tags.Name }}', body: 'Use {{ promo_code }}', data: { link: '/p/{{ user_id }}' } },
+      },
+      { default: 'email' },
+    ),
+    point(
+      'email',
+      'POINT_TYPE_SEND_EMAIL',
+      {
+        send_email: { subject: 'Welcome', body: '{% if promo_code %}Code: {{ promo_code }}{% endif %}' },
+      },
+      { default: 'exit' },
+    ),
+    point(
+      'ab',
+      'POINT_TYPE_AB_SPLITTER',
+      {
+        ab_splitter: {
+          branches: [
+            { key: 'a', percent: 50 },
+            { key: 'b', percent: 50 },
+          ],
+        },
+      },
+      { a: 'sms', b: 'hook' },
+    ),
     point('sms', 'POINT_TYPE_SEND_SMS', { send_sms: { body: 'Code {{ promo_code | upcase }}' } }, { default: 'tags' }),
-    point('hook', 'POINT_TYPE_WEBHOOK', {
-      webhook: {
-        url: 'https://example.test/hook?u={{ user_id }}',
-        method: 'POST',
-        headers: { 'X-Journey': 'demo' },
-        body: '{"user": "{{ user_id }}"}',
+    point(
+      'hook',
+      'POINT_TYPE_WEBHOOK',
+      {
+        webhook: {
+          url: 'https://example.test/hook?u={{ user_id }}',
+          method: 'POST',
+          headers: { 'X-Journey': 'demo' },
+          body: '{"user": "{{ user_id }}"}',
+        },
       },
-    }, { default: 'tags' }),
-    point('tags', 'POINT_TYPE_SET_TAGS', { set_tags: { tags: { Stage: 'nurtured', Promo: '{{ promo_code }}' } } }, {
-      default: 'wait-ev',
-    }),
-    point('wait-ev', 'POINT_TYPE_WAIT_EVENT', {
-      wait_event: {
-        branches: [{ key: 'bought', event_name: 'purchase', event_conditions: [{ attribute: 'amount', operator: 'gte', value: 10 }] }],
-        timeout_seconds: 86400,
+      { default: 'tags' },
+    ),
+    point(
+      'tags',
+      'POINT_TYPE_SET_TAGS',
+      { set_tags: { tags: { Stage: 'nurtured', Promo: '{{ promo_code }}' } } },
+      {
+        default: 'wait-ev',
       },
-    }, { bought: 'exit', default: 'exit' }),
+    ),
+    point(
+      'wait-ev',
+      'POINT_TYPE_WAIT_EVENT',
+      {
+        wait_event: {
+          branches: [{ key: 'bought', event_name: 'purchase', event_conditions: [{ attribute: 'amount', operator: 'gte', value: 10 }] }],
+          timeout_seconds: 86400,
+        },
+      },
+      { bought: 'exit', default: 'exit' },
+    ),
     point('exit', 'POINT_TYPE_EXIT', {}),
   ];
 }

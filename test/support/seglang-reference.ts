@@ -78,7 +78,9 @@ function tagMatches(name: string, condition: Condition, device: ReferenceDevice,
     case 'between':
       return values.some((v) => compareToLower(type, v, condition.min) >= 0 && compareToUpper(type, v, condition.max) <= 0);
     case 'daysago':
-      return values.some((v) => compareDays(Math.floor((Math.floor(world.now / 1000) - Number(v)) / 86_400), condition.comparison, condition.days));
+      return values.some((v) =>
+        compareDays(Math.floor((Math.floor(world.now / 1000) - Number(v)) / 86_400), condition.comparison, condition.days),
+      );
   }
 }
 

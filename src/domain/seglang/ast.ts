@@ -57,17 +57,6 @@ export type Condition =
   | { readonly op: PresenceOperator }
   | { readonly op: 'daysago'; readonly comparison: DaysAgoComparison; readonly days: number };
 
-export const OPERATORS: readonly Operator[] = [
-  'eq',
-  'noteq',
-  'in',
-  'notin',
-  'gte',
-  'lte',
-  'between',
-  'any',
-  'notset',
-  'daysago',
-];
+export const OPERATORS: readonly Operator[] = ['eq', 'noteq', 'in', 'notin', 'gte', 'lte', 'between', 'any', 'notset', 'daysago'];
 
 export const DAYS_AGO_COMPARISONS: readonly DaysAgoComparison[] = ['gt', 'gte', 'lt', 'lte', 'eq'];

@@ -1,13 +1,5 @@
 import { APPLICATION_CODE_PATTERN } from '../codes.js';
-import {
-  DAYS_AGO_COMPARISONS,
-  OPERATORS,
-  type Condition,
-  type Literal,
-  type Operator,
-  type SegExpr,
-  type SetOperator,
-} from './ast.js';
+import { DAYS_AGO_COMPARISONS, OPERATORS, type Condition, type Literal, type Operator, type SegExpr, type SetOperator } from './ast.js';
 import { SeglangError, syntaxError } from './errors.js';
 import { tokenize, type Token, type TokenKind } from './lexer.js';
 import { deviceTypeOfPlatform } from './platforms.js';

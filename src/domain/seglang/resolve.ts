@@ -202,9 +202,7 @@ class TagValues {
 
   requireDate(): void {
     if (this.declaration.type !== TagType.Date) {
-      throw new SeglangError(
-        `operator daysago needs a Date tag; "${this.name}" is ${TAG_TYPE_NAMES[this.declaration.type]}`,
-      );
+      throw new SeglangError(`operator daysago needs a Date tag; "${this.name}" is ${TAG_TYPE_NAMES[this.declaration.type]}`);
     }
   }
 

@@ -25,7 +25,12 @@ export async function prepareBooleanSplitter(
   }
   return {
     async execute(runs, { access }) {
-      const matched = audience ? await access.usersMatching(audience, runs.map((run) => run.userId)) : new Set<string>();
+      const matched = audience
+        ? await access.usersMatching(
+            audience,
+            runs.map((run) => run.userId),
+          )
+        : new Set<string>();
       return {
         decisions: runs.map((run) => ({
           kind: 'leave',

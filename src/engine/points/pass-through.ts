@@ -9,4 +9,3 @@ import { allLeave, type PreparedPoint } from './types.js';
 export function preparePassThrough(): PreparedPoint {
   return { execute: async (runs) => ({ decisions: allLeave(runs, DEFAULT_OUTPUT) }) };
 }
-

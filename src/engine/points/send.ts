@@ -57,7 +57,11 @@ export function prepareSend({ journey }: PointContext, point: SendPoint): Prepar
         if (own.length > 0) sending.push({ run, devices: own, sendTimes });
       }
 
-      const scopes = await BatchScopes.load(sending.map((s) => s.run), access, send.templates);
+      const scopes = await BatchScopes.load(
+        sending.map((s) => s.run),
+        access,
+        send.templates,
+      );
       const items: BatchMessage[] = [];
       let failed = 0;
       for (const { run, devices: own, sendTimes } of sending) {

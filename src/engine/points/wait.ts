@@ -20,7 +20,12 @@ export function prepareWait({ journey }: PointContext, point: PointOf<'POINT_TYP
   return {
     async execute(runs, { now, access }) {
       const arriving = runs.filter((run) => !endsWait(run, point));
-      const timezones = needsTimezone(rule) ? await userTimezones(access, arriving.map((run) => run.userId)) : undefined;
+      const timezones = needsTimezone(rule)
+        ? await userTimezones(
+            access,
+            arriving.map((run) => run.userId),
+          )
+        : undefined;
       const decisions: RunDecision[] = runs.map((run) => {
         if (endsWait(run, point)) return { kind: 'leave', runId: run.id, output: DEFAULT_OUTPUT };
         const due = dueAfterWait(rule, now, timezones?.get(run.userId) ?? null);

@@ -68,9 +68,7 @@ export const addTag = deviceApiMethod({
     if (!isTagType(tag.type)) throw badRequest(`request.tag.type must be one of 1–7, got ${tag.type}`);
     const declared = await store.tags.declare(application.id, tag.name, tag.type);
     if (declared.outcome === 'conflict') {
-      throw badRequest(
-        `request.tag.type: tag "${tag.name}" is already declared as ${TAG_TYPE_NAMES[declared.definition.type]}`,
-      );
+      throw badRequest(`request.tag.type: tag "${tag.name}" is already declared as ${TAG_TYPE_NAMES[declared.definition.type]}`);
     }
     return { result: true };
   },

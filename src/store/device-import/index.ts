@@ -22,11 +22,7 @@ export class DeviceImportStore {
   constructor(private readonly backend: Backend) {}
 
   /** Upserts a batch (distinct hwids) in one transaction. */
-  async writeBatch(
-    applicationId: number,
-    batch: DeviceBatch,
-    rows: RowRange = { start: 0, end: batch.size },
-  ): Promise<BatchOutcome> {
+  async writeBatch(applicationId: number, batch: DeviceBatch, rows: RowRange = { start: 0, end: batch.size }): Promise<BatchOutcome> {
     const writer = (this.writer ??= this.createWriter());
     try {
       return await writer.write(applicationId, batch, rows);

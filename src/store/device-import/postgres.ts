@@ -73,11 +73,7 @@ async function writeRows(
   // ON CONFLICT and UPDATE … FROM would silently keep one of two rows for the same device.
   if (new Set(all.map((row) => batch.hwids[row])).size !== all.length) throw new Error('a batch holds a hwid twice');
 
-  const inserted = await client.query<{ id: number; hwid: string }>(INSERT_NEW_DEVICES, [
-    applicationId,
-    now,
-    ...deviceColumns(batch, all),
-  ]);
+  const inserted = await client.query<{ id: number; hwid: string }>(INSERT_NEW_DEVICES, [applicationId, now, ...deviceColumns(batch, all)]);
   const deviceIds = new Map<string, number>();
   for (const { id, hwid } of inserted.rows) deviceIds.set(hwid, id);
 

@@ -38,12 +38,7 @@ function devicePredicate(set: DeviceSet, dialect: Dialect): RawBuilder<boolean> 
 }
 
 /** True when the user (an expression of the enclosing query) has a device of the application in the set. */
-export function userHasDeviceIn(
-  set: DeviceSet,
-  dialect: Dialect,
-  applicationId: number,
-  userId: Expression<string>,
-): RawBuilder<boolean> {
+export function userHasDeviceIn(set: DeviceSet, dialect: Dialect, applicationId: number, userId: Expression<string>): RawBuilder<boolean> {
   // Postgres: OFFSET 0 keeps the EXISTS a probe per user (devices_by_user, then each tag by device).
   // Flattened into a semi join, it was planned as hash joins over every device and tag row of the
   // application once the batch had a few thousand users: a boolean split of 3,000 users among

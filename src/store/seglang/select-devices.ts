@@ -82,9 +82,7 @@ function audienceQuery(
 /** A compound (sorted and distinct for merging), or equality with one value of a single-valued tag. */
 function streamsDistinctInDeviceOrder(set: DeviceSet): boolean {
   if (set.kind === 'intersect' || set.kind === 'union' || set.kind === 'difference') return true;
-  return (
-    set.kind === 'tagged' && !set.multiValued && !set.negated && set.match.kind === 'equals' && set.match.values.length === 1
-  );
+  return set.kind === 'tagged' && !set.multiValued && !set.negated && set.match.kind === 'equals' && set.match.values.length === 1;
 }
 
 /**
@@ -123,12 +121,7 @@ const SET_OPERATOR_SQL = { intersect: sql`INTERSECT`, union: sql`UNION`, differe
  * time). Directly under `IN (...)` a union stays `UNION`: given `UNION ALL`
  * there, Postgres de-duplicates and then looks every device up by key, 3x slower.
  */
-function compoundSelect(
-  set: DeviceSet,
-  dialect: Dialect,
-  applicationId: number,
-  deduplicated = false,
-): RawBuilder<{ device_id: number }> {
+function compoundSelect(set: DeviceSet, dialect: Dialect, applicationId: number, deduplicated = false): RawBuilder<{ device_id: number }> {
   switch (set.kind) {
     case 'tagged':
       return sql`SELECT device_id FROM device_tags WHERE ${tagRowCondition(set)}`;
