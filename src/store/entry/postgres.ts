@@ -21,6 +21,7 @@ import {
 } from './types.js';
 import type { JourneyParams, Point } from '../../domain/journey.js';
 import type { Database, EntrySelectorKind, JourneyStatus } from '../schema.js';
+import { pointCounterUpsert } from '../statistics/point-counters.js';
 import { ENTRY_CHANNEL, type Wake } from '../wake.js';
 
 type PostgresBackend = Extract<Backend, { dialect: 'postgres' }>;
@@ -308,12 +309,11 @@ export class PostgresEntryStatements implements EntryStatements {
             entered = r.entered + t.entered, skipped_already = r.skipped_already + t.known_users - t.entered,
             status = 'done', finished_at = ${now}, lease_owner = NULL, lease_expires_at = NULL
         FROM tallied t WHERE r.id = t.id
-      ), point_counters AS (
-        INSERT INTO journey_point_counters AS c (journey_id, point_uuid, entered)
-        SELECT journey_id, point_uuid, sum(entered) FROM tallied
-        GROUP BY journey_id, point_uuid HAVING sum(entered) > 0
-        ON CONFLICT (journey_id, point_uuid) DO UPDATE SET entered = c.entered + EXCLUDED.entered
-      )
+      ), point_counters AS (${pointCounterUpsert(
+        ['entered'],
+        sql`SELECT journey_id, point_uuid, sum(entered) FROM tallied
+            GROUP BY journey_id, point_uuid HAVING sum(entered) > 0`,
+      )})
       SELECT id, entered, set_config('synchronous_commit', 'off', true) FROM tallied`.execute(trx);
     return new Map(rows.map((row) => [Number(row.id), Number(row.entered)]));
   }
@@ -426,11 +426,10 @@ export class PostgresEntryStatements implements EntryStatements {
         SET entered = r.entered + counts.entered, skipped_already = r.skipped_already + counts.taken - counts.entered,
             lease_expires_at = ${terms.now + terms.leaseMs}
         FROM counts WHERE r.id = ${entry.id}
-      ), point_counter AS (
-        INSERT INTO journey_point_counters AS c (journey_id, point_uuid, entered)
-        SELECT ${entry.journeyId}, ${entry.pointUuid}, counts.entered FROM counts WHERE counts.entered > 0
-        ON CONFLICT (journey_id, point_uuid) DO UPDATE SET entered = c.entered + EXCLUDED.entered
-      )
+      ), point_counter AS (${pointCounterUpsert(
+        ['entered'],
+        sql`SELECT ${entry.journeyId}, ${entry.pointUuid}, counts.entered FROM counts WHERE counts.entered > 0`,
+      )})
       SELECT taken, entered, last, set_config('synchronous_commit', 'off', true) FROM counts`.execute(trx);
     const counts = rows[0] as { taken: number; entered: number; last: string | null };
     const taken = Number(counts.taken);

@@ -24,6 +24,7 @@ import {
 } from './types.js';
 import type { JourneyParams, Point } from '../../domain/journey.js';
 import type { Database, EntrySelectorKind, EntryStageSource, JourneyStatus } from '../schema.js';
+import { pointCounterUpsert } from '../statistics/point-counters.js';
 import type { Wake } from '../wake.js';
 
 type SqliteBackend = Extract<Backend, { dialect: 'sqlite' }>;
@@ -37,12 +38,16 @@ type SqliteBackend = Extract<Backend, { dialect: 'sqlite' }>;
  */
 export class SqliteEntryStatements implements EntryStatements {
   private readonly prepared = new Map<string, BetterSqlite3.Statement>();
+  /** Adds to one point's `entered` counter: parameters journey id, point uuid, runs entered. */
+  private readonly addEnteredSql: string;
   private pendingAccepts: PendingAccept[] = [];
 
   constructor(
     private readonly backend: SqliteBackend,
     private readonly runWake: Wake,
-  ) {}
+  ) {
+    this.addEnteredSql = pointCounterUpsert(['entered'], sql.raw('VALUES (?, ?, ?)')).compile(backend.db).sql;
+  }
 
   /**
    * Group commit: acceptances that arrive in the same turn of the event loop
@@ -254,10 +259,7 @@ export class SqliteEntryStatements implements EntryStatements {
   }
 
   addToPointCounter(journeyId: number, pointUuid: string, entered: number): void {
-    this.statement(
-      `INSERT INTO journey_point_counters (journey_id, point_uuid, entered) VALUES (?, ?, ?)
-       ON CONFLICT (journey_id, point_uuid) DO UPDATE SET entered = entered + excluded.entered`,
-    ).run(journeyId, pointUuid, entered);
+    this.statement(this.addEnteredSql).run(journeyId, pointUuid, entered);
   }
 
   async stage(entry: StagedEntry, audience: StageAudience, terms: LeaseTerms): Promise<ResolveOutcome> {

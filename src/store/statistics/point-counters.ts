@@ -1,8 +1,8 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../schema.js';
 
 const POINT_COUNTERS = ['entered', 'passed', 'sent', 'failed'] as const;
-type PointCounter = (typeof POINT_COUNTERS)[number];
+export type PointCounter = (typeof POINT_COUNTERS)[number];
 
 /** What to add to one point's counters; a counter left out adds nothing. */
 export type PointCountDelta = {
@@ -11,6 +11,20 @@ export type PointCountDelta = {
 } & { readonly [counter in PointCounter]?: number };
 
 type PointCounterRow = { journey_id: number; point_uuid: string } & Record<PointCounter, number>;
+
+/**
+ * The one upsert into journey_point_counters, in SQL both dialects run:
+ * `rows` (a VALUES list or a SELECT) gives `journey_id`, `point_uuid` and
+ * then `counters` in that order, and each counter is added to the point's.
+ * Callers keep their own statement shape around it: a Kysely query, a
+ * prepared SQLite statement, a data-modifying CTE on Postgres.
+ */
+export function pointCounterUpsert(counters: readonly [PointCounter, ...PointCounter[]], rows: RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`INSERT INTO journey_point_counters AS c (journey_id, point_uuid, ${sql.raw(counters.join(', '))})
+    ${rows}
+    ON CONFLICT (journey_id, point_uuid) DO UPDATE
+    SET ${sql.raw(counters.map((counter) => `${counter} = c.${counter} + excluded.${counter}`).join(', '))}`;
+}
 
 /**
  * Adds to journey_point_counters in one upsert, through the transaction that
@@ -30,16 +44,8 @@ export async function addToPointCounters(executor: Kysely<Database>, deltas: rea
     for (const counter of POINT_COUNTERS) row[counter] += delta[counter] ?? 0;
   }
   if (byPoint.size === 0) return;
-  await executor
-    .insertInto('journey_point_counters')
-    .values([...byPoint.values()])
-    .onConflict((oc) =>
-      oc.columns(['journey_id', 'point_uuid']).doUpdateSet((eb) => ({
-        entered: eb('journey_point_counters.entered', '+', eb.ref('excluded.entered')),
-        passed: eb('journey_point_counters.passed', '+', eb.ref('excluded.passed')),
-        sent: eb('journey_point_counters.sent', '+', eb.ref('excluded.sent')),
-        failed: eb('journey_point_counters.failed', '+', eb.ref('excluded.failed')),
-      })),
-    )
-    .execute();
+  const values = [...byPoint.values()].map(
+    (row) => sql`(${row.journey_id}, ${row.point_uuid}, ${row.entered}, ${row.passed}, ${row.sent}, ${row.failed})`,
+  );
+  await pointCounterUpsert(POINT_COUNTERS, sql`VALUES ${sql.join(values)}`).execute(executor);
 }
