@@ -11,6 +11,7 @@ import {
 } from '../domain/event-triggers.js';
 import type { Point } from '../domain/journey.js';
 import type { Backend } from './backend.js';
+import { enterUserIntoJourneys } from './entry/statements.js';
 import type { StoredJourney } from './journeys/index.js';
 import { addToPointCounters, type PointCountDelta } from './statistics/index.js';
 import type { Wake } from './wake.js';
@@ -184,7 +185,7 @@ export class EventReactionStore {
   /**
    * Enters the user into each journey with a matching entry point, at the
    * first such point in declared order, except journeys without
-   * `allow_reenter` where the user has an active run: one multi-row insert.
+   * `allow_reenter` where the user has an active run: one run insert.
    */
   private async enterJourneys(
     trx: Kysely<Database>,
@@ -201,24 +202,13 @@ export class EventReactionStore {
     const exclusive = [...entryPoints.values()].filter((row) => !isTrue(row.allow_reenter)).map((row) => row.journey_id);
     for (const journeyId of await this.journeysWithActiveRun(trx, exclusive, event.userId)) entryPoints.delete(journeyId);
     if (entryPoints.size === 0) return 0;
-    const attributes = JSON.stringify(eventAttributeValues(event.attributes));
-    await trx
-      .insertInto('runs')
-      .values(
-        [...entryPoints].map(([journeyId, row]) => ({
-          journey_id: journeyId,
-          application_id: event.applicationId,
-          user_id: event.userId,
-          point_uuid: row.point_uuid,
-          state: 'active' as const,
-          due_at: event.now,
-          attributes,
-          entry_request_id: null,
-          entered_at: event.now,
-          updated_at: event.now,
-        })),
-      )
-      .execute();
+    await enterUserIntoJourneys(trx, this.backend.dialect, {
+      applicationId: event.applicationId,
+      userId: event.userId,
+      attributes: JSON.stringify(eventAttributeValues(event.attributes)),
+      now: event.now,
+      points: [...entryPoints].map(([journeyId, row]) => ({ journeyId, pointUuid: row.point_uuid })),
+    });
     for (const [journeyId, row] of entryPoints) {
       counts.push({ journeyId, pointUuid: row.point_uuid, entered: 1, passed: 0 });
     }

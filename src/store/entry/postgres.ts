@@ -18,6 +18,7 @@ import {
   type StageBatchOutcome,
   type StageBatchTerms,
   type StagedEntry,
+  type UserIntoJourneys,
 } from './types.js';
 import type { JourneyParams, Point } from '../../domain/journey.js';
 import type { Database, EntrySelectorKind, JourneyStatus } from '../schema.js';
@@ -84,6 +85,20 @@ function insertRuns(
     ${condition}
     ${ordered ? sql`ORDER BY e.entry_request_id, e.user_id` : sql``}
     RETURNING entry_request_id`;
+}
+
+/** Event entry's run insert on Postgres: one user into several journeys, in one statement. */
+export function insertUserIntoJourneys(entry: UserIntoJourneys): RawBuilder<unknown> {
+  const journeyIds = entry.points.map(({ journeyId }) => journeyId);
+  const pointUuids = entry.points.map(({ pointUuid }) => pointUuid);
+  return insertRuns(
+    sql`SELECT x.journey_id, ${entry.applicationId}::bigint AS application_id, ${entry.userId}::text AS user_id,
+               x.point_uuid, ${entry.attributes}::text AS attributes, NULL::bigint AS entry_request_id
+        FROM unnest(${journeyIds}::bigint[], ${pointUuids}::text[]) WITH ORDINALITY AS x(journey_id, point_uuid, k)
+        ORDER BY x.k`,
+    entry.now,
+    { allowReenter: true, ordered: false },
+  );
 }
 
 /**

@@ -1,5 +1,5 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import { sql, type CompiledQuery, type Kysely } from 'kysely';
+import { CompiledQuery, sql, type Kysely } from 'kysely';
 import { faultPoint } from '../../fault-points.js';
 import type { Backend } from '../backend.js';
 import { CLAIMABLE_STATUS, PROGRESS_TABLE, SOURCE_CODE } from './sources.js';
@@ -21,6 +21,7 @@ import {
   type StageBatchOutcome,
   type StageBatchTerms,
   type StagedEntry,
+  type UserIntoJourneys,
 } from './types.js';
 import type { JourneyParams, Point } from '../../domain/journey.js';
 import type { Database, EntrySelectorKind, EntryStageSource, JourneyStatus } from '../schema.js';
@@ -227,6 +228,7 @@ export class SqliteEntryStatements implements EntryStatements {
     const ids = `SELECT value FROM json_each((SELECT selector FROM entry_requests WHERE id = ?))`;
     const entered = this.statement(
       insertRunsSql(`FROM (SELECT DISTINCT user_id FROM devices WHERE application_id = ? AND ${column} IN (${ids})) AS a WHERE 1`, {
+        journeys: 'one-journey',
         skipActive: !allowReenter,
         orderByUser: true,
       }),
@@ -339,6 +341,7 @@ export class SqliteEntryStatements implements EntryStatements {
     }
     const entered = this.statement(
       insertRunsSql(`FROM entry_stage a WHERE a.source = ? AND a.source_id = ? AND a.user_id <= ?`, {
+        journeys: 'one-journey',
         skipActive: !allowReenter,
         orderByUser: false,
       }),
@@ -471,33 +474,55 @@ export class SqliteEntryStatements implements EntryStatements {
 
 /**
  * The one statement that inserts entered runs on SQLite, for every entry
- * path (a small request's ids, a staged batch of a request or a segment):
- * `users` is its `FROM … WHERE …`, naming each user `a.user_id`. A run
- * starts `active` at the entry point, due now. The parameters are
- * `runValues`, then those of `users`, then, when users with an active run
- * are skipped, the journey's id. `orderByUser` inserts in user-id order, so
- * the runs extend runs_active_by_user at its end (a stage is read in that
- * order already).
+ * path (a small request's ids, a staged batch of a request or a segment, an
+ * event): `users` is its `FROM … WHERE …`, naming each user `a.user_id`. A
+ * run starts `active` at the entry point, due now. The journey and its entry
+ * point are, for `one-journey`, leading parameters, and for `per-row`
+ * columns `a.journey_id` and `a.point_uuid` of `users`. The parameters are
+ * `runValues` (or `perRowRunValues`), then those of `users`, then, when
+ * users with an active run of a `one-journey` entry are skipped, the
+ * journey's id. `orderByUser` inserts in user-id order, so the runs extend
+ * runs_active_by_user at its end (a stage is read in that order already).
  */
-function insertRunsSql(users: string, { skipActive, orderByUser }: { skipActive: boolean; orderByUser: boolean }): string {
+function insertRunsSql(
+  users: string,
+  { journeys, skipActive, orderByUser }: { journeys: 'one-journey' | 'per-row'; skipActive: boolean; orderByUser: boolean },
+): string {
+  const [journeyId, pointUuid] = journeys === 'one-journey' ? ['?', '?'] : ['a.journey_id', 'a.point_uuid'];
   // Literal 'active' so that SQLite can use the partial index runs_active_by_user.
   const notAlreadyActive = `AND NOT EXISTS (
-    SELECT 1 FROM runs r WHERE r.journey_id = ? AND r.user_id = a.user_id AND r.state = 'active')`;
+    SELECT 1 FROM runs r WHERE r.journey_id = ${journeyId} AND r.user_id = a.user_id AND r.state = 'active')`;
   return `INSERT INTO runs (journey_id, application_id, user_id, point_uuid, state, due_at, attributes,
                      entry_request_id, entered_at, updated_at)
-   SELECT ?, ?, a.user_id, ?, 'active', ?, ?, ?, ?, ?
+   SELECT ${journeyId}, ?, a.user_id, ${pointUuid}, 'active', ?, ?, ?, ?, ?
    ${users}
    ${skipActive ? notAlreadyActive : ''}
    ${orderByUser ? 'ORDER BY a.user_id' : ''}`;
 }
 
-/** The leading parameters of `insertRunsSql`. */
+/** The leading parameters of a `one-journey` `insertRunsSql`. */
 function runValues(
   entry: Pick<StagedEntry, 'journeyId' | 'applicationId' | 'pointUuid' | 'attributes'>,
   entryRequestId: number | null,
   now: number,
 ): unknown[] {
   return [entry.journeyId, entry.applicationId, entry.pointUuid, now, entry.attributes, entryRequestId, now, now];
+}
+
+/** The leading parameters of a `per-row` `insertRunsSql`. */
+function perRowRunValues(entry: Pick<StagedEntry, 'applicationId' | 'attributes'>, entryRequestId: number | null, now: number): unknown[] {
+  return [entry.applicationId, now, entry.attributes, entryRequestId, now, now];
+}
+
+/** Event entry's run insert on SQLite: one user into several journeys, in one statement. */
+export function insertUserIntoJourneys(entry: UserIntoJourneys): CompiledQuery {
+  const points = entry.points.map(() => '(?, ?)').join(', ');
+  const users = `FROM (SELECT column1 AS journey_id, column2 AS point_uuid, ? AS user_id FROM (VALUES ${points})) AS a`;
+  return CompiledQuery.raw(insertRunsSql(users, { journeys: 'per-row', skipActive: false, orderByUser: false }), [
+    ...perRowRunValues(entry, null, entry.now),
+    entry.userId,
+    ...entry.points.flatMap(({ journeyId, pointUuid }) => [journeyId, pointUuid]),
+  ]);
 }
 
 /** Runs entered per entry point, added to journey_point_counters once per point for a whole set of requests. */

@@ -188,6 +188,20 @@ export interface RequestStatements {
   enterSmall(entries: readonly SmallEntry[], terms: LeaseTerms): Promise<SmallEntryOutcome[]>;
 }
 
+/**
+ * One user entered into several journeys at once, each at its entry point,
+ * as an event enters its user. The caller has already left out the journeys
+ * where the user may not re-enter, so no active run is checked for.
+ */
+export interface UserIntoJourneys {
+  readonly applicationId: number;
+  readonly userId: string;
+  /** JSON of the runs' attributes. */
+  readonly attributes: string;
+  readonly now: number;
+  readonly points: readonly { readonly journeyId: number; readonly pointUuid: string }[];
+}
+
 /** Everything one dialect implements. */
 export type EntryStatements = StageStatements & RequestStatements;
 
