@@ -24,6 +24,7 @@ import {
 } from './types.js';
 import type { JourneyParams, Point } from '../../domain/journey.js';
 import type { Database, EntrySelectorKind, EntryStageSource, JourneyStatus } from '../schema.js';
+import { isSet } from '../sql/flag.js';
 import type { Wake } from '../wake.js';
 
 type SqliteBackend = Extract<Backend, { dialect: 'sqlite' }>;
@@ -187,7 +188,7 @@ export class SqliteEntryStatements implements EntryStatements {
           status = this.journey(request.journeyId).status;
           statuses.set(request.journeyId, status);
         }
-        if (lease.audience_resolved || status !== 'STATUS_RUNNING') return this.enterSmallStaged(request, allowReenter, terms);
+        if (isSet(lease.audience_resolved) || status !== 'STATUS_RUNNING') return this.enterSmallStaged(request, allowReenter, terms);
         const entered = this.enterFromIds(request, allowReenter, terms.now);
         counters.add(request, entered);
         return { kind: 'done', entered };
@@ -281,7 +282,7 @@ export class SqliteEntryStatements implements EntryStatements {
   ): ResolveOutcome {
     const lease = this.holdsLease(entry);
     if (!lease) return { kind: 'lease-lost' };
-    if (lease.audience_resolved) return { kind: 'resolved', selected: lease.selected };
+    if (isSet(lease.audience_resolved)) return { kind: 'resolved', selected: lease.selected };
     let staged: number;
     let unknown = 0;
     if (filterInsert) {
@@ -560,7 +561,7 @@ function toClaimed(row: ClaimRow, owner: string): ClaimedEntryRequest {
     idCount: row.id_count,
     filter: row.filter,
     attributes: row.attributes,
-    audienceResolved: row.audience_resolved === 1,
+    audienceResolved: isSet(row.audience_resolved),
     attempts: row.attempts + 1,
     owner,
     journey: {
