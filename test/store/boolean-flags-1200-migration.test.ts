@@ -1,21 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, it } from 'node:test';
-import { Migrator, sql, type Migration } from 'kysely';
+import { sql } from 'kysely';
 import { EntryWorker } from '../../src/engine/entry-worker.js';
 import { createLogger } from '../../src/logger.js';
 import { bootstrapIfEmpty } from '../../src/service/bootstrap.js';
-import { migrations as postgresMigrations } from '../../src/store/postgres/migrations/index.js';
-import { migrations as sqliteMigrations } from '../../src/store/sqlite/migrations/index.js';
 import { Store } from '../../src/store/store.js';
-import { activeRunsSummary } from './entry-stage-support.js';
+import { activeRunsSummary, insertRunningJourney, migrateBefore, START_BY_API_TO_EXIT, userId } from './entry-stage-support.js';
 import { createTestDatabase, describeEachBackend, type TestDatabase } from '../support/backends.js';
 
 const STAGED = 50;
-
-function userId(i: number): string {
-  return `user-${String(i).padStart(6, '0')}`;
-}
 
 describeEachBackend('migration 1200 stores booleans as 0/1', (dialect) => {
   let database: TestDatabase;
@@ -26,39 +20,13 @@ describeEachBackend('migration 1200 stores booleans as 0/1', (dialect) => {
   before(async () => {
     database = await createTestDatabase(dialect);
     store = Store.open(database.url);
-    const all: Record<string, Migration> = dialect === 'postgres' ? postgresMigrations : sqliteMigrations;
-    const before1200 = Object.fromEntries(Object.entries(all).filter(([name]) => name < '1200'));
-    const schema =
-      dialect === 'postgres'
-        ? (await sql<{ schema: string }>`SELECT current_schema() AS schema`.execute(store.backend.db)).rows[0]?.schema
-        : undefined;
-    const migrator = new Migrator({
-      db: store.backend.db,
-      provider: { getMigrations: async () => before1200 },
-      ...(schema === undefined ? {} : { migrationTableSchema: schema }),
-    });
-    assert.equal((await migrator.migrateToLatest()).error, undefined);
+    await migrateBefore(store, dialect, '1200');
 
     await bootstrapIfEmpty(store, 'FLAGS-01200', 'flags-token');
     const application = await store.applications.findByCode('FLAGS-01200');
     const applicationId = application!.id;
     const now = Date.now();
-    const points = [
-      {
-        uuid: 'start',
-        title: 'start',
-        point_type: 'POINT_TYPE_START_BY_API',
-        point_data: { start_by_api: {} },
-        outputs: [{ key: 'default', next_point_uuid: 'exit' }],
-      },
-      { uuid: 'exit', title: 'exit', point_type: 'POINT_TYPE_EXIT', point_data: {}, outputs: [] },
-    ];
-    const journey = await sql<{ id: number }>`
-      INSERT INTO journeys (uuid, application_id, title, status, params, points, created_at, updated_at)
-      VALUES (${randomUUID()}, ${applicationId}, 'flags', 'STATUS_RUNNING', '{"application_code":"FLAGS-01200"}',
-              ${JSON.stringify(points)}, ${now}, ${now})
-      RETURNING id`.execute(store.backend.db);
-    journeyId = Number(journey.rows[0]!.id);
+    journeyId = await insertRunningJourney(store, application!, START_BY_API_TO_EXIT);
     const [yes, no] = dialect === 'postgres' ? [sql`true`, sql`false`] : [sql`1`, sql`0`];
 
     // A request in progress: its audience staged, its worker dead, its lease expired.
