@@ -14,6 +14,7 @@ import type { Backend } from './backend.js';
 import { enterUserIntoJourneys } from './entry/statements.js';
 import type { StoredJourney } from './journeys/index.js';
 import { addToPointCounters, type PointCountDelta } from './statistics/index.js';
+import { isSet, toFlag } from './sql/flag.js';
 import type { Wake } from './wake.js';
 import type { Database } from './schema.js';
 
@@ -41,7 +42,7 @@ interface TriggerRow {
   point_uuid: string;
   kind: 'entry' | 'wait';
   point: string;
-  allow_reenter: number | boolean;
+  allow_reenter: number;
 }
 
 /**
@@ -87,7 +88,7 @@ export class EventReactionStore {
         point_uuid: trigger.pointUuid,
         kind: trigger.kind,
         point_order: trigger.pointOrder,
-        allow_reenter: this.backend.dialect === 'sqlite' ? Number(allowReenter) : allowReenter,
+        allow_reenter: toFlag(allowReenter),
         point: JSON.stringify(points[trigger.pointOrder]),
       })),
     );
@@ -199,7 +200,7 @@ export class EventReactionStore {
       const trigger = this.compile(row);
       if (trigger.kind === 'entry' && entersAt(trigger, event)) entryPoints.set(row.journey_id, row);
     }
-    const exclusive = [...entryPoints.values()].filter((row) => !isTrue(row.allow_reenter)).map((row) => row.journey_id);
+    const exclusive = [...entryPoints.values()].filter((row) => !isSet(row.allow_reenter)).map((row) => row.journey_id);
     for (const journeyId of await this.journeysWithActiveRun(trx, exclusive, event.userId)) entryPoints.delete(journeyId);
     if (entryPoints.size === 0) return 0;
     await enterUserIntoJourneys(trx, this.backend.dialect, {
@@ -252,8 +253,4 @@ export class EventReactionStore {
 
 function runKey(journeyId: number, pointUuid: string): string {
   return `${journeyId}\u0000${pointUuid}`;
-}
-
-function isTrue(flag: number | boolean): boolean {
-  return flag === true || flag === 1;
 }

@@ -150,8 +150,8 @@ export interface EntryRequestsTable {
   /** JSON object: the request's attribute values merged over the point's defaults. */
   attributes: string;
   status: EntryRequestStatus;
-  /** Set once the audience is staged (0/1 on SQLite, boolean on Postgres). */
-  audience_resolved: number | boolean;
+  /** 1 once the audience is staged, else 0. */
+  audience_resolved: number;
   selected: number;
   entered: number;
   skipped_unknown: number;
@@ -301,8 +301,8 @@ export interface JourneyEventTriggersTable {
   kind: 'entry' | 'wait';
   /** The point's index in the journey's points: the first matching entry point wins. */
   point_order: number;
-  /** The journey's `allow_reenter` (0/1 on SQLite, boolean on Postgres). */
-  allow_reenter: number | boolean;
+  /** The journey's `allow_reenter`: 1 or 0. */
+  allow_reenter: number;
   /** JSON of the point, as validated by `start`. */
   point: string;
 }
@@ -320,8 +320,8 @@ export interface SegmentEntriesTable {
   /** When to enter: the start, or the point's `start_at`. */
   due_at: number;
   status: SegmentEntryStatus;
-  /** Set once the audience is staged (0/1 on SQLite, boolean on Postgres). */
-  audience_resolved: Generated<number | boolean>;
+  /** 1 once the audience is staged, else 0. */
+  audience_resolved: Generated<number>;
   selected: Generated<number>;
   entered: Generated<number>;
   /** Always 0: kept so that every staged entry's progress has the same columns. */

@@ -1,23 +1,16 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, it } from 'node:test';
-import { Migrator, sql, type Migration } from 'kysely';
+import { sql } from 'kysely';
 import { EntryWorker } from '../../src/engine/entry-worker.js';
 import { createLogger } from '../../src/logger.js';
 import { bootstrapIfEmpty } from '../../src/service/bootstrap.js';
-import { migrations as postgresMigrations } from '../../src/store/postgres/migrations/index.js';
-import { migrations as sqliteMigrations } from '../../src/store/sqlite/migrations/index.js';
 import { Store } from '../../src/store/store.js';
-import { activeRunsSummary } from './entry-stage-support.js';
+import { activeRunsSummary, insertRunningJourney, migrateBefore, userId } from './entry-stage-support.js';
 import { createTestDatabase, describeEachBackend, type TestDatabase } from '../support/backends.js';
 
 const STAGED = 25_000;
 /** As the segment worker left it: 4,000 entered, 1,000 skipped as already in the journey, their stage rows deleted. */
 const TAKEN = 5_000;
-
-function userId(i: number): string {
-  return `user-${String(i).padStart(6, '0')}`;
-}
 
 describeEachBackend('migration 1100 moves a segment entry in progress onto the one stage', (dialect) => {
   let database: TestDatabase;
@@ -28,18 +21,7 @@ describeEachBackend('migration 1100 moves a segment entry in progress onto the o
   before(async () => {
     database = await createTestDatabase(dialect);
     store = Store.open(database.url);
-    const all: Record<string, Migration> = dialect === 'postgres' ? postgresMigrations : sqliteMigrations;
-    const before1100 = Object.fromEntries(Object.entries(all).filter(([name]) => name < '1100'));
-    const schema =
-      dialect === 'postgres'
-        ? (await sql<{ schema: string }>`SELECT current_schema() AS schema`.execute(store.backend.db)).rows[0]?.schema
-        : undefined;
-    const migrator = new Migrator({
-      db: store.backend.db,
-      provider: { getMigrations: async () => before1100 },
-      ...(schema === undefined ? {} : { migrationTableSchema: schema }),
-    });
-    assert.equal((await migrator.migrateToLatest()).error, undefined);
+    await migrateBefore(store, dialect, '1100');
 
     await bootstrapIfEmpty(store, 'STAGE-01100', 'stage-token');
     const application = await store.applications.findByCode('STAGE-01100');
@@ -54,12 +36,7 @@ describeEachBackend('migration 1100 moves a segment entry in progress onto the o
       },
       { uuid: 'exit', title: 'exit', point_type: 'POINT_TYPE_EXIT', point_data: {}, outputs: [] },
     ];
-    const journey = await sql<{ id: number }>`
-      INSERT INTO journeys (uuid, application_id, title, status, params, points, created_at, updated_at)
-      VALUES (${randomUUID()}, ${application!.id}, 'staged', 'STATUS_RUNNING', '{"application_code":"STAGE-01100"}',
-              ${JSON.stringify(points)}, ${now}, ${now})
-      RETURNING id`.execute(store.backend.db);
-    journeyId = Number(journey.rows[0]!.id);
+    journeyId = await insertRunningJourney(store, application!, points);
     // The worker died mid-entry: its lease has expired; the stage holds the users it had not taken.
     const resolved = dialect === 'postgres' ? sql`true` : sql`1`;
     const entry = await sql<{ id: number }>`

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, it } from 'node:test';
-import { Migrator, sql } from 'kysely';
+import { sql } from 'kysely';
 import { EntryWorker } from '../../src/engine/entry-worker.js';
 import { createLogger } from '../../src/logger.js';
 import { bootstrapIfEmpty } from '../../src/service/bootstrap.js';
-import { migrations } from '../../src/store/postgres/migrations/index.js';
 import { Store } from '../../src/store/store.js';
-import { activeRunsSummary } from './entry-stage-support.js';
+import { activeRunsSummary, insertRunningJourney, migrateBefore, START_BY_API_TO_EXIT } from './entry-stage-support.js';
 import { createTestDatabase, describePostgres, type TestDatabase } from '../support/backends.js';
 
 const STAGED = 25_000;
@@ -23,35 +22,12 @@ describePostgres('migration 1000 chunks the stage of a request in progress', () 
   before(async () => {
     database = await createTestDatabase('postgres');
     store = Store.open(database.url);
-    const { rows } = await sql<{ schema: string }>`SELECT current_schema() AS schema`.execute(store.backend.db);
-    const before1000 = Object.fromEntries(Object.entries(migrations).filter(([name]) => name < '1000'));
-    const migrator = new Migrator({
-      db: store.backend.db,
-      provider: { getMigrations: async () => before1000 },
-      migrationTableSchema: rows[0]?.schema,
-    });
-    const applied = await migrator.migrateToLatest();
-    assert.equal(applied.error, undefined);
+    await migrateBefore(store, 'postgres', '1000');
 
     await bootstrapIfEmpty(store, 'STAGE-00001', 'stage-token');
     const application = await store.applications.findByCode('STAGE-00001');
     const now = Date.now();
-    const points = [
-      {
-        uuid: 'start',
-        title: 'start',
-        point_type: 'POINT_TYPE_START_BY_API',
-        point_data: { start_by_api: {} },
-        outputs: [{ key: 'default', next_point_uuid: 'exit' }],
-      },
-      { uuid: 'exit', title: 'exit', point_type: 'POINT_TYPE_EXIT', point_data: {}, outputs: [] },
-    ];
-    const journey = await sql<{ id: number }>`
-      INSERT INTO journeys (uuid, application_id, title, status, params, points, created_at, updated_at)
-      VALUES (${randomUUID()}, ${application!.id}, 'staged', 'STATUS_RUNNING', '{"application_code":"STAGE-00001"}',
-              ${JSON.stringify(points)}, ${now}, ${now})
-      RETURNING id`.execute(store.backend.db);
-    journeyId = Number(journey.rows[0]!.id);
+    journeyId = await insertRunningJourney(store, application!, START_BY_API_TO_EXIT);
     // The worker died mid-request: its lease has expired, the audience is staged under 0900's numbering.
     const request = await sql<{ id: number }>`
       INSERT INTO entry_requests (uuid, journey_id, application_id, point_uuid, selector_kind, selector, attributes,

@@ -22,6 +22,7 @@ import {
 } from './types.js';
 import type { JourneyParams, Point } from '../../domain/journey.js';
 import type { Database, EntrySelectorKind, JourneyStatus } from '../schema.js';
+import { isSet } from '../sql/flag.js';
 import { pointCounterUpsert } from '../statistics/point-counters.js';
 import { ENTRY_CHANNEL, type Wake } from '../wake.js';
 
@@ -199,7 +200,7 @@ export class PostgresEntryStatements implements EntryStatements {
       for (const [i, { request }] of entries.entries()) {
         const lease = held.get(request.id);
         if (!lease) outcomes[i] = { kind: 'lease-lost' };
-        else if (lease.audience_resolved || journeys.get(request.journeyId)?.status !== 'STATUS_RUNNING') oneByOne.push(i);
+        else if (isSet(lease.audience_resolved) || journeys.get(request.journeyId)?.status !== 'STATUS_RUNNING') oneByOne.push(i);
         else if (journeysTaken.has(request.journeyId)) oneByOne.push(i);
         else {
           journeysTaken.add(request.journeyId);
@@ -320,7 +321,7 @@ export class PostgresEntryStatements implements EntryStatements {
         FROM counts c
       ), done AS (
         UPDATE entry_requests r
-        SET audience_resolved = true, selected = t.known_users + t.unknown, skipped_unknown = t.unknown,
+        SET audience_resolved = 1, selected = t.known_users + t.unknown, skipped_unknown = t.unknown,
             entered = r.entered + t.entered, skipped_already = r.skipped_already + t.known_users - t.entered,
             status = 'done', finished_at = ${now}, lease_owner = NULL, lease_expires_at = NULL
         FROM tallied t WHERE r.id = t.id
@@ -363,7 +364,7 @@ export class PostgresEntryStatements implements EntryStatements {
   ): Promise<ResolveOutcome> {
     const lease = await this.holdLease(trx, entry);
     if (!lease) return { kind: 'lease-lost' };
-    if (lease.audience_resolved) return { kind: 'resolved', selected: Number(lease.selected) };
+    if (isSet(lease.audience_resolved)) return { kind: 'resolved', selected: Number(lease.selected) };
     let staged: number;
     let unknown = 0;
     if (audience.kind === 'filter') {
@@ -391,7 +392,7 @@ export class PostgresEntryStatements implements EntryStatements {
     const selected = staged + unknown;
     await sql`
       UPDATE ${sql.table(PROGRESS_TABLE[entry.source])}
-      SET audience_resolved = true, selected = ${selected}, skipped_unknown = ${unknown},
+      SET audience_resolved = 1, selected = ${selected}, skipped_unknown = ${unknown},
           lease_expires_at = ${now + leaseMs}
       WHERE id = ${entry.id}`.execute(trx);
     return { kind: 'resolved', selected };
@@ -521,7 +522,7 @@ interface ClaimRow {
   filter: string | null;
   id_count: number;
   attributes: string;
-  audience_resolved: boolean;
+  audience_resolved: number;
   attempts: number;
   journey_status: JourneyStatus;
   journey_params: string;
@@ -540,7 +541,7 @@ function toClaimed(row: ClaimRow, owner: string): ClaimedEntryRequest {
     idCount: Number(row.id_count),
     filter: row.filter,
     attributes: row.attributes,
-    audienceResolved: row.audience_resolved,
+    audienceResolved: isSet(row.audience_resolved),
     attempts: row.attempts,
     owner,
     journey: {

@@ -4,6 +4,7 @@ import type { Point, PointOf } from '../../domain/journey.js';
 import type { Backend } from '../backend.js';
 import type { StoredJourney } from '../journeys/index.js';
 import type { Database, JourneyStatus } from '../schema.js';
+import { isSet, toFlag } from '../sql/flag.js';
 import { SEGMENT_ENTRY_CHANNEL, Wake } from '../wake.js';
 import { entryStatements } from './statements.js';
 import type { LeaseTerms, ResolveOutcome, StageBatchOutcome, StagedEntry, StageStatements } from './types.js';
@@ -135,7 +136,7 @@ export class SegmentEntryStore {
       applicationId: Number(row.application_id),
       pointUuid: row.point_uuid,
       filter: row.filter,
-      audienceResolved: isTrue(row.audience_resolved),
+      audienceResolved: isSet(row.audience_resolved),
       attempts: row.attempts,
       owner,
     };
@@ -215,7 +216,7 @@ export class SegmentEntryStore {
           .columns(['journey_id', 'point_uuid'])
           .doUpdateSet((eb) => ({ filter: eb.ref('excluded.filter'), due_at: eb.ref('excluded.due_at') }))
           .where('segment_entries.status', '=', 'scheduled')
-          .where('segment_entries.audience_resolved', '=', this.flag(false)),
+          .where('segment_entries.audience_resolved', '=', toFlag(false)),
       )
       .execute();
   }
@@ -246,15 +247,6 @@ export class SegmentEntryStore {
       forgotten.map((row) => Number(row.id)),
     );
   }
-
-  /** A boolean column's value: 0/1 on SQLite, a boolean on Postgres. */
-  private flag(value: boolean): number | boolean {
-    return this.backend.dialect === 'sqlite' ? Number(value) : value;
-  }
-}
-
-function isTrue(flag: number | boolean): boolean {
-  return flag === true || flag === 1;
 }
 
 /** The stage's view of a claimed segment entry: its runs start with no attributes. */

@@ -25,6 +25,7 @@ import {
 } from './types.js';
 import type { JourneyParams, Point } from '../../domain/journey.js';
 import type { Database, EntrySelectorKind, EntryStageSource, JourneyStatus } from '../schema.js';
+import { isSet } from '../sql/flag.js';
 import { pointCounterUpsert } from '../statistics/point-counters.js';
 import type { Wake } from '../wake.js';
 
@@ -193,7 +194,7 @@ export class SqliteEntryStatements implements EntryStatements {
           status = this.journey(request.journeyId).status;
           statuses.set(request.journeyId, status);
         }
-        if (lease.audience_resolved || status !== 'STATUS_RUNNING') return this.enterSmallStaged(request, allowReenter, terms);
+        if (isSet(lease.audience_resolved) || status !== 'STATUS_RUNNING') return this.enterSmallStaged(request, allowReenter, terms);
         const entered = this.enterFromIds(request, allowReenter, terms.now);
         counters.add(request, entered);
         return { kind: 'done', entered };
@@ -285,7 +286,7 @@ export class SqliteEntryStatements implements EntryStatements {
   ): ResolveOutcome {
     const lease = this.holdsLease(entry);
     if (!lease) return { kind: 'lease-lost' };
-    if (lease.audience_resolved) return { kind: 'resolved', selected: lease.selected };
+    if (isSet(lease.audience_resolved)) return { kind: 'resolved', selected: lease.selected };
     let staged: number;
     let unknown = 0;
     if (filterInsert) {
@@ -587,7 +588,7 @@ function toClaimed(row: ClaimRow, owner: string): ClaimedEntryRequest {
     idCount: row.id_count,
     filter: row.filter,
     attributes: row.attributes,
-    audienceResolved: row.audience_resolved === 1,
+    audienceResolved: isSet(row.audience_resolved),
     attempts: row.attempts + 1,
     owner,
     journey: {

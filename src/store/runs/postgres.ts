@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { PostgresBackend } from '../backend.js';
 import type { Database, JourneyStatus } from '../schema.js';
-import type { BatchTerms, DueRun, GroupDue, MoveGroup, PointGroup, RunStatements } from './types.js';
+import type { BatchTerms, DueRun, DueRunRow, GroupDue, MoveGroup, PointGroup, RunStatements } from './types.js';
 
 /** The class of the engine's advisory locks (the two-integer key space, apart from single-bigint keys). */
 const ENGINE_LOCK_CLASS = 7_001;
@@ -114,12 +114,4 @@ export class PostgresRunStatements implements RunStatements {
       .filter((row) => row.next_due_at !== null)
       .map((row) => ({ journeyId: Number(row.journey_id), pointUuid: row.point_uuid, nextDueAt: Number(row.next_due_at) }));
   }
-}
-
-interface DueRunRow {
-  id: number;
-  user_id: string;
-  attributes: string;
-  due_at: number;
-  waiting_point: string | null;
 }

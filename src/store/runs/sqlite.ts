@@ -2,7 +2,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import type { SqliteBackend } from '../backend.js';
 import type { Database, JourneyStatus } from '../schema.js';
-import type { BatchTerms, DueRun, GroupDue, MoveGroup, PointGroup, RunStatements } from './types.js';
+import type { BatchTerms, DueRun, DueRunRow, GroupDue, MoveGroup, PointGroup, RunStatements } from './types.js';
 
 /**
  * The scheduler's statements on SQLite. A batch is one `BEGIN IMMEDIATE`
@@ -101,12 +101,4 @@ export class SqliteRunStatements implements RunStatements {
     }
     return statement;
   }
-}
-
-interface DueRunRow {
-  id: number;
-  user_id: string;
-  attributes: string;
-  due_at: number;
-  waiting_point: string | null;
 }

@@ -48,6 +48,15 @@ export interface DueRun {
 }
 
 /** Where one run of the batch ends up. */
+/** A due run as both dialects' batch selects return it, before it becomes a DueRun. */
+export interface DueRunRow {
+  readonly id: number;
+  readonly user_id: string;
+  readonly attributes: string;
+  readonly due_at: number;
+  readonly waiting_point: string | null;
+}
+
 export type RunMove =
   /** At point `to`, due at once (the batch did not execute it). */
   | { readonly kind: 'advance'; readonly runId: number; readonly to: string }

@@ -8,6 +8,7 @@ import * as eventAndSegmentEntry from './0800_event_and_segment_entry.js';
 import * as entryAudienceSequence from './0900_entry_audience_sequence.js';
 import * as entryAudienceChunks from './1000_entry_audience_chunks.js';
 import * as oneEntryStage from './1100_one_entry_stage.js';
+import * as booleanFlagsSmallint from './1200_boolean_flags_smallint.js';
 
 /** Every migration of this dialect, by name; names sort in the order they apply. */
 export const migrations: Record<string, Migration> = {
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   '0900_entry_audience_sequence': entryAudienceSequence,
   '1000_entry_audience_chunks': entryAudienceChunks,
   '1100_one_entry_stage': oneEntryStage,
+  '1200_boolean_flags_smallint': booleanFlagsSmallint,
 };
