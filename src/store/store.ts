@@ -4,7 +4,7 @@ import { ChannelSettingsStore } from './channel-settings/index.js';
 import { OutboxStore } from './outbox/index.js';
 import { EntryStore } from './entry/index.js';
 import { StatisticsStore } from './statistics/index.js';
-import { AudienceStore } from './audience.js';
+import { AudienceStore } from './audience/index.js';
 import { FilterStore } from './filters/index.js';
 import { DeviceStore } from './devices/index.js';
 import { EventStore } from './events/index.js';

@@ -1,6 +1,6 @@
 import { DEFAULT_OUTPUT, MATCHED_OUTPUT, type PointOf } from '../../domain/journey.js';
 import { parseSeglang, SeglangError } from '../../domain/seglang/index.js';
-import type { CompiledAudience } from '../../store/audience.js';
+import type { CompiledAudience } from '../../store/audience/index.js';
 import type { PointContext, PreparedPoint } from './types.js';
 
 /**

@@ -1,6 +1,6 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { decodeTagValue, isTagType, type EncodedTagValue, type TagType } from '../../domain/tags.js';
-import type { CompiledAudience } from '../audience.js';
+import type { CompiledAudience } from '../audience/index.js';
 import type { Dialect } from '../backend.js';
 import type { Database } from '../schema.js';
 import type { DeviceKind, RecipientDevice } from './types.js';

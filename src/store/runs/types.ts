@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { JourneyParams, Point } from '../../domain/journey.js';
 import type { Channel } from '../../domain/messages.js';
-import type { CompiledAudience } from '../audience.js';
+import type { CompiledAudience } from '../audience/index.js';
 import type { BatchMessage } from '../outbox/index.js';
 import type { Database, JourneyStatus } from '../schema.js';
 

@@ -1,11 +1,11 @@
 import { sql, type Expression, type RawBuilder } from 'kysely';
-import type { SegExpr } from '../domain/seglang/ast.js';
-import type { DeviceSet } from '../domain/seglang/device-set.js';
-import { resolveSeglang, tagNamesOf, type TagDeclaration } from '../domain/seglang/resolve.js';
-import { isTagType } from '../domain/tags.js';
-import type { Backend } from './backend.js';
-import { userHasDeviceIn } from './seglang/device-predicate.js';
-import { selectDeviceIds, selectUserIds } from './seglang/select-devices.js';
+import type { SegExpr } from '../../domain/seglang/ast.js';
+import type { DeviceSet } from '../../domain/seglang/device-set.js';
+import { resolveSeglang, tagNamesOf, type TagDeclaration } from '../../domain/seglang/resolve.js';
+import { isTagType } from '../../domain/tags.js';
+import type { Backend } from '../backend.js';
+import { userHasDeviceIn } from '../seglang/device-predicate.js';
+import { selectDeviceIds, selectUserIds } from '../seglang/select-devices.js';
 
 /**
  * A seglang expression compiled for one application, as SQL fragments other
