@@ -11,7 +11,7 @@ import { EventStore } from './events/index.js';
 import { TagStore } from './tags/index.js';
 import { JourneyStore } from './journeys/index.js';
 import { RunStore } from './runs/index.js';
-import { EventReactionStore } from './event-reactions.js';
+import { EventReactionStore } from './events/reactions.js';
 import { SegmentEntryStore } from './entry/segments.js';
 import { DropUsersStore } from './drop-users/index.js';
 import { RUNS_DUE_CHANNEL, Wake } from './wake.js';

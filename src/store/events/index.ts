@@ -1,6 +1,6 @@
 import type { Backend } from '../backend.js';
 import type { DeviceStore } from '../devices/index.js';
-import type { EventReactionStore } from '../event-reactions.js';
+import type { EventReactionStore } from './reactions.js';
 
 /**
  * Who an event is about. With an hwid the event belongs to that device and to

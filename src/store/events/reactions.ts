@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { EventAttributes } from '../domain/event-conditions.js';
+import type { EventAttributes } from '../../domain/event-conditions.js';
 import {
   compileTrigger,
   entersAt,
@@ -8,15 +8,15 @@ import {
   wakeTarget,
   type CompiledTrigger,
   type PostedEvent,
-} from '../domain/event-triggers.js';
-import type { Point } from '../domain/journey.js';
-import type { Backend } from './backend.js';
-import { enterUserIntoJourneys } from './entry/statements.js';
-import type { StoredJourney } from './journeys/index.js';
-import { addToPointCounters, type PointCountDelta } from './statistics/index.js';
-import { isSet, toFlag } from './sql/flag.js';
-import type { Wake } from './wake.js';
-import type { Database } from './schema.js';
+} from '../../domain/event-triggers.js';
+import type { Point } from '../../domain/journey.js';
+import type { Backend } from '../backend.js';
+import { enterUserIntoJourneys } from '../entry/statements.js';
+import type { StoredJourney } from '../journeys/index.js';
+import { addToPointCounters, type PointCountDelta } from '../statistics/index.js';
+import { isSet, toFlag } from '../sql/flag.js';
+import type { Wake } from '../wake.js';
+import type { Database } from '../schema.js';
 
 /** An event as `EventStore.record` has just inserted it. */
 export interface RecordedEvent extends PostedEvent {
