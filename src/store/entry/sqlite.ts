@@ -1,4 +1,3 @@
-import type BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, sql, type Kysely } from 'kysely';
 import { faultPoint } from '../../fault-points.js';
 import type { Backend } from '../backend.js';
@@ -28,6 +27,7 @@ import type { Database, EntrySelectorKind, EntryStageSource, JourneyStatus } fro
 import { isSet } from '../sql/flag.js';
 import { pointCounterUpsert } from '../statistics/point-counters.js';
 import type { Wake } from '../wake.js';
+import { SqliteStatements } from '../sql/sqlite-statements.js';
 
 type SqliteBackend = Extract<Backend, { dialect: 'sqlite' }>;
 
@@ -39,7 +39,7 @@ type SqliteBackend = Extract<Backend, { dialect: 'sqlite' }>;
  * active-run check race-free, within a process and across processes.
  */
 export class SqliteEntryStatements implements EntryStatements {
-  private readonly prepared = new Map<string, BetterSqlite3.Statement>();
+  private readonly statements: SqliteStatements;
   /** Adds to one point's `entered` counter: parameters journey id, point uuid, runs entered. */
   private readonly addEnteredSql: string;
   private pendingAccepts: PendingAccept[] = [];
@@ -48,6 +48,7 @@ export class SqliteEntryStatements implements EntryStatements {
     private readonly backend: SqliteBackend,
     private readonly runWake: Wake,
   ) {
+    this.statements = new SqliteStatements(backend.raw);
     this.addEnteredSql = pointCounterUpsert(['entered'], sql.raw('VALUES (?, ?, ?)')).compile(backend.db).sql;
   }
 
@@ -87,33 +88,36 @@ export class SqliteEntryStatements implements EntryStatements {
   }
 
   private acceptOne({ uuid, input, now }: PendingAccept): AcceptOutcome {
-    const gate = this.statement(
-      `INSERT INTO entry_rate_limits (journey_id, point_uuid, last_accepted_at) VALUES (?, ?, ?)
+    const gate = this.statements
+      .prepare(
+        `INSERT INTO entry_rate_limits (journey_id, point_uuid, last_accepted_at) VALUES (?, ?, ?)
        ON CONFLICT (journey_id, point_uuid) DO UPDATE SET last_accepted_at = excluded.last_accepted_at
        WHERE entry_rate_limits.last_accepted_at <= excluded.last_accepted_at - ${RATE_LIMIT_WINDOW_MS}`,
-    ).run(input.journeyId, input.pointUuid, now);
+      )
+      .run(input.journeyId, input.pointUuid, now);
     if (gate.changes === 0) {
-      const last = this.statement(`SELECT last_accepted_at FROM entry_rate_limits WHERE journey_id = ? AND point_uuid = ?`).get(
-        input.journeyId,
-        input.pointUuid,
-      ) as { last_accepted_at: number };
+      const last = this.statements
+        .prepare(`SELECT last_accepted_at FROM entry_rate_limits WHERE journey_id = ? AND point_uuid = ?`)
+        .get(input.journeyId, input.pointUuid) as { last_accepted_at: number };
       return { accepted: false, retryAfterMs: last.last_accepted_at + RATE_LIMIT_WINDOW_MS - now };
     }
     const selector = input.selector.kind === 'filter' ? input.selector.filter : JSON.stringify(input.selector.ids);
-    this.statement(
-      `INSERT INTO entry_requests
+    this.statements
+      .prepare(
+        `INSERT INTO entry_requests
          (uuid, journey_id, application_id, point_uuid, selector_kind, selector, attributes, status, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?)`,
-    ).run(
-      uuid,
-      input.journeyId,
-      input.applicationId,
-      input.pointUuid,
-      input.selector.kind,
-      selector,
-      JSON.stringify(input.attributes),
-      now,
-    );
+      )
+      .run(
+        uuid,
+        input.journeyId,
+        input.applicationId,
+        input.pointUuid,
+        input.selector.kind,
+        selector,
+        JSON.stringify(input.attributes),
+        now,
+      );
     return { accepted: true, requestUuid: uuid };
   }
 
@@ -152,8 +156,9 @@ export class SqliteEntryStatements implements EntryStatements {
   }
 
   private claimRows(owner: string, { now, leaseMs }: LeaseTerms, limit: number): ClaimedEntryRequest[] {
-    const rows = this.statement(
-      `SELECT r.id, r.uuid, r.journey_id, j.uuid AS journey_uuid, r.application_id, r.point_uuid, r.selector_kind,
+    const rows = this.statements
+      .prepare(
+        `SELECT r.id, r.uuid, r.journey_id, j.uuid AS journey_uuid, r.application_id, r.point_uuid, r.selector_kind,
               CASE WHEN r.selector_kind = 'filter' THEN r.selector END AS filter,
               CASE WHEN r.selector_kind = 'filter' THEN 0 ELSE json_array_length(r.selector) END AS id_count,
               r.attributes, r.audience_resolved, r.attempts,
@@ -163,14 +168,17 @@ export class SqliteEntryStatements implements EntryStatements {
          AND (r.status = 'queued' OR r.lease_expires_at < ?)
          AND j.status NOT IN ('STATUS_PAUSED', 'STATUS_DRAFT')
        ORDER BY r.id LIMIT ?`,
-    ).all(now, limit) as ClaimRow[];
+      )
+      .all(now, limit) as ClaimRow[];
     if (rows.length === 0) return [];
-    this.statement(
-      `UPDATE entry_requests
+    this.statements
+      .prepare(
+        `UPDATE entry_requests
        SET status = 'processing', lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1,
            started_at = COALESCE(started_at, ?)
        WHERE id IN (SELECT value FROM json_each(?))`,
-    ).run(owner, now + leaseMs, now, JSON.stringify(rows.map((row) => row.id)));
+      )
+      .run(owner, now + leaseMs, now, JSON.stringify(rows.map((row) => row.id)));
     return rows.map((row) => toClaimed(row, owner));
   }
 
@@ -227,42 +235,48 @@ export class SqliteEntryStatements implements EntryStatements {
   private enterFromIds(request: ClaimedEntryRequest, allowReenter: boolean, now: number): number {
     const column = request.selectorKind === 'users' ? 'user_id' : 'hwid';
     const ids = `SELECT value FROM json_each((SELECT selector FROM entry_requests WHERE id = ?))`;
-    const entered = this.statement(
-      insertRunsSql(`FROM (SELECT DISTINCT user_id FROM devices WHERE application_id = ? AND ${column} IN (${ids})) AS a WHERE 1`, {
-        journeys: 'one-journey',
-        skipActive: !allowReenter,
-        orderByUser: true,
-      }),
-    ).run(...runValues(request, request.id, now), request.applicationId, request.id, ...(allowReenter ? [] : [request.journeyId])).changes;
+    const entered = this.statements
+      .prepare(
+        insertRunsSql(`FROM (SELECT DISTINCT user_id FROM devices WHERE application_id = ? AND ${column} IN (${ids})) AS a WHERE 1`, {
+          journeys: 'one-journey',
+          skipActive: !allowReenter,
+          orderByUser: true,
+        }),
+      )
+      .run(...runValues(request, request.id, now), request.applicationId, request.id, ...(allowReenter ? [] : [request.journeyId])).changes;
     // As many users entered as there are ids: every id was known and distinct, none skipped; so the
     // usual case needs no count (an hwid's device is unique in its application).
     const known =
       entered === request.idCount
         ? { devices: entered, users: entered }
-        : (this.statement(
-            `SELECT COUNT(*) AS devices, COUNT(DISTINCT user_id) AS users
+        : (this.statements
+            .prepare(
+              `SELECT COUNT(*) AS devices, COUNT(DISTINCT user_id) AS users
              FROM devices WHERE application_id = ? AND ${column} IN (${ids})`,
-          ).get(request.applicationId, request.id) as { devices: number; users: number });
+            )
+            .get(request.applicationId, request.id) as { devices: number; users: number });
     const unknown = request.idCount - (request.selectorKind === 'users' ? known.users : known.devices);
-    this.statement(
-      `UPDATE entry_requests
+    this.statements
+      .prepare(
+        `UPDATE entry_requests
        SET audience_resolved = 1, selected = ?, skipped_unknown = ?, entered = entered + ?,
            skipped_already = skipped_already + ?, status = 'done', finished_at = ?,
            lease_owner = NULL, lease_expires_at = NULL
        WHERE id = ?`,
-    ).run(known.users + unknown, unknown, entered, known.users - entered, now, request.id);
+      )
+      .run(known.users + unknown, unknown, entered, known.users - entered, now, request.id);
     return entered;
   }
 
   private journey(journeyId: number): { status: JourneyStatus; params: string } {
-    return this.statement(`SELECT status, params FROM journeys WHERE id = ?`).get(journeyId) as {
+    return this.statements.prepare(`SELECT status, params FROM journeys WHERE id = ?`).get(journeyId) as {
       status: JourneyStatus;
       params: string;
     };
   }
 
   addToPointCounter(journeyId: number, pointUuid: string, entered: number): void {
-    this.statement(this.addEnteredSql).run(journeyId, pointUuid, entered);
+    this.statements.prepare(this.addEnteredSql).run(journeyId, pointUuid, entered);
   }
 
   async stage(entry: StagedEntry, audience: StageAudience, terms: LeaseTerms): Promise<ResolveOutcome> {
@@ -294,31 +308,34 @@ export class SqliteEntryStatements implements EntryStatements {
     } else if (audience.kind !== 'filter') {
       const column = audience.kind === 'users' ? 'user_id' : 'hwid';
       const ids = `SELECT j.value FROM entry_requests r, json_each(r.selector) j WHERE r.id = ?`;
-      staged = this.statement(
-        `INSERT OR IGNORE INTO entry_stage (source, source_id, user_id)
+      staged = this.statements
+        .prepare(
+          `INSERT OR IGNORE INTO entry_stage (source, source_id, user_id)
          SELECT ?, ?, d.user_id FROM devices d WHERE d.application_id = ? AND d.${column} IN (${ids})`,
-      ).run(SOURCE_CODE[entry.source], entry.id, entry.applicationId, entry.id).changes;
+        )
+        .run(SOURCE_CODE[entry.source], entry.id, entry.applicationId, entry.id).changes;
       // A user id is known when the user has a device; an hwid when its device exists. Several
       // hwids of one user stage that user once, so for hwids the known devices are counted.
       const known =
         audience.kind === 'users'
           ? staged
           : (
-              this.statement(`SELECT COUNT(*) AS n FROM devices d WHERE d.application_id = ? AND d.hwid IN (${ids})`).get(
-                entry.applicationId,
-                entry.id,
-              ) as { n: number }
+              this.statements
+                .prepare(`SELECT COUNT(*) AS n FROM devices d WHERE d.application_id = ? AND d.hwid IN (${ids})`)
+                .get(entry.applicationId, entry.id) as { n: number }
             ).n;
       unknown = audience.idCount - known;
     } else {
       throw new Error('a filter audience is staged by its compiled insert');
     }
     const selected = staged + unknown;
-    this.statement(
-      `UPDATE ${PROGRESS_TABLE[entry.source]}
+    this.statements
+      .prepare(
+        `UPDATE ${PROGRESS_TABLE[entry.source]}
        SET audience_resolved = 1, selected = ?, skipped_unknown = ?, lease_expires_at = ?
        WHERE id = ?`,
-    ).run(selected, unknown, now + leaseMs, entry.id);
+      )
+      .run(selected, unknown, now + leaseMs, entry.id);
     return { kind: 'resolved', selected };
   }
 
@@ -340,27 +357,27 @@ export class SqliteEntryStatements implements EntryStatements {
       this.renewLease(entry, terms, 0, 0);
       return { kind: 'entered', taken: 0, entered: 0, remaining: false, last: undefined };
     }
-    const entered = this.statement(
-      insertRunsSql(`FROM entry_stage a WHERE a.source = ? AND a.source_id = ? AND a.user_id <= ?`, {
-        journeys: 'one-journey',
-        skipActive: !allowReenter,
-        orderByUser: false,
-      }),
-    ).run(
-      ...runValues(entry, entry.source === 'request' ? entry.id : null, terms.now),
-      source,
-      entry.id,
-      last,
-      ...(allowReenter ? [] : [entry.journeyId]),
-    ).changes;
-    const taken = this.statement(`DELETE FROM entry_stage WHERE source = ? AND source_id = ? AND user_id <= ?`).run(
-      source,
-      entry.id,
-      last,
-    ).changes;
+    const entered = this.statements
+      .prepare(
+        insertRunsSql(`FROM entry_stage a WHERE a.source = ? AND a.source_id = ? AND a.user_id <= ?`, {
+          journeys: 'one-journey',
+          skipActive: !allowReenter,
+          orderByUser: false,
+        }),
+      )
+      .run(
+        ...runValues(entry, entry.source === 'request' ? entry.id : null, terms.now),
+        source,
+        entry.id,
+        last,
+        ...(allowReenter ? [] : [entry.journeyId]),
+      ).changes;
+    const taken = this.statements
+      .prepare(`DELETE FROM entry_stage WHERE source = ? AND source_id = ? AND user_id <= ?`)
+      .run(source, entry.id, last).changes;
     this.renewLease(entry, terms, entered, taken - entered);
     if (entered > 0) this.addToPointCounter(entry.journeyId, entry.pointUuid, entered);
-    const remaining = this.statement(`SELECT 1 FROM entry_stage WHERE source = ? AND source_id = ? LIMIT 1`).get(source, entry.id);
+    const remaining = this.statements.prepare(`SELECT 1 FROM entry_stage WHERE source = ? AND source_id = ? LIMIT 1`).get(source, entry.id);
     faultPoint('entry.batch.before-commit');
     return { kind: 'entered', taken, entered, remaining: remaining !== undefined, last };
   }
@@ -375,33 +392,39 @@ export class SqliteEntryStatements implements EntryStatements {
 
   /** Marks the entry done; its stage is empty, each batch having deleted what it took. */
   private markDone(entry: StagedEntry, now: number): void {
-    this.statement(
-      `UPDATE ${PROGRESS_TABLE[entry.source]}
+    this.statements
+      .prepare(
+        `UPDATE ${PROGRESS_TABLE[entry.source]}
        SET status = 'done', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL
        WHERE id = ?`,
-    ).run(now, entry.id);
+      )
+      .run(now, entry.id);
   }
 
   fail(entry: StagedEntry, error: string, now: number): Promise<boolean> {
     return this.transaction(() => {
       if (!this.holdsLease(entry)) return false;
-      this.statement(`DELETE FROM entry_stage WHERE source = ? AND source_id = ?`).run(SOURCE_CODE[entry.source], entry.id);
-      this.statement(
-        `UPDATE ${PROGRESS_TABLE[entry.source]}
+      this.statements.prepare(`DELETE FROM entry_stage WHERE source = ? AND source_id = ?`).run(SOURCE_CODE[entry.source], entry.id);
+      this.statements
+        .prepare(
+          `UPDATE ${PROGRESS_TABLE[entry.source]}
          SET status = 'failed', error = ?, finished_at = ?, lease_owner = NULL, lease_expires_at = NULL
          WHERE id = ?`,
-      ).run(error, now, entry.id);
+        )
+        .run(error, now, entry.id);
       return true;
     });
   }
 
   async release(entry: StagedEntry): Promise<void> {
     await this.transaction(() =>
-      this.statement(
-        `UPDATE ${PROGRESS_TABLE[entry.source]}
+      this.statements
+        .prepare(
+          `UPDATE ${PROGRESS_TABLE[entry.source]}
          SET status = '${CLAIMABLE_STATUS[entry.source]}', lease_owner = NULL, lease_expires_at = NULL
          WHERE id = ? AND lease_owner = ? AND status = 'processing'`,
-      ).run(entry.id, entry.owner),
+        )
+        .run(entry.id, entry.owner),
     );
   }
 
@@ -412,41 +435,36 @@ export class SqliteEntryStatements implements EntryStatements {
 
   /** The lease row when `entry.owner` still holds it. */
   private holdsLease(entry: StagedEntry): LeaseRow | undefined {
-    return this.statement(
-      `SELECT audience_resolved, selected FROM ${PROGRESS_TABLE[entry.source]}
+    return this.statements
+      .prepare(
+        `SELECT audience_resolved, selected FROM ${PROGRESS_TABLE[entry.source]}
        WHERE id = ? AND status = 'processing' AND lease_owner = ?`,
-    ).get(entry.id, entry.owner) as LeaseRow | undefined;
+      )
+      .get(entry.id, entry.owner) as LeaseRow | undefined;
   }
 
   private renewLease(entry: StagedEntry, { now, leaseMs }: LeaseTerms, entered: number, skipped: number) {
-    this.statement(
-      `UPDATE ${PROGRESS_TABLE[entry.source]}
+    this.statements
+      .prepare(
+        `UPDATE ${PROGRESS_TABLE[entry.source]}
        SET entered = entered + ?, skipped_already = skipped_already + ?, lease_expires_at = ?
        WHERE id = ?`,
-    ).run(entered, skipped, now + leaseMs, entry.id);
+      )
+      .run(entered, skipped, now + leaseMs, entry.id);
   }
 
   /** The greatest user id among the next `size` staged users, or undefined when none is left. */
   private lastUserOfNextBatch(source: EntryStageSource, id: number, size: number): string | undefined {
-    const nth = this.statement(`SELECT user_id FROM entry_stage WHERE source = ? AND source_id = ? ORDER BY user_id LIMIT 1 OFFSET ?`).get(
-      source,
-      id,
-      size - 1,
-    ) as { user_id: string } | undefined;
+    const nth = this.statements
+      .prepare(`SELECT user_id FROM entry_stage WHERE source = ? AND source_id = ? ORDER BY user_id LIMIT 1 OFFSET ?`)
+      .get(source, id, size - 1) as { user_id: string } | undefined;
     if (nth) return nth.user_id;
-    const max = this.statement(`SELECT MAX(user_id) AS user_id FROM entry_stage WHERE source = ? AND source_id = ?`).get(source, id) as {
+    const max = this.statements
+      .prepare(`SELECT MAX(user_id) AS user_id FROM entry_stage WHERE source = ? AND source_id = ?`)
+      .get(source, id) as {
       user_id: string | null;
     };
     return max.user_id ?? undefined;
-  }
-
-  private statement(text: string): BetterSqlite3.Statement {
-    let statement = this.prepared.get(text);
-    if (!statement) {
-      statement = this.backend.raw.prepare(text);
-      this.prepared.set(text, statement);
-    }
-    return statement;
   }
 
   /**
@@ -457,13 +475,15 @@ export class SqliteEntryStatements implements EntryStatements {
    */
   private claimTransaction<T>(now: number, nothing: T, body: () => T): Promise<T> {
     return this.backend.db.connection().execute(async () => {
-      const claimable = this.statement(
-        `SELECT 1 FROM entry_requests r JOIN journeys j ON j.id = r.journey_id
+      const claimable = this.statements
+        .prepare(
+          `SELECT 1 FROM entry_requests r JOIN journeys j ON j.id = r.journey_id
          WHERE r.status IN ('queued', 'processing')
            AND (r.status = 'queued' OR r.lease_expires_at < ?)
            AND j.status NOT IN ('STATUS_PAUSED', 'STATUS_DRAFT')
          LIMIT 1`,
-      ).get(now);
+        )
+        .get(now);
       return claimable === undefined ? nothing : this.backend.raw.transaction(body).immediate();
     });
   }

@@ -1,8 +1,8 @@
-import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import type { SqliteBackend } from '../backend.js';
 import type { Database, JourneyStatus } from '../schema.js';
 import type { BatchTerms, DueRun, DueRunRow, GroupDue, MoveGroup, PointGroup, RunStatements } from './types.js';
+import { SqliteStatements } from '../sql/sqlite-statements.js';
 
 /**
  * The scheduler's statements on SQLite. A batch is one `BEGIN IMMEDIATE`
@@ -16,26 +16,28 @@ import type { BatchTerms, DueRun, DueRunRow, GroupDue, MoveGroup, PointGroup, Ru
  * a run).
  */
 export class SqliteRunStatements implements RunStatements {
-  private readonly prepared = new Map<string, BetterSqlite3.Statement>();
+  private readonly statements: SqliteStatements;
 
-  constructor(private readonly backend: SqliteBackend) {}
+  constructor(private readonly backend: SqliteBackend) {
+    this.statements = new SqliteStatements(backend.raw);
+  }
 
   transaction<T>(body: (executor: Kysely<Database>) => Promise<T>): Promise<T> {
     return this.backend.db.connection().execute(async (connection) => {
-      this.statement('BEGIN IMMEDIATE').run();
+      this.statements.prepare('BEGIN IMMEDIATE').run();
       try {
         const result = await body(connection);
-        this.statement('COMMIT').run();
+        this.statements.prepare('COMMIT').run();
         return result;
       } catch (error) {
-        if (this.backend.raw.inTransaction) this.statement('ROLLBACK').run();
+        if (this.backend.raw.inTransaction) this.statements.prepare('ROLLBACK').run();
         throw error;
       }
     });
   }
 
   async lockJourney(_executor: Kysely<Database>, journeyId: number): Promise<JourneyStatus | undefined> {
-    const row = this.statement(`SELECT status FROM journeys WHERE id = ?`).get(journeyId) as { status: JourneyStatus } | undefined;
+    const row = this.statements.prepare(`SELECT status FROM journeys WHERE id = ?`).get(journeyId) as { status: JourneyStatus } | undefined;
     return row?.status;
   }
 
@@ -43,11 +45,13 @@ export class SqliteRunStatements implements RunStatements {
   async awaitBatches(): Promise<void> {}
 
   async selectDue(_executor: Kysely<Database>, group: PointGroup, { now, limit }: BatchTerms): Promise<DueRun[]> {
-    const rows = this.statement(
-      `SELECT id, user_id, attributes, due_at, waiting_point FROM runs
+    const rows = this.statements
+      .prepare(
+        `SELECT id, user_id, attributes, due_at, waiting_point FROM runs
        WHERE journey_id = ? AND state = 'active' AND point_uuid = ? AND due_at <= ?
        ORDER BY due_at LIMIT ?`,
-    ).all(group.journeyId, group.pointUuid, now, limit) as DueRunRow[];
+      )
+      .all(group.journeyId, group.pointUuid, now, limit) as DueRunRow[];
     return rows.map((row) => ({
       id: row.id,
       userId: row.user_id,
@@ -58,7 +62,7 @@ export class SqliteRunStatements implements RunStatements {
   }
 
   async applyMoves(_executor: Kysely<Database>, groups: readonly MoveGroup[], now: number): Promise<void> {
-    const move = this.statement(
+    const move = this.statements.prepare(
       `UPDATE runs SET point_uuid = ?, due_at = ?, waiting_point = ?, state = ?, exited_at = ?, updated_at = ?
        WHERE id IN (SELECT value FROM json_each(?))`,
     );
@@ -87,18 +91,9 @@ export class SqliteRunStatements implements RunStatements {
 
   /** One index seek on runs_due. */
   private probe(group: PointGroup): number | null {
-    const row = this.statement(
-      `SELECT due_at FROM runs WHERE journey_id = ? AND state = 'active' AND point_uuid = ? ORDER BY due_at LIMIT 1`,
-    ).get(group.journeyId, group.pointUuid) as { due_at: number } | undefined;
+    const row = this.statements
+      .prepare(`SELECT due_at FROM runs WHERE journey_id = ? AND state = 'active' AND point_uuid = ? ORDER BY due_at LIMIT 1`)
+      .get(group.journeyId, group.pointUuid) as { due_at: number } | undefined;
     return row ? row.due_at : null;
-  }
-
-  private statement(text: string): BetterSqlite3.Statement {
-    let statement = this.prepared.get(text);
-    if (!statement) {
-      statement = this.backend.raw.prepare(text);
-      this.prepared.set(text, statement);
-    }
-    return statement;
   }
 }
