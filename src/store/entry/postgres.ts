@@ -20,11 +20,12 @@ import {
   type StagedEntry,
   type UserIntoJourneys,
 } from './types.js';
-import type { JourneyParams, Point } from '../../domain/journey.js';
-import type { Database, EntrySelectorKind, JourneyStatus } from '../schema.js';
+import type { JourneyParams } from '../../domain/journey.js';
+import type { Database, JourneyStatus } from '../schema.js';
 import { isSet } from '../sql/flag.js';
 import { pointCounterUpsert } from '../statistics/point-counters.js';
 import { ENTRY_CHANNEL, type Wake } from '../wake.js';
+import { toClaimedRequest, type ClaimRow } from './claim-row.js';
 
 type PostgresBackend = Extract<Backend, { dialect: 'postgres' }>;
 
@@ -171,7 +172,7 @@ export class PostgresEntryStatements implements EntryStatements {
                 CASE WHEN r.selector_kind = 'filter' THEN 0 ELSE jsonb_array_length(r.selector::jsonb) END AS id_count,
                 r.attributes, r.audience_resolved, r.attempts,
                 j.status AS journey_status, j.params AS journey_params, j.points AS journey_points`.execute(this.db);
-    return rows.map((row) => toClaimed(row, owner)).sort((a, b) => a.id - b.id);
+    return rows.map((row) => toClaimedRequest(row, owner)).sort((a, b) => a.id - b.id);
   }
 
   /**
@@ -509,45 +510,4 @@ interface LockedJourney {
   readonly status: JourneyStatus;
   /** JSON of the journey's params. */
   readonly params: string;
-}
-
-interface ClaimRow {
-  id: number;
-  uuid: string;
-  journey_id: number;
-  journey_uuid: string;
-  application_id: number;
-  point_uuid: string;
-  selector_kind: EntrySelectorKind;
-  filter: string | null;
-  id_count: number;
-  attributes: string;
-  audience_resolved: number;
-  attempts: number;
-  journey_status: JourneyStatus;
-  journey_params: string;
-  journey_points: string;
-}
-
-function toClaimed(row: ClaimRow, owner: string): ClaimedEntryRequest {
-  return {
-    id: Number(row.id),
-    uuid: row.uuid,
-    journeyId: Number(row.journey_id),
-    journeyUuid: row.journey_uuid,
-    applicationId: Number(row.application_id),
-    pointUuid: row.point_uuid,
-    selectorKind: row.selector_kind,
-    idCount: Number(row.id_count),
-    filter: row.filter,
-    attributes: row.attributes,
-    audienceResolved: isSet(row.audience_resolved),
-    attempts: row.attempts,
-    owner,
-    journey: {
-      status: row.journey_status,
-      params: JSON.parse(row.journey_params) as JourneyParams,
-      points: JSON.parse(row.journey_points) as Point[],
-    },
-  };
 }

@@ -22,12 +22,13 @@ import {
   type StagedEntry,
   type UserIntoJourneys,
 } from './types.js';
-import type { JourneyParams, Point } from '../../domain/journey.js';
-import type { Database, EntrySelectorKind, EntryStageSource, JourneyStatus } from '../schema.js';
+import type { JourneyParams } from '../../domain/journey.js';
+import type { Database, EntryStageSource, JourneyStatus } from '../schema.js';
 import { isSet } from '../sql/flag.js';
 import { pointCounterUpsert } from '../statistics/point-counters.js';
 import type { Wake } from '../wake.js';
 import { SqliteStatements } from '../sql/sqlite-statements.js';
+import { toClaimedRequest, type ClaimRow } from './claim-row.js';
 
 type SqliteBackend = Extract<Backend, { dialect: 'sqlite' }>;
 
@@ -179,7 +180,8 @@ export class SqliteEntryStatements implements EntryStatements {
        WHERE id IN (SELECT value FROM json_each(?))`,
       )
       .run(owner, now + leaseMs, now, JSON.stringify(rows.map((row) => row.id)));
-    return rows.map((row) => toClaimed(row, owner));
+    // Read before the claim's UPDATE counted this attempt.
+    return rows.map((row) => toClaimedRequest({ ...row, attempts: row.attempts + 1 }, owner));
   }
 
   /**
@@ -573,48 +575,7 @@ interface PendingAccept {
   reject(error: unknown): void;
 }
 
-interface ClaimRow {
-  id: number;
-  uuid: string;
-  journey_id: number;
-  journey_uuid: string;
-  application_id: number;
-  point_uuid: string;
-  selector_kind: EntrySelectorKind;
-  filter: string | null;
-  id_count: number;
-  attributes: string;
-  audience_resolved: number;
-  attempts: number;
-  journey_status: JourneyStatus;
-  journey_params: string;
-  journey_points: string;
-}
-
 interface LeaseRow {
   audience_resolved: number;
   selected: number;
-}
-
-function toClaimed(row: ClaimRow, owner: string): ClaimedEntryRequest {
-  return {
-    id: row.id,
-    uuid: row.uuid,
-    journeyId: row.journey_id,
-    journeyUuid: row.journey_uuid,
-    applicationId: row.application_id,
-    pointUuid: row.point_uuid,
-    selectorKind: row.selector_kind,
-    idCount: row.id_count,
-    filter: row.filter,
-    attributes: row.attributes,
-    audienceResolved: isSet(row.audience_resolved),
-    attempts: row.attempts + 1,
-    owner,
-    journey: {
-      status: row.journey_status,
-      params: JSON.parse(row.journey_params) as JourneyParams,
-      points: JSON.parse(row.journey_points) as Point[],
-    },
-  };
 }
