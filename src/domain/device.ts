@@ -1,4 +1,5 @@
 import { err, ok, type Result } from './result.js';
+import { unstorableTextProblem } from './text.js';
 
 /**
  * The rules for a device's own fields (docs/device-api.md), shared by every way a
@@ -88,8 +89,8 @@ function invalid(field: keyof DeviceFieldsInput, message: string): Result<Device
 /**
  * Checks hwid (required, non-empty string), device_type (required, a known
  * platform code), userId and push_token (optional strings), language (optional
- * ISO 639 code) and timezone (optional integer seconds from UTC). Strings may
- * not contain NUL, which Postgres cannot store.
+ * ISO 639 code) and timezone (optional integer seconds from UTC). Strings must
+ * be storable as sent (`unstorableTextProblem`).
  * The error names the field and what is wrong with it.
  */
 export function validateDeviceFields(input: DeviceFieldsInput): Result<DeviceFields, DeviceFieldProblem> {
@@ -97,7 +98,8 @@ export function validateDeviceFields(input: DeviceFieldsInput): Result<DeviceFie
 
   if (typeof hwid !== 'string' || hwid === '') return invalid('hwid', 'hwid is required and must be a non-empty string');
   if (hwid.length > HWID_MAX_LENGTH) return invalid('hwid', `hwid must be at most ${HWID_MAX_LENGTH} characters`);
-  if (hwid.includes('\0')) return invalid('hwid', 'hwid must not contain NUL characters');
+  const hwidText = unstorableTextProblem(hwid);
+  if (hwidText) return invalid('hwid', `hwid ${hwidText}`);
 
   if (deviceType === undefined || deviceType === null) return invalid('device_type', 'device_type is required');
   if (!isDeviceType(deviceType)) {
@@ -109,14 +111,16 @@ export function validateDeviceFields(input: DeviceFieldsInput): Result<DeviceFie
     if (userId.length > USER_ID_MAX_LENGTH) {
       return invalid('userId', `userId must be at most ${USER_ID_MAX_LENGTH} characters`);
     }
-    if (userId.includes('\0')) return invalid('userId', 'userId must not contain NUL characters');
+    const userIdText = unstorableTextProblem(userId);
+    if (userIdText) return invalid('userId', `userId ${userIdText}`);
   }
   if (!absent(pushToken)) {
     if (typeof pushToken !== 'string') return invalid('push_token', `push_token must be a string; got ${show(pushToken)}`);
     if (pushToken.length > PUSH_TOKEN_MAX_LENGTH) {
       return invalid('push_token', `push_token must be at most ${PUSH_TOKEN_MAX_LENGTH} characters`);
     }
-    if (pushToken.includes('\0')) return invalid('push_token', 'push_token must not contain NUL characters');
+    const pushTokenText = unstorableTextProblem(pushToken);
+    if (pushTokenText) return invalid('push_token', `push_token ${pushTokenText}`);
   }
   if (!absent(language)) {
     if (typeof language !== 'string' || language.length > LANGUAGE_MAX_LENGTH || !LANGUAGE_PATTERN.test(language)) {

@@ -1,4 +1,5 @@
 import { err, ok, type Result } from './result.js';
+import { unstorableTextProblem } from './text.js';
 
 /**
  * Tag types (docs/device-api.md) and how a value of each type is validated and
@@ -119,12 +120,10 @@ export function encodeTagValue(tagName: string, type: TagType, raw: unknown): Re
     }
     case TagType.String:
       if (typeof raw !== 'string') return fail('a string');
-      if (isTooLongForIndex(raw)) return tooLong(tagName);
-      return ok([{ column: 'text_value', value: raw }]);
+      return encodeTextValues(tagName, [raw]);
     case TagType.List: {
       if (!Array.isArray(raw) || !raw.every((e): e is string => typeof e === 'string')) return fail('a list of strings');
-      if (raw.some(isTooLongForIndex)) return tooLong(tagName);
-      return ok([...new Set(raw)].map((value) => ({ column: 'text_value' as const, value })));
+      return encodeTextValues(tagName, [...new Set(raw)]);
     }
   }
 }
@@ -134,6 +133,16 @@ export function encodeTagValue(tagName: string, type: TagType, raw: unknown): Re
  * B-tree entry over ~2.7 kB, so values are capped well below it, in bytes.
  */
 export const MAX_TEXT_TAG_BYTES = 1024;
+
+/** String and List values are stored as sent, each one a `text_value` row. */
+function encodeTextValues(tagName: string, values: readonly string[]): Result<EncodedTagValue[]> {
+  for (const value of values) {
+    if (isTooLongForIndex(value)) return tooLong(tagName);
+    const unstorable = unstorableTextProblem(value);
+    if (unstorable) return err(`tag "${tagName}" value ${unstorable}`);
+  }
+  return ok(values.map((value) => ({ column: 'text_value' as const, value })));
+}
 
 function isTooLongForIndex(value: string): boolean {
   return value.length > MAX_TEXT_TAG_BYTES / 4 && Buffer.byteLength(value) > MAX_TEXT_TAG_BYTES;
@@ -177,13 +186,14 @@ export class InvalidTagError extends Error {
 
 export const MAX_TAG_NAME_LENGTH = 128;
 
-/** A tag name is 1–128 characters without control characters; returns the problem, if any. */
+/** A tag name is 1–128 storable characters without control characters; returns the problem, if any. */
 export function tagNameProblem(name: string): string | undefined {
   if (name.trim() === '') return 'tag names must not be empty';
   if (name.length > MAX_TAG_NAME_LENGTH) return `tag name "${name.slice(0, 32)}…" is longer than ${MAX_TAG_NAME_LENGTH} characters`;
   // eslint-disable-next-line no-control-regex -- control characters are what it looks for.
   if (/[\u0000-\u001f\u007f]/.test(name)) return `tag name ${JSON.stringify(name)} contains control characters`;
-  return undefined;
+  const unstorable = unstorableTextProblem(name);
+  return unstorable === undefined ? undefined : `tag name ${JSON.stringify(name)} ${unstorable}`;
 }
 
 /**

@@ -48,6 +48,10 @@ describe('import rows: NDJSON', () => {
     ['{"device_type":3}', 'hwid is required and must be a non-empty string'],
     ['"just a string"', 'each line must be a JSON object'],
     ['{"hwid":"h","device_type":3,"city":"x"}', 'unknown field "city"; tags go in the "tags" object'],
+    ['{"hwid":"h\\ud800","device_type":3}', 'hwid contains a lone UTF-16 surrogate'],
+    ['{"hwid":"h","device_type":3,"tags":{"City":"a\\u0000"}}', 'tag "City" value contains a NUL character'],
+    ['{"hwid":"h","device_type":3,"tags":{"Labels":["\\udfff"]}}', 'tag "Labels" value contains a lone UTF-16 surrogate'],
+    ['{"hwid":"h","device_type":3,"tags":{"Ci\\ud800":"x"}}', 'tag name "Ci\\ud800" contains a lone UTF-16 surrogate'],
   ];
   for (const [line, reason] of rejections) {
     it(`rejects ${line}`, () => {
