@@ -25,6 +25,9 @@ export const EVENT_CONDITION_OPERATORS = [
   'notset',
 ] as const;
 
+/** Event names key index entries (posted events, journey event triggers), as user ids and hwids do. */
+export const MAX_EVENT_NAME_LENGTH = 255;
+
 export type EventConditionOperator = (typeof EVENT_CONDITION_OPERATORS)[number];
 
 /** A posted event's attributes, as decoded from JSON. */
@@ -53,6 +56,7 @@ export function compileEventMatcher(eventName: string, conditions: unknown): Res
   if (typeof eventName !== 'string' || eventName === '') {
     return err('event_name must be a non-empty string');
   }
+  if (eventName.length > MAX_EVENT_NAME_LENGTH) return err(`event_name must be at most ${MAX_EVENT_NAME_LENGTH} characters`);
   if (conditions === undefined || conditions === null) return ok({ eventName, conditions: [] });
   if (!Array.isArray(conditions)) return err('event_conditions must be a list');
   const compiled: CompiledCondition[] = [];

@@ -2,6 +2,9 @@ export const JOURNEY_STATUSES = ['STATUS_DRAFT', 'STATUS_RUNNING', 'STATUS_PAUSE
 
 export type JourneyStatus = (typeof JOURNEY_STATUSES)[number];
 
+/** Point uuids key index entries (runs, entry points, event triggers); Postgres refuses B-tree keys over ~2.7 kB. */
+export const POINT_UUID_MAX_LENGTH = 255;
+
 export interface PointOutput {
   key: string;
   next_point_uuid: string;

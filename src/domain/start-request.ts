@@ -1,3 +1,4 @@
+import { HWID_MAX_LENGTH, USER_ID_MAX_LENGTH } from './device.js';
 import type { JourneyStatus, Point, PointOf } from './journey.js';
 import { parseSeglang, SeglangError, type SegExpr } from './seglang/index.js';
 import { err, ok, type Result } from './result.js';
@@ -95,6 +96,8 @@ function isSet(value: unknown): boolean {
   return !(Array.isArray(value) && value.length === 0);
 }
 
+const ID_MAX_LENGTH: Readonly<Record<IdSelectorKind, number>> = { users: USER_ID_MAX_LENGTH, hwids: HWID_MAX_LENGTH };
+
 function readIds(kind: IdSelectorKind, raw: unknown, prefix: string): Result<StartSelector> {
   const field = `${prefix}${kind}`;
   if (!Array.isArray(raw)) return err(`${field} must be a list of strings`);
@@ -102,6 +105,7 @@ function readIds(kind: IdSelectorKind, raw: unknown, prefix: string): Result<Sta
   for (const [index, id] of raw.entries()) {
     if (typeof id !== 'string') return err(`${field}[${index}] must be a string, got ${describe(id)}`);
     if (id === '') return err(`${field}[${index}] must not be empty`);
+    if (id.length > ID_MAX_LENGTH[kind]) return err(`${field}[${index}] must be at most ${ID_MAX_LENGTH[kind]} characters`);
   }
   return ok({ kind, ids: [...new Set(raw as string[])] });
 }

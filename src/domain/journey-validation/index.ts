@@ -1,4 +1,4 @@
-import { ENTRY_POINT_TYPES, isEntryPointType, type JourneyParams, type Point, type PointDraft } from '../journey.js';
+import { ENTRY_POINT_TYPES, isEntryPointType, POINT_UUID_MAX_LENGTH, type JourneyParams, type Point, type PointDraft } from '../journey.js';
 import { compileSilentHours } from '../silent-hours.js';
 import { FieldProblem } from './fields.js';
 import { findLoopWithoutWait, findUnreachablePoint, findWiringProblem } from './graph.js';
@@ -12,7 +12,7 @@ export { expectedOutputKeys } from './graph.js';
  * and reported as the first problem found, naming the point:
  *
  * 1. at least one entry point (START_BY_API, START_BY_SEGMENT, EVENT);
- * 2. point uuids are unique;
+ * 2. point uuids are unique and at most POINT_UUID_MAX_LENGTH characters (drafts saved before that limit may be longer);
  * 3. each point's fields (`parsePoint`): required fields, their types, templates, filters;
  * 4. each point has exactly the outputs its type needs, each wired to an existing non-entry point;
  * 5. every point is reachable from an entry point;
@@ -25,6 +25,9 @@ export function validateJourneyForStart(journeyUuid: string, drafts: readonly Po
 
   const uuids = new Set<string>();
   for (const draft of drafts) {
+    if (draft.uuid.length > POINT_UUID_MAX_LENGTH) {
+      return err(`point uuid "${draft.uuid.slice(0, 32)}…" is longer than ${POINT_UUID_MAX_LENGTH} characters`);
+    }
     if (uuids.has(draft.uuid)) return refuse(draft, 'uuid is used by more than one point');
     uuids.add(draft.uuid);
   }

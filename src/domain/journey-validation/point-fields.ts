@@ -12,6 +12,7 @@ import {
 } from '../journey.js';
 import { compileWait, parseUntilDate } from '../schedule.js';
 import { parseSeglang, SeglangError } from '../seglang/index.js';
+import { tagNameProblem } from '../tags.js';
 import { templateFieldsOf } from '../template-fields.js';
 import { checkTemplate } from '../templates.js';
 import {
@@ -132,7 +133,10 @@ const POINT_DATA_PARSERS: { [T in PointType]: (section: JsonObject, context: Par
   POINT_TYPE_SET_TAGS: (s) => {
     const tags = requireStringRecord(s.tags, 'set_tags.tags');
     if (Object.keys(tags).length === 0) fail('set_tags.tags must name at least one tag');
-    for (const name of Object.keys(tags)) if (name.trim() === '') fail('set_tags.tags has a tag with an empty name');
+    for (const name of Object.keys(tags)) {
+      const problem = tagNameProblem(name);
+      if (problem) fail(`set_tags.tags: ${problem}`);
+    }
     return { set_tags: { tags } };
   },
   POINT_TYPE_EXIT: () => ({}),

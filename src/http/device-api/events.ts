@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { MAX_EVENT_NAME_LENGTH } from '../../domain/event-conditions.js';
 import type { EventSubject } from '../../store/events/index.js';
 import { badRequest } from '../errors.js';
 import { unknownDevice, userWithoutDevices } from './devices.js';
@@ -7,7 +8,6 @@ import { deviceApiMethod } from './method.js';
 
 /** 9999-12-31 23:59:59 UTC: later timestamps are not dates. */
 const MAX_TIMESTAMP_SECONDS = 253_402_300_799;
-const MAX_EVENT_NAME_LENGTH = 255;
 const MAX_ATTRIBUTE_NAME_LENGTH = 128;
 
 /**

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { APPLICATION_CODE_PATTERN } from '../../domain/codes.js';
-import { POINT_TYPES, type PointDraft } from '../../domain/journey.js';
+import { POINT_TYPES, POINT_UUID_MAX_LENGTH, type PointDraft } from '../../domain/journey.js';
 import { journeyParamsProblem, validateJourneyForStart } from '../../domain/journey-validation/index.js';
 import { editRefusal, EDITABLE_STATUSES, LIFECYCLE_ACTIONS, planTransition, type LifecycleAction } from '../../domain/lifecycle.js';
 import type { TokenGrant } from '../../store/applications/index.js';
@@ -23,11 +23,11 @@ const MAX_TRANSITION_ATTEMPTS = 3;
 // Shapes only: what each point's point_data must hold is checked by `start`, so drafts may be incomplete.
 const PointOutputSchema = Type.Object({
   key: Type.String({ minLength: 1 }),
-  next_point_uuid: Type.String(),
+  next_point_uuid: Type.String({ maxLength: POINT_UUID_MAX_LENGTH }),
 });
 
 const PointSchema = Type.Object({
-  uuid: Type.String({ minLength: 1 }),
+  uuid: Type.String({ minLength: 1, maxLength: POINT_UUID_MAX_LENGTH }),
   title: Type.Optional(Type.String()),
   // A plain enum, not a union of literals, so a wrong value gets one readable error.
   point_type: Type.String({ enum: POINT_TYPES }),
