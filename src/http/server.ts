@@ -4,6 +4,8 @@ import type { App, AppDeps } from './app.js';
 import { deviceApiRoutes } from './device-api/index.js';
 import { DeferredChildLogger } from './deferred-logger.js';
 import { describeError } from './errors.js';
+import { refuseUnstorableText } from './input-guard.js';
+import { jsonBodyParser } from './json-body.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { messageRoutes } from './routes/messages.js';
@@ -41,6 +43,9 @@ export function buildServer(deps: AppDeps): App {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorateRequest('grant', null);
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBodyParser(app));
+  app.addHook('preValidation', refuseUnstorableText);
 
   const { metrics } = deps;
   if (metrics) {

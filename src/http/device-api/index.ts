@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { HttpError } from '../errors.js';
+import { jsonBodyParser } from '../json-body.js';
 import type { App, AppDeps } from '../app.js';
 import { registerDevice, registerUser, unregisterDevice } from './devices.js';
 import { replyWithErrorEnvelope } from './envelope.js';
@@ -27,6 +28,9 @@ const METHODS: readonly DeviceApiRoute[] = [
 
 /** `POST /json/1.3/<method>` (docs/device-api.md). */
 export async function deviceApiRoutes(app: App, deps: AppDeps): Promise<void> {
+  // Pushwoosh's Web SDK posts its JSON as `text/plain;charset=UTF-8` (a request browsers send without a CORS preflight).
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser('text/plain', { parseAs: 'string' }, jsonBodyParser(app));
   for (const register of METHODS) register(app, deps);
   // Static method routes win over this parametric one, whichever plugin registered them.
   app.post(

@@ -17,6 +17,7 @@ import type { Store } from '../../store/store.js';
 import type { App, AppDeps } from '../app.js';
 import { authenticate, grantOf } from '../auth.js';
 import { badRequest, HttpError, notFound } from '../errors.js';
+import { jsonBodyParser } from '../json-body.js';
 import { findVisible, findVisibleJourney } from '../visible-journey.js';
 
 const JourneyParams = Type.Object({ id: Type.String() });
@@ -137,13 +138,13 @@ function statusBody(view: EntryRequestView) {
 const rawJsonBodies = new WeakMap<FastifyRequest, string>();
 
 /**
- * Within this plugin only, JSON bodies are parsed by fastify's own parser
- * (same limits and prototype-poisoning checks) and their text is kept, so
- * that "the first unknown attribute in request order" is exact even for
+ * Within this plugin only, JSON bodies are parsed by the server's own parser
+ * (`jsonBodyParser`: same limits and checks) and their text is kept, so that
+ * "the first unknown attribute in request order" is exact even for
  * integer-like names, which a parsed object enumerates first.
  */
 function keepRawJsonBodies(app: App): void {
-  const parseJson = app.getDefaultJsonParser('error', 'error');
+  const parseJson = jsonBodyParser(app);
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     rawJsonBodies.set(request, body as string);
