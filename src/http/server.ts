@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { App, AppDeps } from './app.js';
+import { answerClientError } from './client-errors.js';
 import { deviceApiRoutes } from './device-api/index.js';
 import { DeferredChildLogger } from './deferred-logger.js';
 import { describeError } from './errors.js';
@@ -30,6 +31,13 @@ function journeyLogFields(params: unknown): { journey_id?: unknown; request_uuid
   return request_uuid === undefined ? { journey_id: id } : { journey_id: id, request_uuid };
 }
 
+/** Every error reply: `{code, message}` with the status; a 5xx is logged with its stack. */
+function replyWithError(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  const { headers, ...body } = describeError(error);
+  if (body.code >= 500) request.log.error({ err: error }, 'request failed');
+  void reply.code(body.code).headers(headers).send(body);
+}
+
 export function buildServer(deps: AppDeps): App {
   // Typed as fastify's logger, so that the instance is an `App` and not one typed by pino's Logger.
   const loggerInstance: FastifyBaseLogger = deps.logger;
@@ -38,6 +46,9 @@ export function buildServer(deps: AppDeps): App {
     childLoggerFactory: (logger, bindings, options) => new DeferredChildLogger(logger, bindings, options),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
+    // Refusals made before routing (a malformed URL, an over-long parameter) and by Node's parser get the same shape.
+    frameworkErrors: replyWithError,
+    clientErrorHandler: answerClientError,
     // Wrong types must be reported, never silently coerced ("123" for 123 or the reverse).
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -62,11 +73,7 @@ export function buildServer(deps: AppDeps): App {
     done();
   });
 
-  app.setErrorHandler((error, request, reply) => {
-    const { headers, ...body } = describeError(error);
-    if (body.code >= 500) request.log.error({ err: error }, 'request failed');
-    return reply.code(body.code).headers(headers).send(body);
-  });
+  app.setErrorHandler(replyWithError);
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ code: 404, message: `no route for ${request.method} ${request.url.split('?')[0]}` }),
   );
