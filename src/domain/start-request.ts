@@ -2,6 +2,7 @@ import { HWID_MAX_LENGTH, USER_ID_MAX_LENGTH } from './device.js';
 import type { JourneyStatus, Point, PointOf } from './journey.js';
 import { parseSeglang, SeglangError, type SegExpr } from './seglang/index.js';
 import { err, ok, type Result } from './result.js';
+import { unstorableTextProblem } from './text.js';
 
 /**
  * The body of `POST /api/journey/{id}/start/external` (docs/start-by-api.md) and the
@@ -98,14 +99,25 @@ function isSet(value: unknown): boolean {
 
 const ID_MAX_LENGTH: Readonly<Record<IdSelectorKind, number>> = { users: USER_ID_MAX_LENGTH, hwids: HWID_MAX_LENGTH };
 
+/**
+ * What is wrong with one user id or hwid of a request, if anything: the
+ * Device API's bounds, and text every store keeps as sent. Checked at
+ * acceptance, so that the entry worker never meets an id it cannot look up.
+ */
+function startIdProblem(kind: IdSelectorKind, id: string): string | undefined {
+  if (id === '') return 'must not be empty';
+  if (id.length > ID_MAX_LENGTH[kind]) return `must be at most ${ID_MAX_LENGTH[kind]} characters`;
+  return unstorableTextProblem(id);
+}
+
 function readIds(kind: IdSelectorKind, raw: unknown, prefix: string): Result<StartSelector> {
   const field = `${prefix}${kind}`;
   if (!Array.isArray(raw)) return err(`${field} must be a list of strings`);
   if (raw.length > MAX_START_IDS) return err(`${field} must contain at most ${MAX_START_IDS} ids, got ${raw.length}`);
   for (const [index, id] of raw.entries()) {
     if (typeof id !== 'string') return err(`${field}[${index}] must be a string, got ${describe(id)}`);
-    if (id === '') return err(`${field}[${index}] must not be empty`);
-    if (id.length > ID_MAX_LENGTH[kind]) return err(`${field}[${index}] must be at most ${ID_MAX_LENGTH[kind]} characters`);
+    const problem = startIdProblem(kind, id);
+    if (problem) return err(`${field}[${index}] ${problem}`);
   }
   return ok({ kind, ids: [...new Set(raw as string[])] });
 }

@@ -46,6 +46,8 @@ export async function executeChain(input: {
   readonly start: Point;
   readonly runs: readonly DueRun[];
   readonly now: number;
+  /** Points executed in a row at most; MAX_POINTS_PER_BATCH unless the scheduler narrows a retried batch to its own point. */
+  readonly maxPoints?: number;
   readonly access: BatchAccess;
 }): Promise<ChainOutcome> {
   const { plan, prepared, now, access } = input;
@@ -63,7 +65,7 @@ export async function executeChain(input: {
 
   let frontier = new Map<string, DueRun[]>([[input.start.uuid, [...input.runs]]]);
   for (let step = 0; frontier.size > 0; step++) {
-    if (step === MAX_POINTS_PER_BATCH) {
+    if (step === (input.maxPoints ?? MAX_POINTS_PER_BATCH)) {
       // Left due at the point they reached, for the next batch.
       for (const [to, runs] of frontier) for (const run of runs) moves.push({ kind: 'advance', runId: run.id, to });
       break;

@@ -10,6 +10,8 @@ interface Entry {
   large: boolean;
   /** Not to be tried before this instant (after a failed batch), or until the next refresh (Infinity). */
   notBefore: number;
+  /** Batches of this group that threw since its last one that committed. */
+  failures: number;
 }
 
 /**
@@ -34,6 +36,7 @@ export class DueAgenda {
         inFlight: previous?.inFlight ?? 0,
         large: previous?.large ?? false,
         notBefore: previous && Number.isFinite(previous.notBefore) ? previous.notBefore : 0,
+        failures: previous?.failures ?? 0,
       });
     }
     this.entries = next;
@@ -67,6 +70,7 @@ export class DueAgenda {
     if (!entry) return;
     entry.inFlight = Math.max(0, entry.inFlight - 1);
     entry.large = outcome.full;
+    entry.failures = 0;
     if (outcome.nextDueAt === null) {
       if (entry.inFlight === 0) this.entries.delete(keyOf(group));
       return;
@@ -75,12 +79,25 @@ export class DueAgenda {
     if (outcome.taken === 0 && outcome.nextDueAt <= outcome.now) entry.notBefore = Infinity;
   }
 
-  /** A batch of `group` failed: it is not tried again before `retryAt`. */
+  /** A batch of `group` threw: it is counted, and the group is not tried again before `retryAt`. */
   failed(group: PointGroup, retryAt: number): void {
     const entry = this.entries.get(keyOf(group));
     if (!entry) return;
+    entry.failures++;
+    this.setAside(group, retryAt);
+  }
+
+  /** Batches of `group` that threw since its last one that committed. */
+  failuresOf(group: PointGroup): number {
+    return this.entries.get(keyOf(group))?.failures ?? 0;
+  }
+
+  /** `group` is not taken before `until` (Infinity: before the next refresh); no batch of it is in flight here. */
+  setAside(group: PointGroup, until: number): void {
+    const entry = this.entries.get(keyOf(group));
+    if (!entry) return;
     entry.inFlight = Math.max(0, entry.inFlight - 1);
-    entry.notBefore = retryAt;
+    entry.notBefore = until;
   }
 
   /** Runs have arrived at `group`, due at `at`. */
@@ -91,7 +108,7 @@ export class DueAgenda {
       entry.nextDueAt = Math.min(entry.nextDueAt, at);
       return;
     }
-    this.entries.set(key, { group, nextDueAt: at, inFlight: 0, large: false, notBefore: 0 });
+    this.entries.set(key, { group, nextDueAt: at, inFlight: 0, large: false, notBefore: 0, failures: 0 });
   }
 
   /** Forgets every group of a journey (it stopped running). */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { PointType } from '../domain/journey.js';
+import type { Point, PointType } from '../domain/journey.js';
 import { faultPoint } from '../fault-points.js';
 import type { Logger } from '../logger.js';
 import type { PointGroup } from '../store/runs/index.js';
@@ -8,7 +8,7 @@ import type { Store } from '../store/store.js';
 import { DueAgenda } from './due-agenda.js';
 import { JourneyPlan } from './journey-plan.js';
 import { executeChain, type ChainOutcome } from './batch-chain.js';
-import { preparePoint, type PreparedPoint } from './points/index.js';
+import { preparePoint, type PointContext, type PreparedPoint } from './points/index.js';
 import { WorkerLoop, type NextPass } from './worker-loop.js';
 
 export interface SchedulerOptions {
@@ -24,6 +24,16 @@ export interface SchedulerOptions {
   readonly clock?: () => number;
   /** Called after every committed batch (metrics, benchmarks). */
   readonly onBatch?: (report: BatchReport) => void;
+  /** Called when the runs of a batch that kept throwing exit the journey as failed (metrics). */
+  readonly onRunsFailed?: (report: FailedRunsReport) => void;
+}
+
+/** Runs that exited the journey at a point whose batch threw MAX_BATCH_ATTEMPTS times (docs/engine.md). */
+export interface FailedRunsReport {
+  readonly journeyId: number;
+  readonly pointUuid: string;
+  readonly pointType: PointType;
+  readonly runs: number;
 }
 
 /** One point's execution within a committed batch (a batch executes its point and the instant points after it). */
@@ -74,6 +84,12 @@ const DEFAULT_BATCH_SIZE = { sqlite: 2_000, postgres: 5_000 } as const;
 const DEFAULT_POSTGRES_CONCURRENCY = 2;
 const DEFAULT_POLL_INTERVAL_MS = 1_000;
 const PREPARED_POINTS_TTL_MS = 1_000;
+/**
+ * Batches of one group that may throw in a row: retried after 1, 2, 4 and 8
+ * poll intervals, the 5th failure exits the batch's runs as failed
+ * (docs/engine.md, "A batch that throws").
+ */
+export const MAX_BATCH_ATTEMPTS = 5;
 
 /**
  * Moves runs through their journeys' points (docs/engine.md).
@@ -99,6 +115,7 @@ export class Scheduler {
   private readonly pollIntervalMs: number;
   private readonly clock: () => number;
   private readonly onBatch: ((report: BatchReport) => void) | undefined;
+  private readonly onRunsFailed: ((report: FailedRunsReport) => void) | undefined;
 
   private readonly agenda = new DueAgenda();
   private plans = new Map<number, JourneyPlan>();
@@ -119,6 +136,7 @@ export class Scheduler {
     this.pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     this.clock = options.clock ?? Date.now;
     this.onBatch = options.onBatch;
+    this.onRunsFailed = options.onRunsFailed;
     this.loop = new WorkerLoop({
       name: 'scheduler',
       pass: () => this.pass(),
@@ -163,16 +181,21 @@ export class Scheduler {
     const point = plan?.point(group.pointUuid);
     if (!plan || !point) {
       // The journey stopped running (or changed) since the agenda was read; the next refresh settles it.
-      this.agenda.failed(group, Infinity);
+      this.agenda.setAside(group, Infinity);
       return;
     }
     const now = this.clock();
     const batchLogger = this.logger.child({ journey: plan.uuid, point: point.uuid });
+    const failures = this.agenda.failuresOf(group);
     try {
-      const prepared = await this.preparedPoints(plan, now);
+      // A retry executes the group's own point alone, prepared alone, so that a failure is the failing point's.
+      const alone = failures > 0;
+      const prepared = alone
+        ? new Map([[point.uuid, await preparePoint(this.pointContext(plan, now), point)]])
+        : await this.preparedPoints(plan, now);
       let chain: ChainOutcome | undefined;
       const outcome = await this.store.runs.executeBatch(plan, point.uuid, { now, limit: this.batchSize }, async (runs, access) => {
-        chain = await executeChain({ plan, prepared, start: point, runs, now, access });
+        chain = await executeChain({ plan, prepared, start: point, runs, now, access, maxPoints: alone ? 1 : undefined });
         faultPoint('scheduler.batch.before-commit');
         return chain.write;
       });
@@ -187,11 +210,45 @@ export class Scheduler {
       for (const pointUuid of outcome.advancedTo) this.agenda.due({ journeyId: plan.id, pointUuid }, now);
       if (chain) this.afterChain(plan, chain, now, batchLogger);
     } catch (error) {
-      this.agenda.failed(group, this.clock() + this.pollIntervalMs);
-      batchLogger.error({ err: error }, 'batch failed; it is retried');
+      if (failures + 1 >= MAX_BATCH_ATTEMPTS) await this.failRuns(plan, point, group, error, batchLogger);
+      else this.retryLater(group, failures, error, batchLogger);
     } finally {
       // The batch may have made runs due for the other loops.
       this.loop.wake();
+    }
+  }
+
+  /** Backs off 1, 2, 4, 8 poll intervals after the group's 1st, 2nd, … failure in a row. */
+  private retryLater(group: PointGroup, failures: number, error: unknown, batchLogger: Logger): void {
+    const retryInMs = this.pollIntervalMs * 2 ** Math.min(failures, MAX_BATCH_ATTEMPTS - 1);
+    this.agenda.failed(group, this.clock() + retryInMs);
+    batchLogger.error({ err: error, attempt: failures + 1, retry_in_ms: retryInMs }, 'batch failed; it is retried');
+  }
+
+  /**
+   * After the group's last attempt threw: the runs that batch held exit the
+   * journey at the point, counted as failed there, so that the rest of the
+   * group and every other group go on; the group's next batch starts its
+   * attempts afresh.
+   */
+  private async failRuns(plan: JourneyPlan, point: Point, group: PointGroup, error: unknown, batchLogger: Logger): Promise<void> {
+    const now = this.clock();
+    try {
+      const outcome = await this.store.runs.executeBatch(plan, point.uuid, { now, limit: this.batchSize }, async (runs) => ({
+        moves: runs.map((run) => ({ kind: 'exit', runId: run.id, at: point.uuid })),
+        counts: [{ pointUuid: point.uuid, entered: 0, passed: 0, failed: runs.length }],
+        messages: [],
+      }));
+      if (outcome.kind === 'journey-not-running') {
+        this.agenda.dropJourney(plan.id);
+        return;
+      }
+      const runs = outcome.runs.length;
+      batchLogger.error({ err: error, attempts: MAX_BATCH_ATTEMPTS, runs }, 'batch kept failing; its runs exit the journey as failed');
+      this.onRunsFailed?.({ journeyId: plan.id, pointUuid: point.uuid, pointType: point.point_type, runs });
+      this.agenda.finished(group, { taken: runs, full: runs === this.batchSize, nextDueAt: outcome.nextDueAt, now });
+    } catch (failing) {
+      this.retryLater(group, MAX_BATCH_ATTEMPTS - 1, failing, batchLogger);
     }
   }
 
@@ -237,10 +294,14 @@ export class Scheduler {
     const cached = this.prepared.get(plan);
     if (cached && now - cached.at < PREPARED_POINTS_TTL_MS) return cached.points;
     const points = new Map<string, PreparedPoint>();
-    const context = { journey: plan, now, store: this.store, logger: this.logger };
+    const context = this.pointContext(plan, now);
     for (const point of plan.points()) points.set(point.uuid, await preparePoint(context, point));
     this.prepared.set(plan, { at: now, points });
     return points;
+  }
+
+  private pointContext(plan: JourneyPlan, now: number): PointContext {
+    return { journey: plan, now, store: this.store, logger: this.logger };
   }
 
   /** Re-reads running journeys and due groups when woken or when the last reading is a poll interval old. */

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DispatcherMetrics } from '../engine/dispatcher.js';
 import type { EntryWorkerMetrics } from '../engine/entry-worker.js';
-import type { BatchReport } from '../engine/scheduler.js';
+import type { BatchReport, FailedRunsReport } from '../engine/scheduler.js';
 import type { HttpMetrics } from '../http/app.js';
 import type { MessageOutcome } from '../store/outbox/index.js';
 
@@ -27,6 +27,7 @@ export class ServiceMetrics implements HttpMetrics, DispatcherMetrics, EntryWork
   private readonly httpRequestDuration: Histogram<'method' | 'route' | 'status_code'>;
   private readonly runsClaimed: Counter<'point_type'>;
   private readonly runsMoved: Counter<'point_type'>;
+  private readonly runsFailed: Counter<'point_type'>;
   private readonly dispatchLatency: Histogram<'outcome'>;
   private readonly leaseExpiries: Counter<'work'>;
   private backlogReading: Promise<{ messages: number; oldestDueAt: number | null } | undefined> | undefined;
@@ -56,6 +57,12 @@ export class ServiceMetrics implements HttpMetrics, DispatcherMetrics, EntryWork
     this.runsMoved = new Counter({
       name: 'journeyd_scheduler_runs_moved_total',
       help: 'Runs executed at a point in committed batches, by point type; a run passing several instant points in one batch counts at each',
+      labelNames: ['point_type'],
+      registers,
+    });
+    this.runsFailed = new Counter({
+      name: 'journeyd_scheduler_runs_failed_total',
+      help: 'Runs that exited their journey as failed because every attempt of their batch threw, by point type',
       labelNames: ['point_type'],
       registers,
     });
@@ -105,6 +112,11 @@ export class ServiceMetrics implements HttpMetrics, DispatcherMetrics, EntryWork
   readonly batchCommitted = (report: BatchReport): void => {
     if (report.claimed) this.runsClaimed.inc({ point_type: report.pointType }, report.runs);
     this.runsMoved.inc({ point_type: report.pointType }, report.runs);
+  };
+
+  /** The scheduler's `onRunsFailed`. */
+  readonly runsFailedAt = (report: FailedRunsReport): void => {
+    this.runsFailed.inc({ point_type: report.pointType }, report.runs);
   };
 
   deliveryAnswered(outcome: MessageOutcome['kind'], sinceClaimMs: number): void {

@@ -43,7 +43,8 @@ export async function serve(config: Config, role: Role): Promise<RunningService>
   await entryWorker?.start();
   const segmentEntryWorker = role === 'api' ? undefined : new EntryWorker(store, { claims: 'segments', logger });
   await segmentEntryWorker?.start();
-  const scheduler = role === 'api' ? undefined : new Scheduler(store, { logger, onBatch: metrics.batchCommitted });
+  const scheduler =
+    role === 'api' ? undefined : new Scheduler(store, { logger, onBatch: metrics.batchCommitted, onRunsFailed: metrics.runsFailedAt });
   await scheduler?.start();
   const dispatcher = role === 'api' ? undefined : new Dispatcher(store, logger, { metrics });
   await dispatcher?.start();

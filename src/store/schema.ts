@@ -147,6 +147,8 @@ export interface EntryRequestsTable {
   selector_kind: EntrySelectorKind;
   /** JSON array of the de-duplicated ids, or the filter's text. */
   selector: string;
+  /** How many ids `selector` names; 0 for a filter. The claim reads this, never the ids. */
+  id_count: number;
   /** JSON object: the request's attribute values merged over the point's defaults. */
   attributes: string;
   status: EntryRequestStatus;

@@ -65,4 +65,29 @@ describe('scheduler agenda', () => {
     assert.equal(agenda.earliest(), 1_000);
     assert.deepEqual(agenda.take(1_000), group(1, 'a'));
   });
+
+  it('counts the failures of a group in a row, kept across refreshes and reset by a batch that commits', () => {
+    const agenda = new DueAgenda();
+    agenda.replace([{ ...group(1, 'a'), nextDueAt: 0 }]);
+    assert.equal(agenda.failuresOf(group(1, 'a')), 0);
+    agenda.take(10);
+    agenda.failed(group(1, 'a'), 20);
+    agenda.replace([{ ...group(1, 'a'), nextDueAt: 0 }]);
+    assert.equal(agenda.take(19), undefined, 'the back-off survives a refresh');
+    assert.deepEqual(agenda.take(20), group(1, 'a'));
+    agenda.failed(group(1, 'a'), 40);
+    assert.equal(agenda.failuresOf(group(1, 'a')), 2);
+    agenda.take(40);
+    agenda.finished(group(1, 'a'), { taken: 1, full: false, nextDueAt: 50, now: 40 });
+    assert.equal(agenda.failuresOf(group(1, 'a')), 0);
+  });
+
+  it('sets a group aside without counting a failure', () => {
+    const agenda = new DueAgenda();
+    agenda.replace([{ ...group(1, 'a'), nextDueAt: 0 }]);
+    agenda.take(10);
+    agenda.setAside(group(1, 'a'), Infinity);
+    assert.equal(agenda.failuresOf(group(1, 'a')), 0);
+    assert.equal(agenda.take(1_000), undefined);
+  });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { assignBranch, compileAbSplit } from '../../src/domain/ab-split.js';
-import { Scheduler } from '../../src/engine/scheduler.js';
+import { Scheduler, type FailedRunsReport } from '../../src/engine/scheduler.js';
 import { createLogger } from '../../src/logger.js';
 import { Store } from '../../src/store/store.js';
 import { describeEachBackend } from '../support/backends.js';
@@ -302,5 +302,50 @@ describeEachBackend('scheduler', (dialect) => {
       .executeTakeFirstOrThrow();
     assert.equal(Number(messages.n), pushPassed, 'one push per run that passed the push point, none for the others');
     assert.ok(at('active:api') + at('active:push') + at('active:exit') + at('exited:exit') === users);
+  });
+
+  it('exits the runs of a batch that keeps throwing as failed at its point, after its attempts, while another journey proceeds', async () => {
+    const users = 30;
+    await seedUsers(ctx.store, 'broken-', users);
+    await seedUsers(ctx.store, 'healthy-', users);
+    // A wait no version of `start` accepts (as if stored before a check was added): preparing it throws.
+    const broken = await runningJourney(ctx.store, [
+      point('api', 'START_BY_API', { start_by_api: {} }, { default: 'wait' }),
+      point('wait', 'WAIT', { wait: {} }, { default: 'exit' }),
+      point('exit', 'EXIT', {}),
+    ]);
+    const healthy = await runningJourney(ctx.store, [
+      point('api', 'START_BY_API', { start_by_api: {} }, { default: 'exit' }),
+      point('exit', 'EXIT', {}),
+    ]);
+    await seedRuns(ctx.store, broken.id, 'api', 'broken-', users);
+    await seedRuns(ctx.store, healthy.id, 'api', 'healthy-', users);
+    const failed: FailedRunsReport[] = [];
+    // Back-offs of 20, 40, 80 and 160 ms.
+    const scheduler = new Scheduler(ctx.store, { logger, pollIntervalMs: 20, onRunsFailed: (report) => failed.push(report) });
+    await scheduler.start();
+    try {
+      await waitUntil('the healthy journey exited', async () => (await runCounts(ctx.store, healthy.id)).get('exited:exit') === users);
+      await waitUntil('the broken journey settled', async () => (await runCounts(ctx.store, broken.id)).get('exited:wait') === users);
+    } finally {
+      await scheduler.stop();
+    }
+    // A retry executes the entry point alone: the runs reach the wait, where they fail.
+    assert.deepEqual([...(await runCounts(ctx.store, broken.id))], [['exited:wait', users]]);
+    const res = await ctx.request({ method: 'GET', url: `/api/journey/${broken.journey.info.uuid}/statistics/external` });
+    assert.equal(res.statusCode, 200, res.body);
+    const stats = res.json<{
+      payload: { totals: unknown; points: { uuid: string; entered: number; passed: number; pointStat: unknown }[] };
+    }>();
+    assert.deepEqual(stats.payload.totals, { entered: users, in_journey: 0, exited: users });
+    assert.deepEqual(
+      stats.payload.points.map((p) => [p.uuid, p.entered, p.passed, p.pointStat]),
+      [
+        ['api', users, users, { sent: 0, failed: 0 }],
+        ['wait', users, 0, { sent: 0, failed: users }],
+        ['exit', 0, 0, { sent: 0, failed: 0 }],
+      ],
+    );
+    assert.deepEqual(failed, [{ journeyId: broken.id, pointUuid: 'wait', pointType: 'POINT_TYPE_WAIT', runs: users }]);
   });
 });

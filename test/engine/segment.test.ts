@@ -7,6 +7,7 @@ import { Store } from '../../src/store/store.js';
 import { startTestApp, TEST_APP_CODE, type TestContext } from '../support/app.js';
 import { describeEachBackend } from '../support/backends.js';
 import { waitUntil } from '../support/wait-until.js';
+import { runningJourney } from './scheduler-fixtures.js';
 import {
   activeRuns,
   createJourney,
@@ -277,5 +278,24 @@ describeEachBackend('start_by_segment enters the matching users when the journey
     assert.equal(entry?.status, 'failed');
     assert.match(entry?.error ?? '', /^start_by_segment\.filter: /);
     assert.deepEqual(await runsOf(ctx.store, journey), []);
+  });
+
+  it('shows a failing entry in the statistics, failed after its attempts with its reason, while another journey enters', async () => {
+    // A union no database runs, stored past `start` as an earlier version accepted it.
+    const union = Array.from({ length: 10_000 }, (_, i) => `T("City", eq, "c${i}")`).join(' + ');
+    const broken = await runningJourney(ctx.store, [segmentEntry('seg', union), exitPoint()]);
+    const healthy = await createJourney(ctx, [segmentEntry('seg', LONDON), exitPoint()]);
+    await worker.drain();
+    const segmentEntryOf = async (journey: string) => {
+      const res = await ctx.request({ method: 'GET', url: `/api/journey/${journey}/statistics/external` });
+      assert.equal(res.statusCode, 200, res.body);
+      const { points } = res.json<{ payload: { points: { uuid: string; segment_entry?: Record<string, unknown> }[] } }>().payload;
+      return points.find((p) => p.uuid === 'seg')?.segment_entry;
+    };
+    const failed = await segmentEntryOf(broken.journey.info.uuid);
+    assert.deepEqual([failed?.status, failed?.selected, failed?.entered], ['failed', 0, 0]);
+    assert.match(String(failed?.error), /^(entry failed after 5 attempts|start_by_segment\.filter): /);
+    assert.deepEqual(await segmentEntryOf(healthy), { status: 'done', selected: 5, entered: 5 });
+    assert.deepEqual(await runsOf(ctx.store, broken.journey.info.uuid), []);
   });
 });

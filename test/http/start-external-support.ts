@@ -123,8 +123,13 @@ export interface RequestStatus {
   error?: string;
 }
 
-export async function requestStatus(ctx: TestContext, journey: string, requestUuid: string): Promise<RequestStatus> {
-  const res = await ctx.request({ method: 'GET', url: `/api/journey/${journey}/start/external/${requestUuid}` });
+export async function requestStatus(
+  ctx: TestContext,
+  journey: string,
+  requestUuid: string,
+  headers: Record<string, string> = {},
+): Promise<RequestStatus> {
+  const res = await ctx.request({ method: 'GET', url: `/api/journey/${journey}/start/external/${requestUuid}`, headers });
   assert.equal(res.statusCode, 200, res.body);
   return res.json<RequestStatus>();
 }

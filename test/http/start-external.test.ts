@@ -409,6 +409,25 @@ describeEachBackend('Start by API: refusals, in the contract order', (dialect) =
     { name: '3 ids not a list', body: { payload: { hwids: 'hw-1' } }, status: 400, message: 'payload.hwids must be a list of strings' },
     { name: '3 an empty id', body: { users: ['a', ''] }, status: 400, message: 'users[1] must not be empty' },
     {
+      name: '3 a user id of 256 characters',
+      body: { payload: { users: ['a', 'b', 'c', 'u'.repeat(256)] } },
+      status: 400,
+      message: 'payload.users[3] must be at most 255 characters',
+    },
+    {
+      name: '3 an hwid of 1 MB',
+      body: { payload: { hwids: ['h'.repeat(1_000_000)] } },
+      status: 400,
+      message: 'payload.hwids[0] must be at most 255 characters',
+    },
+    { name: '3 a user id with NUL', body: { users: ['a', 'a\u0000b'] }, status: 400, message: 'users[1] contains a NUL character' },
+    {
+      name: '3 an hwid with a lone surrogate',
+      body: { payload: { hwids: ['h\udc00'] } },
+      status: 400,
+      message: 'payload.hwids[0] contains a lone UTF-16 surrogate',
+    },
+    {
       name: '3 100,001 ids',
       body: { payload: { users: manyIds(100_001) } },
       status: 400,

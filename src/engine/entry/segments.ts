@@ -27,7 +27,11 @@ export class SegmentClaims implements ClaimSource {
     try {
       await this.process(entry);
     } catch (error) {
-      logger.error({ err: error, entry: entry.id, attempt: entry.attempts }, 'segment entry failed');
+      // One line per attempt, naming the journey and point as the statistics show the entry.
+      logger.error(
+        { err: error, entry: entry.id, journey: entry.journeyUuid, point: entry.pointUuid, attempt: entry.attempts },
+        'segment entry failed',
+      );
       await failOrRelease(entry.attempts, this.worker.maxAttempts, error, {
         fail: (reason) => store.segmentEntry.fail(entry, reason, clock()),
         release: () => store.segmentEntry.release(entry),

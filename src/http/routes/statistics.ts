@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import type { SegmentEntryView } from '../../store/entry/segments.js';
 import { authenticate, grantOf } from '../auth.js';
 import type { App, AppDeps } from '../app.js';
 import { findVisibleJourney } from '../visible-journey.js';
@@ -20,6 +21,20 @@ const Statistics = Type.Object({
         in_point: Count,
         passed: Count,
         pointStat: Type.Object({ sent: Count, failed: Count }),
+        segment_entry: Type.Optional(
+          Type.Object({
+            status: Type.Union([
+              Type.Literal('scheduled'),
+              Type.Literal('processing'),
+              Type.Literal('done'),
+              Type.Literal('failed'),
+              Type.Literal('cancelled'),
+            ]),
+            selected: Count,
+            entered: Count,
+            error: Type.Optional(Type.String()),
+          }),
+        ),
       }),
     ),
   }),
@@ -38,6 +53,7 @@ export async function statisticsRoutes(app: App, { store }: AppDeps): Promise<vo
     async (request) => {
       const stored = await findVisibleJourney(store, grantOf(request), request.params.id);
       const { totals, points: counts } = await store.statistics.ofJourney(stored.id);
+      const segmentEntries = await store.segmentEntry.ofJourney(stored.id);
       return {
         payload: {
           title: stored.journey.info.title,
@@ -52,10 +68,18 @@ export async function statisticsRoutes(app: App, { store }: AppDeps): Promise<vo
               in_point: c?.inPoint ?? 0,
               passed: c?.passed ?? 0,
               pointStat: { sent: c?.sent ?? 0, failed: c?.failed ?? 0 },
+              ...segmentEntryBody(segmentEntries.get(point.uuid)),
             };
           }),
         },
       };
     },
   );
+}
+
+/** A START_BY_SEGMENT point's entry of this launch, once the journey has started; `error` when it failed or was cancelled. */
+function segmentEntryBody(entry: SegmentEntryView | undefined) {
+  if (!entry) return {};
+  const { status, selected, entered, error } = entry;
+  return { segment_entry: { status, selected, entered, ...(error === null ? {} : { error }) } };
 }

@@ -5,6 +5,7 @@ import { CLAIMABLE_STATUS, PROGRESS_TABLE, SOURCE_CODE } from './sources.js';
 import {
   RATE_LIMIT_WINDOW_MS,
   stagedRequest,
+  storedSelectorColumns,
   type AcceptOutcome,
   type ClaimedEntryRequest,
   type EntryRequestInput,
@@ -127,7 +128,7 @@ export class PostgresEntryStatements implements EntryStatements {
   }
 
   async accept(uuid: string, input: EntryRequestInput, now: number): Promise<AcceptOutcome> {
-    const selector = input.selector.kind === 'filter' ? input.selector.filter : JSON.stringify(input.selector.ids);
+    const { selector, idCount } = storedSelectorColumns(input.selector);
     const { rows } = await sql<{ uuid: string }>`
       WITH gate AS (
         INSERT INTO entry_rate_limits AS l (journey_id, point_uuid, last_accepted_at)
@@ -137,9 +138,9 @@ export class PostgresEntryStatements implements EntryStatements {
         RETURNING 1
       ), request AS (
         INSERT INTO entry_requests
-          (uuid, journey_id, application_id, point_uuid, selector_kind, selector, attributes, status, created_at)
+          (uuid, journey_id, application_id, point_uuid, selector_kind, selector, id_count, attributes, status, created_at)
         SELECT ${uuid}, ${input.journeyId}, ${input.applicationId}, ${input.pointUuid}, ${input.selector.kind},
-               ${selector}, ${JSON.stringify(input.attributes)}, 'queued', ${now}
+               ${selector}, ${idCount}, ${JSON.stringify(input.attributes)}, 'queued', ${now}
         FROM gate
         RETURNING uuid
       )
@@ -169,8 +170,7 @@ export class PostgresEntryStatements implements EntryStatements {
         FOR UPDATE OF p SKIP LOCKED)
       RETURNING r.id, r.uuid, r.journey_id, j.uuid AS journey_uuid, r.application_id, r.point_uuid,
                 r.selector_kind, CASE WHEN r.selector_kind = 'filter' THEN r.selector END AS filter,
-                CASE WHEN r.selector_kind = 'filter' THEN 0 ELSE jsonb_array_length(r.selector::jsonb) END AS id_count,
-                r.attributes, r.audience_resolved, r.attempts,
+                r.id_count, r.attributes, r.audience_resolved, r.attempts,
                 j.status AS journey_status, j.params AS journey_params, j.points AS journey_points`.execute(this.db);
     return rows.map((row) => toClaimedRequest(row, owner)).sort((a, b) => a.id - b.id);
   }

@@ -3,7 +3,7 @@ import { segmentEntryDueAt } from '../../domain/event-triggers.js';
 import type { Point, PointOf } from '../../domain/journey.js';
 import type { Backend } from '../backend.js';
 import type { StoredJourney } from '../journeys/index.js';
-import type { Database, JourneyStatus } from '../schema.js';
+import type { Database, JourneyStatus, SegmentEntryStatus } from '../schema.js';
 import { isSet, toFlag } from '../sql/flag.js';
 import { SEGMENT_ENTRY_CHANNEL, Wake } from '../wake.js';
 import { entryStatements } from './statements.js';
@@ -36,6 +36,15 @@ export interface ClaimedSegmentEntry {
   /** Claims so far, this one included. */
   readonly attempts: number;
   readonly owner: string;
+}
+
+/** A segment entry's progress as the statistics endpoint shows it. */
+export interface SegmentEntryView {
+  readonly status: SegmentEntryStatus;
+  readonly selected: number;
+  readonly entered: number;
+  /** Why it failed or was cancelled; null otherwise. */
+  readonly error: string | null;
 }
 
 export interface SegmentBatchTerms extends LeaseTerms {
@@ -140,6 +149,21 @@ export class SegmentEntryStore {
       attempts: row.attempts,
       owner,
     };
+  }
+
+  /** The journey's segment entries of this launch, by point uuid. */
+  async ofJourney(journeyId: number): Promise<Map<string, SegmentEntryView>> {
+    const rows = await this.backend.db
+      .selectFrom('segment_entries')
+      .select(['point_uuid', 'status', 'selected', 'entered', 'error'])
+      .where('journey_id', '=', journeyId)
+      .execute();
+    return new Map(
+      rows.map((row) => [
+        row.point_uuid,
+        { status: row.status, selected: Number(row.selected), entered: Number(row.entered), error: row.error },
+      ]),
+    );
   }
 
   /** When the next entry of a running journey becomes claimable; undefined when none is waiting. */

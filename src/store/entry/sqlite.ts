@@ -5,6 +5,7 @@ import { CLAIMABLE_STATUS, PROGRESS_TABLE, SOURCE_CODE } from './sources.js';
 import {
   RATE_LIMIT_WINDOW_MS,
   stagedRequest,
+  storedSelectorColumns,
   type AcceptOutcome,
   type ClaimedEntryRequest,
   type ClaimOutcome,
@@ -102,12 +103,12 @@ export class SqliteEntryStatements implements EntryStatements {
         .get(input.journeyId, input.pointUuid) as { last_accepted_at: number };
       return { accepted: false, retryAfterMs: last.last_accepted_at + RATE_LIMIT_WINDOW_MS - now };
     }
-    const selector = input.selector.kind === 'filter' ? input.selector.filter : JSON.stringify(input.selector.ids);
+    const { selector, idCount } = storedSelectorColumns(input.selector);
     this.statements
       .prepare(
         `INSERT INTO entry_requests
-         (uuid, journey_id, application_id, point_uuid, selector_kind, selector, attributes, status, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?)`,
+         (uuid, journey_id, application_id, point_uuid, selector_kind, selector, id_count, attributes, status, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)`,
       )
       .run(
         uuid,
@@ -116,6 +117,7 @@ export class SqliteEntryStatements implements EntryStatements {
         input.pointUuid,
         input.selector.kind,
         selector,
+        idCount,
         JSON.stringify(input.attributes),
         now,
       );
@@ -161,8 +163,7 @@ export class SqliteEntryStatements implements EntryStatements {
       .prepare(
         `SELECT r.id, r.uuid, r.journey_id, j.uuid AS journey_uuid, r.application_id, r.point_uuid, r.selector_kind,
               CASE WHEN r.selector_kind = 'filter' THEN r.selector END AS filter,
-              CASE WHEN r.selector_kind = 'filter' THEN 0 ELSE json_array_length(r.selector) END AS id_count,
-              r.attributes, r.audience_resolved, r.attempts,
+              r.id_count, r.attributes, r.audience_resolved, r.attempts,
               j.status AS journey_status, j.params AS journey_params, j.points AS journey_points
        FROM entry_requests r JOIN journeys j ON j.id = r.journey_id
        WHERE r.status IN ('queued', 'processing')

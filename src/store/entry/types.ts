@@ -14,6 +14,13 @@ export const RATE_LIMIT_WINDOW_MS = 60_000;
 export type StoredSelector =
   { readonly kind: 'users' | 'hwids'; readonly ids: readonly string[] } | { readonly kind: 'filter'; readonly filter: string };
 
+/** The columns a selector is stored in: the filter's text or the ids' JSON, and how many ids (0 for a filter). */
+export function storedSelectorColumns(selector: StoredSelector): { readonly selector: string; readonly idCount: number } {
+  return selector.kind === 'filter'
+    ? { selector: selector.filter, idCount: 0 }
+    : { selector: JSON.stringify(selector.ids), idCount: selector.ids.length };
+}
+
 export interface EntryRequestInput {
   readonly journeyId: number;
   readonly applicationId: number;

@@ -83,7 +83,7 @@ export interface PointCounts {
   readonly pointUuid: string;
   readonly entered: number;
   readonly passed: number;
-  /** Messages or tag writes the point could not produce. */
+  /** Messages or tag writes the point could not produce, and runs failed there (docs/engine.md, "A batch that throws"). */
   readonly failed: number;
 }
 

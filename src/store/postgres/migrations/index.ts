@@ -9,6 +9,7 @@ import * as entryAudienceSequence from './0900_entry_audience_sequence.js';
 import * as entryAudienceChunks from './1000_entry_audience_chunks.js';
 import * as oneEntryStage from './1100_one_entry_stage.js';
 import * as booleanFlagsSmallint from './1200_boolean_flags_smallint.js';
+import * as entryRequestIdCount from './1300_entry_request_id_count.js';
 
 /** Every migration of this dialect, by name; names sort in the order they apply. */
 export const migrations: Record<string, Migration> = {
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   '1000_entry_audience_chunks': entryAudienceChunks,
   '1100_one_entry_stage': oneEntryStage,
   '1200_boolean_flags_smallint': booleanFlagsSmallint,
+  '1300_entry_request_id_count': entryRequestIdCount,
 };
