@@ -420,12 +420,12 @@ describeEachBackend('Start by API: refusals, in the contract order', (dialect) =
       status: 400,
       message: 'payload.hwids[0] must be at most 255 characters',
     },
-    { name: '3 a user id with NUL', body: { users: ['a', 'a\u0000b'] }, status: 400, message: 'users[1] contains a NUL character' },
+    { name: '3 a user id with NUL', body: { users: ['a', 'a\u0000b'] }, status: 400, message: 'body.users[1] contains a NUL character' },
     {
       name: '3 an hwid with a lone surrogate',
       body: { payload: { hwids: ['h\udc00'] } },
       status: 400,
-      message: 'payload.hwids[0] contains a lone UTF-16 surrogate',
+      message: 'body.payload.hwids[0] contains a lone UTF-16 surrogate',
     },
     {
       name: '3 100,001 ids',
