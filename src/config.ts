@@ -12,6 +12,8 @@ export interface Config {
   readonly metricsPort: number | undefined;
   /** How long a graceful shutdown may take before the process exits with an error. */
   readonly shutdownTimeoutMs: number;
+  /** JOURNEYD_WEBHOOK_ALLOW as given: the networks and hosts webhooks may call beyond the default policy (docs/deployment.md). */
+  readonly webhookAllowList: string;
   /** Test-only (JOURNEYD_FAULT): the fault point at which the process kills itself (src/fault-points.ts). */
   readonly fault: FaultArming | undefined;
 }
@@ -26,6 +28,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL || 'info',
     metricsPort: parsePort('METRICS_PORT', env.METRICS_PORT),
     shutdownTimeoutMs: parseMilliseconds('JOURNEYD_SHUTDOWN_TIMEOUT_MS', env.JOURNEYD_SHUTDOWN_TIMEOUT_MS) ?? 30_000,
+    webhookAllowList: env.JOURNEYD_WEBHOOK_ALLOW ?? '',
     fault: parseFaultArming(env.JOURNEYD_FAULT),
   };
 }

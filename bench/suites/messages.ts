@@ -23,6 +23,7 @@ import type { BatchMessage, OutboxBatch } from '../../src/store/outbox/index.js'
 import type { Store } from '../../src/store/store.js';
 import { openBenchStore } from '../fixtures.js';
 import { peakRssMb, report } from '../report.js';
+import { SINK_WEBHOOK_DESTINATIONS } from '../../test/support/http-sink.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -153,7 +154,11 @@ async function benchWebhook(dialect: Dialect): Promise<void> {
         payload: { method: 'POST', headers: {}, body: `{"n":${i}}` },
         deliverAt: Date.now(),
       }));
-      const dispatcher = new Dispatcher(store, createLogger('silent'), { batchSize: 500, concurrency: 32 });
+      const dispatcher = new Dispatcher(store, createLogger('silent'), {
+        batchSize: 500,
+        concurrency: 32,
+        webhookDestinations: SINK_WEBHOOK_DESTINATIONS,
+      });
       const seconds = await drain(store, dispatcher, WEBHOOKS);
       report(`webhook ${dialect}: ${WEBHOOKS} over HTTP, concurrency 32`, {
         seconds,

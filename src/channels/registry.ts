@@ -6,10 +6,13 @@ import type { ChannelProvider, DeliveryResult } from './provider.js';
 import { defaultChannelSetting, parseChannelSetting, DEFAULT_PROVIDER, type ChannelSetting } from './settings.js';
 import { SmtpEmailProvider } from './smtp.js';
 import { HttpWebhookProvider } from './webhook.js';
+import { DEFAULT_WEBHOOK_DESTINATIONS, type WebhookDestinations } from './webhook-destinations.js';
 
 export interface ChannelProvidersOptions {
   /** How long an application's settings are reused before being read again; default 10 s. */
   readonly settingsTtlMs?: number;
+  /** Where webhooks may be delivered; DEFAULT_WEBHOOK_DESTINATIONS when omitted. */
+  readonly webhookDestinations?: WebhookDestinations;
 }
 
 type AnyProvider = ChannelProvider<Channel>;
@@ -23,6 +26,7 @@ type Resolution = { readonly provider: AnyProvider } | { readonly providerName: 
  */
 export class ChannelProviders {
   private readonly settingsTtlMs: number;
+  private readonly webhookDestinations: WebhookDestinations;
   private readonly resolved = new Map<string, { expiresAt: number; resolution: Promise<Resolution> }>();
   private readonly providers = new Map<string, AnyProvider>();
 
@@ -32,6 +36,7 @@ export class ChannelProviders {
     options: ChannelProvidersOptions = {},
   ) {
     this.settingsTtlMs = options.settingsTtlMs ?? 10_000;
+    this.webhookDestinations = options.webhookDestinations ?? DEFAULT_WEBHOOK_DESTINATIONS;
   }
 
   /** One delivery attempt through the application's provider for the message's channel. */
@@ -96,20 +101,20 @@ export class ChannelProviders {
     const key = `${setting.provider}:${JSON.stringify(setting.config)}`;
     let provider = this.providers.get(key);
     if (!provider) {
-      provider = createProvider(setting, this.logger);
+      provider = this.createProvider(setting);
       this.providers.set(key, provider);
     }
     return provider;
   }
-}
 
-function createProvider(setting: ChannelSetting, logger: Logger): AnyProvider {
-  switch (setting.provider) {
-    case 'log':
-      return new LogProvider(logger.child({ provider: 'log' }));
-    case 'http':
-      return new HttpWebhookProvider(setting.config);
-    case 'smtp':
-      return new SmtpEmailProvider(setting.config);
+  private createProvider(setting: ChannelSetting): AnyProvider {
+    switch (setting.provider) {
+      case 'log':
+        return new LogProvider(this.logger.child({ provider: 'log' }));
+      case 'http':
+        return new HttpWebhookProvider(setting.config, this.webhookDestinations);
+      case 'smtp':
+        return new SmtpEmailProvider(setting.config);
+    }
   }
 }

@@ -62,3 +62,14 @@ function pathText(step: PathStep): string {
   }
   return parts.reverse().join('');
 }
+
+const ELLIPSIS = '…';
+
+/** `text` cut to at most `maxBytes` bytes of UTF-8 at a character boundary, ending in "…" when it was cut. */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= maxBytes) return text;
+  // A streaming decode leaves out a character whose bytes the cut split.
+  const kept = new TextDecoder().decode(bytes.subarray(0, maxBytes - Buffer.byteLength(ELLIPSIS)), { stream: true });
+  return kept + ELLIPSIS;
+}

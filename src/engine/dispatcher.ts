@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ChannelProviders } from '../channels/registry.js';
 import type { DeliveryResult } from '../channels/provider.js';
+import type { WebhookDestinations } from '../channels/webhook-destinations.js';
 import { faultPoint } from '../fault-points.js';
 import type { Logger } from '../logger.js';
 import type { ClaimedMessage, MessageOutcome } from '../store/outbox/index.js';
@@ -30,6 +31,8 @@ export interface DispatcherOptions {
   readonly retry?: Partial<RetryPolicy>;
   /** How long channel settings are cached. */
   readonly settingsTtlMs?: number;
+  /** Where webhooks may be delivered; the strict policy (no allow-list) when omitted. */
+  readonly webhookDestinations?: WebhookDestinations;
   /** Source of jitter; tests may fix it. */
   readonly random?: () => number;
   readonly metrics?: DispatcherMetrics;
@@ -115,7 +118,10 @@ export class Dispatcher {
     this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.random = options.random ?? Math.random;
     this.metrics = options.metrics;
-    this.providers = new ChannelProviders(store.channelSettings, logger, { settingsTtlMs: options.settingsTtlMs });
+    this.providers = new ChannelProviders(store.channelSettings, logger, {
+      settingsTtlMs: options.settingsTtlMs,
+      webhookDestinations: options.webhookDestinations,
+    });
     this.loop = new WorkerLoop({
       name: 'dispatcher',
       pass: () => this.claimPass(),
@@ -217,9 +223,10 @@ export class Dispatcher {
     try {
       ({ provider, result } = await this.providers.deliver(message.applicationId, message.message, message.idempotencyKey));
     } catch (error) {
-      // Providers report failures as results; a throw is a bug, retried like any transient failure.
+      // Providers report failures as results. One that throws on this message would throw
+      // on every retry, so the message fails alone instead of taking its attempts from the queue.
       provider = 'unknown';
-      result = { outcome: 'retryable', error: `provider error: ${(error as Error).message}` };
+      result = { outcome: 'permanent', error: `the channel could not handle this message: ${(error as Error).message}` };
     }
     const outcome = this.outcomeOf(message, provider, result);
     const claimedAt = this.held.get(message.id);

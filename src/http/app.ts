@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { WebhookDestinationPolicy } from '../domain/webhook-destination.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/store.js';
 
@@ -13,6 +14,8 @@ export interface AppDeps {
   readonly logger: Logger;
   /** When given, every request is counted and timed and `GET /metrics` serves the process's metrics. */
   readonly metrics?: HttpMetrics;
+  /** Where webhooks may go, checked when a journey starts; WebhookDestinationPolicy.STRICT when omitted. */
+  readonly webhookDestinations?: WebhookDestinationPolicy;
 }
 
 /** What the HTTP layer reports and serves (src/service/metrics.ts implements it). */

@@ -1,4 +1,6 @@
+import { resolveWithSystem } from '../channels/webhook-destinations.js';
 import type { Config } from '../config.js';
+import { WebhookDestinationPolicy } from '../domain/webhook-destination.js';
 import { Dispatcher } from '../engine/dispatcher.js';
 import { EntryWorker } from '../engine/entry-worker.js';
 import { Scheduler } from '../engine/scheduler.js';
@@ -28,6 +30,8 @@ export interface RunningService {
 /** Starts the HTTP API (roles all/api) and the workers (roles all/worker) on a migrated store. */
 export async function serve(config: Config, role: Role): Promise<RunningService> {
   armFaultPoint(config.fault);
+  const webhookDestinations = WebhookDestinationPolicy.fromAllowList(config.webhookAllowList);
+  if (!webhookDestinations.ok) throw new Error(`JOURNEYD_WEBHOOK_ALLOW: ${webhookDestinations.error}`);
   const logger = createLogger(config.logLevel);
   const store = Store.open(config.databaseUrl);
   await store.migrate();
@@ -35,7 +39,7 @@ export async function serve(config: Config, role: Role): Promise<RunningService>
   const metrics = new ServiceMetrics({ outboxBacklog: () => store.outbox.dueBacklog() });
 
   let url: string | undefined;
-  const app = role === 'worker' ? undefined : buildServer({ store, logger, metrics });
+  const app = role === 'worker' ? undefined : buildServer({ store, logger, metrics, webhookDestinations: webhookDestinations.value });
   if (app) url = await app.listen({ host: config.host, port: config.port });
   const metricsListener =
     role === 'worker' && config.metricsPort !== undefined ? await listenForMetrics(metrics, config.host, config.metricsPort) : undefined;
@@ -46,7 +50,13 @@ export async function serve(config: Config, role: Role): Promise<RunningService>
   const scheduler =
     role === 'api' ? undefined : new Scheduler(store, { logger, onBatch: metrics.batchCommitted, onRunsFailed: metrics.runsFailedAt });
   await scheduler?.start();
-  const dispatcher = role === 'api' ? undefined : new Dispatcher(store, logger, { metrics });
+  const dispatcher =
+    role === 'api'
+      ? undefined
+      : new Dispatcher(store, logger, {
+          metrics,
+          webhookDestinations: { policy: webhookDestinations.value, resolve: resolveWithSystem },
+        });
   await dispatcher?.start();
 
   const metricsUrl = url ? `${url}/metrics` : metricsListener && `${metricsListener.url}/metrics`;

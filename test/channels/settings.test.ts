@@ -7,7 +7,7 @@ import { defaultChannelSetting, parseChannelSetting, redactedConfig } from '../.
 import { createLogger } from '../../src/logger.js';
 import { Store } from '../../src/store/store.js';
 import { createTestDatabase, describeEachBackend, type TestDatabase } from '../support/backends.js';
-import { startHttpSink } from '../support/http-sink.js';
+import { SINK_WEBHOOK_DESTINATIONS, startHttpSink } from '../support/http-sink.js';
 
 describe('channel settings', () => {
   it('accepts each channel’s providers with a valid configuration', () => {
@@ -100,7 +100,10 @@ describeEachBackend('channel providers per application', (dialect) => {
         },
       }),
     );
-    const providers = new ChannelProviders(store.channelSettings, logger, { settingsTtlMs: 0 });
+    const providers = new ChannelProviders(store.channelSettings, logger, {
+      settingsTtlMs: 0,
+      webhookDestinations: SINK_WEBHOOK_DESTINATIONS,
+    });
     const sink = await startHttpSink(() => ({ status: 204 }));
     try {
       const push = await providers.deliver(

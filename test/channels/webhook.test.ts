@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { HttpWebhookProvider } from '../../src/channels/webhook.js';
 import type { WebhookPayload } from '../../src/domain/messages.js';
-import { startHttpSink, type HttpSink, type SinkReply } from '../support/http-sink.js';
+import { SINK_WEBHOOK_DESTINATIONS, startHttpSink, type HttpSink, type SinkReply } from '../support/http-sink.js';
 
 const KEY = 'jd1-test-key';
 
@@ -13,7 +13,7 @@ function message(url: string, payload: Partial<WebhookPayload> = {}) {
 }
 
 describe('webhook provider', () => {
-  const provider = new HttpWebhookProvider({ timeout_ms: 300 });
+  const provider = new HttpWebhookProvider({ timeout_ms: 300 }, SINK_WEBHOOK_DESTINATIONS);
   const sinks: HttpSink[] = [];
   const sink = async (reply?: (index: number) => SinkReply) => {
     const s = await startHttpSink(reply && ((_, index) => reply(index)));
@@ -83,19 +83,52 @@ describe('webhook provider', () => {
     assert.equal((await provider.deliver(message(s.url), KEY)).outcome, 'retryable');
   });
 
-  it('treats other 4xx and redirects as permanent', async () => {
-    const replies: SinkReply[] = [
-      { status: 400, body: '{"error":"unknown user"}' },
-      { status: 301, headers: { location: '/x' } },
-    ];
-    const s = await sink((index) => replies[index] ?? { status: 200 });
+  it('treats other 4xx as permanent', async () => {
+    const s = await sink(() => ({ status: 400, body: '{"error":"unknown user"}' }));
     assert.deepEqual(await provider.deliver(message(s.url), KEY), {
       outcome: 'permanent',
       error: 'HTTP 400: {"error":"unknown user"}',
       responseCode: 400,
     });
-    assert.deepEqual(await provider.deliver(message(s.url), KEY), { outcome: 'permanent', error: 'HTTP 301', responseCode: 301 });
-    assert.equal(s.requests.length, 2);
+  });
+
+  it('never follows a redirect: the message fails for good, naming where it pointed', async () => {
+    const target = await sink();
+    const redirecting = await sink(() => ({ status: 302, headers: { location: `${target.url}/elsewhere` } }));
+    assert.deepEqual(await provider.deliver(message(`${redirecting.url}/hook`), KEY), {
+      outcome: 'permanent',
+      error: `HTTP 302: redirects are not followed (Location: ${target.url}/elsewhere)`,
+      responseCode: 302,
+    });
+    assert.equal(redirecting.requests.length, 1);
+    assert.equal(target.requests.length, 0);
+  });
+
+  it('keeps at most 256 bytes of a failure, without the values of the point’s headers', async () => {
+    const token = `tok-${'s3cr3t'.repeat(15)}`;
+    const s = await sink((index) => ({
+      status: index === 0 ? 400 : 503,
+      // The second reply's echo of the token runs past the 256th byte of its body.
+      body: index === 0 ? `you sent Authorization: Bearer ${token}; ${'é'.repeat(1000)}` : `${'x'.repeat(200)} ${token} ${'x'.repeat(100)}`,
+    }));
+    const headers = { Authorization: `Bearer ${token}`, 'X-Token': token };
+    for (const expectedStart of ['HTTP 400: you sent Authorization: [redacted]; éé', `HTTP 503: ${'x'.repeat(200)} [redacted] xx`]) {
+      const result = await provider.deliver(message(s.url, { headers }), KEY);
+      const error = result.outcome === 'ok' ? '' : result.error;
+      assert.ok(error.startsWith(expectedStart), error);
+      assert.ok(Buffer.byteLength(error) <= 256, `${Buffer.byteLength(error)} bytes`);
+      assert.ok(error.endsWith('…'), error);
+      assert.ok(!error.includes('s3cr3t'), error);
+    }
+  });
+
+  it('fails a request undici refuses to send (a header value with a line break) for good, without calling', async () => {
+    const s = await sink();
+    assert.deepEqual(await provider.deliver(message(s.url, { headers: { 'X-User': 'ann\r\nX-Admin: yes' } }), KEY), {
+      outcome: 'permanent',
+      error: 'the request cannot be sent: invalid x-user header',
+    });
+    assert.equal(s.requests.length, 0);
   });
 
   it('times out a receiver that does not answer, as retryable', async () => {

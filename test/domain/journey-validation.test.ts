@@ -205,7 +205,31 @@ describe('validateJourneyForStart', () => {
     {
       rule: 'webhook url is http(s)',
       points: () => withData('hook', 'webhook', { ...HOOK, url: 'file:///etc/passwd' }),
-      problem: 'point "hook" (hook): webhook.url must start with http:// or https://, got "file:///etc/passwd"',
+      problem: 'point "hook" (hook): webhook.url must be an http:// or https:// URL, got "file:///etc/passwd"',
+    },
+    {
+      rule: 'webhook url fixes its host before any template tag',
+      points: () => withData('hook', 'webhook', { ...HOOK, url: 'http://hooks.example.invalid{{ p }}' }),
+      problem:
+        'point "hook" (hook): webhook.url must spell out its scheme, host and port before any template tag, ending them with "/" ' +
+        '(e.g. https://hooks.example.com/{{ user_id }}), got "http://hooks.example.invalid{{ p }}"',
+    },
+    {
+      rule: 'webhook url fixes its port before any template tag',
+      points: () => withData('hook', 'webhook', { ...HOOK, url: 'http://hooks.example.com:{% if x %}81{% endif %}/' }),
+      problem: /^point "hook" \(hook\): webhook\.url must spell out its scheme, host and port before any template tag/,
+    },
+    {
+      rule: 'webhook url host is not a template',
+      points: () => withData('hook', 'webhook', { ...HOOK, url: 'https://{{ tags.Host }}/hook' }),
+      problem: /^point "hook" \(hook\): webhook\.url must spell out its scheme, host and port before any template tag/,
+    },
+    {
+      rule: 'webhook url host is one the destination policy allows',
+      points: () => withData('hook', 'webhook', { ...HOOK, url: 'http://0xa9fea9fe/latest/meta-data/' }),
+      problem:
+        'point "hook" (hook): webhook.url is refused: 169.254.169.254 is a link-local address (cloud metadata service); ' +
+        'the operator can allow it with JOURNEYD_WEBHOOK_ALLOW',
     },
     {
       rule: 'webhook GET sends no body',

@@ -5,6 +5,7 @@ import { Scheduler, type BatchReport } from '../../src/engine/scheduler.js';
 import { createLogger } from '../../src/logger.js';
 import type { Dialect } from '../../src/store/backend.js';
 import { startTestApp, TEST_APP_CODE, type TestContext } from '../support/app.js';
+import { SINK_WEBHOOK_DESTINATIONS, SINK_WEBHOOK_POLICY } from '../support/http-sink.js';
 import { waitUntil } from '../support/wait-until.js';
 
 /**
@@ -77,7 +78,8 @@ export interface EngineAppOptions {
 }
 
 export async function startEngineApp(dialect: Dialect, options: EngineAppOptions = {}): Promise<EngineApp> {
-  const ctx = await startTestApp(dialect);
+  // Its webhooks go to sinks on loopback, which the default destination policy refuses.
+  const ctx = await startTestApp(dialect, { webhookDestinations: SINK_WEBHOOK_POLICY });
   const logger = createLogger('silent');
   const batches: BatchReport[] = [];
   // Short polls and a 100 ms retry base: a missed wake-up or a retry costs the test tenths of a second, not seconds.
@@ -88,7 +90,11 @@ export async function startEngineApp(dialect: Dialect, options: EngineAppOptions
     pollIntervalMs: 250,
     onBatch: (report) => batches.push(report),
   });
-  const dispatcher = new Dispatcher(ctx.store, logger, { pollIntervalMs: 100, retry: { baseDelayMs: 100 } });
+  const dispatcher = new Dispatcher(ctx.store, logger, {
+    pollIntervalMs: 100,
+    retry: { baseDelayMs: 100 },
+    webhookDestinations: SINK_WEBHOOK_DESTINATIONS,
+  });
   await entryWorker.start();
   let workersStarted = false;
   const startWorkers = async () => {

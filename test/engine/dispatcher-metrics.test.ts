@@ -6,7 +6,7 @@ import { ServiceMetrics } from '../../src/service/metrics.js';
 import { enqueueMessages, type SeedMessage } from '../support/outbox.js';
 import { Store } from '../../src/store/store.js';
 import { createTestDatabase, describeEachBackend, type TestDatabase } from '../support/backends.js';
-import { startHttpSink, type HttpSink } from '../support/http-sink.js';
+import { SINK_WEBHOOK_DESTINATIONS, startHttpSink, type HttpSink } from '../support/http-sink.js';
 import { sampleValue } from '../support/metrics.js';
 import { waitUntil } from '../support/wait-until.js';
 
@@ -53,7 +53,12 @@ describeEachBackend('dispatcher metrics', (dialect) => {
   async function startDispatcher(): Promise<ServiceMetrics> {
     const metrics = new ServiceMetrics({ outboxBacklog: () => store.outbox.dueBacklog() });
     // A 20 ms poll so that retries come due within the test; settings uncached so each test's channel applies.
-    dispatcher = new Dispatcher(store, createLogger('silent'), { pollIntervalMs: 20, settingsTtlMs: 0, metrics });
+    dispatcher = new Dispatcher(store, createLogger('silent'), {
+      pollIntervalMs: 20,
+      settingsTtlMs: 0,
+      metrics,
+      webhookDestinations: SINK_WEBHOOK_DESTINATIONS,
+    });
     await dispatcher.start();
     return metrics;
   }

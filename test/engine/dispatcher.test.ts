@@ -6,13 +6,18 @@ import { createLogger } from '../../src/logger.js';
 import { enqueueMessages, type SeedMessage } from '../support/outbox.js';
 import { Store } from '../../src/store/store.js';
 import { createTestDatabase, describeEachBackend, type TestDatabase } from '../support/backends.js';
-import { startHttpSink, type HttpSink, type SinkReply } from '../support/http-sink.js';
+import { SINK_WEBHOOK_DESTINATIONS, startHttpSink, type HttpSink, type SinkReply } from '../support/http-sink.js';
 import { mailHeader, startSmtpSink } from '../support/smtp-sink.js';
 import { waitUntil } from '../support/wait-until.js';
 
 const JOURNEY_ID = 41;
 /** A 20 ms poll and retry delays of 20–80 ms, so that retries come due within the test, not in seconds. */
-const FAST: DispatcherOptions = { pollIntervalMs: 20, retry: { baseDelayMs: 20, maxDelayMs: 80, maxAttempts: 3 }, settingsTtlMs: 0 };
+const FAST: DispatcherOptions = {
+  pollIntervalMs: 20,
+  retry: { baseDelayMs: 20, maxDelayMs: 80, maxAttempts: 3 },
+  settingsTtlMs: 0,
+  webhookDestinations: SINK_WEBHOOK_DESTINATIONS,
+};
 
 describe('retryDelayMs', () => {
   const policy = { maxAttempts: 10, baseDelayMs: 1000, maxDelayMs: 10_000 };

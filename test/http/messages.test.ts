@@ -5,8 +5,10 @@ import { createLogger } from '../../src/logger.js';
 import { enqueueMessages, type SeedMessage } from '../support/outbox.js';
 import { describeEachBackend } from '../support/backends.js';
 import { startTestApp, TEST_APP_CODE, type TestContext } from '../support/app.js';
-import { startHttpSink, type HttpSink } from '../support/http-sink.js';
+import { SINK_WEBHOOK_DESTINATIONS, startHttpSink, type HttpSink } from '../support/http-sink.js';
 import { waitUntil } from '../support/wait-until.js';
+
+const DAVE_TOKEN = 'dave-webhook-credential-7f3a';
 
 describeEachBackend('GET /api/journey/{id}/messages', (dialect) => {
   let ctx: TestContext;
@@ -16,7 +18,12 @@ describeEachBackend('GET /api/journey/{id}/messages', (dialect) => {
 
   before(async () => {
     ctx = await startTestApp(dialect);
-    sink = await startHttpSink((request) => (request.path === '/bad' ? { status: 422, body: 'no such user' } : { status: 200 }));
+    sink = await startHttpSink((request) => {
+      if (request.path === '/bad') return { status: 422, body: 'no such user' };
+      // A receiver that echoes the request, a credential included, in a long error reply.
+      if (request.path === '/echo') return { status: 400, body: `bad request ${JSON.stringify(request.headers)} ${'-'.repeat(5000)}` };
+      return { status: 200 };
+    });
     const created = await ctx.request({
       method: 'POST',
       url: '/api/v3/journeygateway',
@@ -48,14 +55,27 @@ describeEachBackend('GET /api/journey/{id}/messages', (dialect) => {
         message: { channel: 'webhook', recipient: `${sink.url}/bad`, payload: { method: 'POST', headers: {}, body: '{"u":"alice"}' } },
       },
       { ...base, runId: 2, userId: 'bob', message: { channel: 'sms', recipient: '+15550100', payload: { body: 'Bob' } } },
+      {
+        ...base,
+        runId: 3,
+        userId: 'dave',
+        message: {
+          channel: 'webhook',
+          recipient: `${sink.url}/echo`,
+          payload: { method: 'POST', headers: { Authorization: `Bearer ${DAVE_TOKEN}` }, body: '{}' },
+        },
+      },
     ];
     await enqueueMessages(ctx.store, messages);
     // A 20 ms poll: a missed wake-up costs the test 20 ms, not the default second.
-    const dispatcher = new Dispatcher(ctx.store, createLogger('silent'), { pollIntervalMs: 20 });
+    const dispatcher = new Dispatcher(ctx.store, createLogger('silent'), {
+      pollIntervalMs: 20,
+      webhookDestinations: SINK_WEBHOOK_DESTINATIONS,
+    });
     await dispatcher.start();
-    await waitUntil('three outcomes', async () => {
+    await waitUntil('four outcomes', async () => {
       const rows = await ctx.store.backend.db.selectFrom('message_deliveries').select('id').execute();
-      return rows.length === 3;
+      return rows.length === 4;
     });
     await dispatcher.stop();
   });
@@ -86,6 +106,17 @@ describeEachBackend('GET /api/journey/{id}/messages', (dialect) => {
     );
     assert.deepEqual(hook.content, { method: 'POST', headers: {}, body: '{"u":"alice"}' });
     assert.ok(typeof hook.delivered_at === 'string' && !Number.isNaN(Date.parse(hook.delivered_at)));
+  });
+
+  it('shows at most 256 bytes of a failed reply, without the values of the request’s headers', async () => {
+    const res = await ctx.request({ method: 'GET', url: `/api/journey/${journeyUuid}/messages?user_id=dave` });
+    assert.equal(res.statusCode, 200, res.body);
+    const [item] = res.json<{ payload: { items: { status: string; reason: string }[] } }>().payload.items;
+    assert.equal(item!.status, 'failed');
+    assert.ok(item!.reason.startsWith('HTTP 400: bad request {'), item!.reason);
+    assert.ok(item!.reason.includes('"authorization":"[redacted]"'), item!.reason);
+    assert.ok(!item!.reason.includes(DAVE_TOKEN), item!.reason);
+    assert.ok(Buffer.byteLength(item!.reason) <= 256, `${Buffer.byteLength(item!.reason)} bytes`);
   });
 
   it('lists nothing for a user without messages, and only that user’s', async () => {

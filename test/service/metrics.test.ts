@@ -24,6 +24,7 @@ function configFor(database: TestDatabase, overrides: Partial<Config> = {}): Con
     logLevel: 'silent',
     metricsPort: undefined,
     shutdownTimeoutMs: 30_000,
+    webhookAllowList: '',
     fault: undefined,
     ...overrides,
   };

@@ -1,4 +1,5 @@
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import type { WebhookDestinationPolicy } from '../../src/domain/webhook-destination.js';
 import { createLogger } from '../../src/logger.js';
 import type { App } from '../../src/http/app.js';
 import { buildServer } from '../../src/http/server.js';
@@ -21,12 +22,17 @@ export interface TestContext {
   close(): Promise<void>;
 }
 
-export async function startTestApp(dialect: Dialect): Promise<TestContext> {
+export interface TestAppOptions {
+  /** Where the start check lets webhooks go; the strict default when omitted. */
+  readonly webhookDestinations?: WebhookDestinationPolicy;
+}
+
+export async function startTestApp(dialect: Dialect, options: TestAppOptions = {}): Promise<TestContext> {
   const database = await createTestDatabase(dialect);
   const store = Store.open(database.url);
   await store.migrate();
   await bootstrapIfEmpty(store, TEST_APP_CODE, TEST_API_TOKEN);
-  const app = buildServer({ store, logger: createLogger('silent') });
+  const app = buildServer({ store, logger: createLogger('silent'), webhookDestinations: options.webhookDestinations });
   await app.ready();
   return {
     dialect,

@@ -1,5 +1,25 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { resolveWithSystem, type WebhookDestinations } from '../../src/channels/webhook-destinations.js';
+import { WebhookDestinationPolicy } from '../../src/domain/webhook-destination.js';
+
+/**
+ * JOURNEYD_WEBHOOK_ALLOW for a process whose webhooks go to sinks: they listen
+ * on loopback, which the default destination policy refuses.
+ */
+export const SINK_ALLOW_LIST = '127.0.0.1/32';
+
+/** The destination policy of SINK_ALLOW_LIST, for a journey start check that must accept a sink's URL. */
+export const SINK_WEBHOOK_POLICY = allowListPolicy(SINK_ALLOW_LIST);
+
+/** Webhook destinations a dispatcher delivers to sinks with. */
+export const SINK_WEBHOOK_DESTINATIONS: WebhookDestinations = { policy: SINK_WEBHOOK_POLICY, resolve: resolveWithSystem };
+
+export function allowListPolicy(allowList: string): WebhookDestinationPolicy {
+  const policy = WebhookDestinationPolicy.fromAllowList(allowList);
+  if (!policy.ok) throw new Error(policy.error);
+  return policy.value;
+}
 
 /** A request the sink received. */
 export interface SinkRequest {

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { SINK_ALLOW_LIST } from './http-sink.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const STARTUP_TIMEOUT_MS = 60_000;
@@ -20,7 +21,16 @@ export interface JourneydProcess {
 export async function startJourneyd(databaseUrl: string, env: Record<string, string> = {}, role = 'all'): Promise<JourneydProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--role', role], {
     cwd: ROOT,
-    env: { ...process.env, JOURNEYD_DATABASE_URL: databaseUrl, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
+    env: {
+      ...process.env,
+      JOURNEYD_DATABASE_URL: databaseUrl,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      // Test processes deliver webhooks to sinks on loopback.
+      JOURNEYD_WEBHOOK_ALLOW: SINK_ALLOW_LIST,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

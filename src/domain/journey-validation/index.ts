@@ -2,6 +2,7 @@ import { ENTRY_POINT_TYPES, isEntryPointType, POINT_UUID_MAX_LENGTH, type Journe
 import { compileSilentHours } from '../silent-hours.js';
 import { FieldProblem } from './fields.js';
 import { findLoopWithoutWait, findUnreachablePoint, findWiringProblem } from './graph.js';
+import { WebhookDestinationPolicy } from '../webhook-destination.js';
 import { parsePoint } from './point-fields.js';
 import { err, ok, type Result } from '../result.js';
 
@@ -13,12 +14,17 @@ export { expectedOutputKeys } from './graph.js';
  *
  * 1. at least one entry point (START_BY_API, START_BY_SEGMENT, EVENT);
  * 2. point uuids are unique and at most POINT_UUID_MAX_LENGTH characters (drafts saved before that limit may be longer);
- * 3. each point's fields (`parsePoint`): required fields, their types, templates, filters;
+ * 3. each point's fields (`parsePoint`): required fields, their types, templates, filters,
+ *    webhook URLs (a fixed origin the destination policy allows);
  * 4. each point has exactly the outputs its type needs, each wired to an existing non-entry point;
  * 5. every point is reachable from an entry point;
  * 6. every loop passes through a point that always waits.
  */
-export function validateJourneyForStart(journeyUuid: string, drafts: readonly PointDraft[]): Result<Point[]> {
+export function validateJourneyForStart(
+  journeyUuid: string,
+  drafts: readonly PointDraft[],
+  webhookDestinations: WebhookDestinationPolicy = WebhookDestinationPolicy.STRICT,
+): Result<Point[]> {
   if (!drafts.some((point) => isEntryPointType(point.point_type))) {
     return err(`journey has no entry point (one of ${ENTRY_POINT_TYPES.join(', ')})`);
   }
@@ -35,7 +41,7 @@ export function validateJourneyForStart(journeyUuid: string, drafts: readonly Po
   const points: Point[] = [];
   for (const draft of drafts) {
     try {
-      points.push(parsePoint(draft, journeyUuid));
+      points.push(parsePoint(draft, { journeyUuid, webhookDestinations }));
     } catch (error) {
       if (error instanceof FieldProblem) return refuse(draft, error.message);
       throw error;

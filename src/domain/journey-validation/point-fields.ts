@@ -15,6 +15,8 @@ import { parseSeglang, SeglangError } from '../seglang/index.js';
 import { tagNameProblem } from '../tags.js';
 import { templateFieldsOf } from '../template-fields.js';
 import { checkTemplate } from '../templates.js';
+import type { WebhookDestinationPolicy } from '../webhook-destination.js';
+import { fixedWebhookUrl } from '../webhook-url.js';
 import {
   describeValue,
   fail,
@@ -39,14 +41,14 @@ const HTTP_HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
  * (waits, splits, event triggers, entry attributes) its own compile function
  * is the check, so `start` accepts exactly what the engine can run.
  */
-export function parsePoint(draft: PointDraft, journeyUuid: string): Point {
+export function parsePoint(draft: PointDraft, journey: JourneyContext): Point {
   const key = POINT_DATA_KEYS[draft.point_type];
   const section = draft.point_data[key];
   if (draft.point_type !== 'POINT_TYPE_EXIT' && !isObject(section)) {
     fail(`point_data.${key} must be an object for ${draft.point_type}, got ${describeValue(section)}`);
   }
   const parse = POINT_DATA_PARSERS[draft.point_type] as (section: JsonObject, context: ParseContext) => unknown;
-  const pointData = parse(isObject(section) ? section : {}, { journeyUuid, pointUuid: draft.uuid });
+  const pointData = parse(isObject(section) ? section : {}, { ...journey, pointUuid: draft.uuid });
   // POINT_DATA_PARSERS is keyed by point type, so the data matches the draft's point_type.
   const point = { ...draft, point_data: pointData } as Point;
   for (const { path, template } of templateFieldsOf(point)) {
@@ -56,8 +58,14 @@ export function parsePoint(draft: PointDraft, journeyUuid: string): Point {
   return point;
 }
 
-interface ParseContext {
+/** What checking a point needs beyond the point. */
+export interface JourneyContext {
   readonly journeyUuid: string;
+  /** Where webhooks may go: a webhook URL whose fixed host it refuses refuses `start`. */
+  readonly webhookDestinations: WebhookDestinationPolicy;
+}
+
+interface ParseContext extends JourneyContext {
   readonly pointUuid: string;
 }
 
@@ -129,7 +137,7 @@ const POINT_DATA_PARSERS: { [T in PointType]: (section: JsonObject, context: Par
   POINT_TYPE_SEND_SMS: (s) => ({
     send_sms: { body: requireNonEmptyString(s.body, 'send_sms.body') },
   }),
-  POINT_TYPE_WEBHOOK: (s) => ({ webhook: parseWebhook(s) }),
+  POINT_TYPE_WEBHOOK: (s, { webhookDestinations }) => ({ webhook: parseWebhook(s, webhookDestinations) }),
   POINT_TYPE_SET_TAGS: (s) => {
     const tags = requireStringRecord(s.tags, 'set_tags.tags');
     if (Object.keys(tags).length === 0) fail('set_tags.tags must name at least one tag');
@@ -161,9 +169,12 @@ function parseOptionalDate(value: unknown, path: string): string | undefined {
   return value as string;
 }
 
-function parseWebhook(s: JsonObject): SectionOf<'POINT_TYPE_WEBHOOK'> {
+function parseWebhook(s: JsonObject, destinations: WebhookDestinationPolicy): SectionOf<'POINT_TYPE_WEBHOOK'> {
   const url = requireNonEmptyString(s.url, 'webhook.url');
-  if (!/^https?:\/\//i.test(url)) fail(`webhook.url must start with http:// or https://, got ${describeValue(url)}`);
+  const fixed = fixedWebhookUrl(url);
+  if (!fixed.ok) fail(`webhook.url ${fixed.error}`);
+  const refusal = destinations.refusalOfHost(fixed.value.hostname);
+  if (refusal !== undefined) fail(`webhook.url is refused: ${refusal}`);
   const method = s.method;
   if (typeof method !== 'string' || !(WEBHOOK_METHODS as readonly string[]).includes(method)) {
     fail(`webhook.method must be ${WEBHOOK_METHODS.join(' or ')}, got ${describeValue(method)}`);

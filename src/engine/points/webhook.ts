@@ -1,6 +1,7 @@
 import { DEFAULT_OUTPUT, type PointOf } from '../../domain/journey.js';
 import type { WebhookPayload } from '../../domain/messages.js';
 import { renderStrings, renderTemplate, TemplateError } from '../../domain/templates.js';
+import { renderWebhookUrl } from '../../domain/webhook-url.js';
 import type { BatchMessage } from '../../store/runs/index.js';
 import { BatchScopes } from './render.js';
 import { allLeave, type PointContext, type PreparedPoint } from './types.js';
@@ -25,7 +26,7 @@ export function prepareWebhook(_context: PointContext, point: PointOf<'POINT_TYP
             headers: headers === undefined ? {} : renderStrings(headers, scope),
             ...(method === 'POST' && body !== undefined ? { body: renderTemplate(body, scope) } : {}),
           };
-          items.push({ runId: run.id, userId: run.userId, hwid: null, recipient: renderTemplate(url, scope), payload, deliverAt: now });
+          items.push({ runId: run.id, userId: run.userId, hwid: null, recipient: renderWebhookUrl(url, scope), payload, deliverAt: now });
         } catch (error) {
           if (!(error instanceof TemplateError)) throw error;
           failed++;

@@ -3,6 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { APPLICATION_CODE_PATTERN } from '../../domain/codes.js';
 import { POINT_TYPES, POINT_UUID_MAX_LENGTH, type PointDraft } from '../../domain/journey.js';
 import { journeyParamsProblem, validateJourneyForStart } from '../../domain/journey-validation/index.js';
+import type { WebhookDestinationPolicy } from '../../domain/webhook-destination.js';
 import { editRefusal, EDITABLE_STATUSES, LIFECYCLE_ACTIONS, planTransition, type LifecycleAction } from '../../domain/lifecycle.js';
 import type { TokenGrant } from '../../store/applications/index.js';
 import type { JourneyDefinition, StoredJourney } from '../../store/journeys/index.js';
@@ -53,7 +54,7 @@ const JourneyUuidBody = Type.Object({ uuid: Type.String() });
 const ListQuery = Type.Object({ page: Type.Optional(Type.String()) });
 
 /** Journey definitions, the journey list, and lifecycle transitions (docs/journeys.md). */
-export async function journeyRoutes(app: App, { store }: AppDeps): Promise<void> {
+export async function journeyRoutes(app: App, { store, webhookDestinations }: AppDeps): Promise<void> {
   const onRequest = authenticate(store, ['Api']);
 
   app.post('/api/v3/journeygateway', { onRequest, schema: { body: JourneyBodySchema } }, async (request) => {
@@ -116,7 +117,7 @@ export async function journeyRoutes(app: App, { store }: AppDeps): Promise<void>
 
   for (const action of LIFECYCLE_ACTIONS) {
     app.post(`/api/v3/journeygateway/${action}`, { onRequest, schema: { body: JourneyUuidBody } }, async (request) => {
-      const moved = await applyLifecycleAction(store, grantOf(request), request.body.uuid, action);
+      const moved = await applyLifecycleAction(store, grantOf(request), request.body.uuid, action, webhookDestinations);
       return moved.journey;
     });
   }
@@ -126,13 +127,19 @@ export async function journeyRoutes(app: App, { store }: AppDeps): Promise<void>
  * Reads, checks and moves the journey; if another write lands between the read
  * and the compare-and-set update, reads again so the answer reflects it.
  */
-async function applyLifecycleAction(store: Store, grant: TokenGrant, uuid: string, action: LifecycleAction): Promise<StoredJourney> {
+async function applyLifecycleAction(
+  store: Store,
+  grant: TokenGrant,
+  uuid: string,
+  action: LifecycleAction,
+  webhookDestinations: WebhookDestinationPolicy | undefined,
+): Promise<StoredJourney> {
   for (let attempt = 0; attempt < MAX_TRANSITION_ATTEMPTS; attempt++) {
     const current = await findVisibleJourney(store, grant, uuid);
     const plan = planTransition(action, current.journey.info.status);
     if (!plan.ok) throw badRequest(plan.error);
     if (plan.value.to === 'STATUS_RUNNING') {
-      const validation = validateJourneyForStart(current.journey.info.uuid, current.journey.points);
+      const validation = validateJourneyForStart(current.journey.info.uuid, current.journey.points, webhookDestinations);
       if (!validation.ok) throw badRequest(validation.error);
     }
     const moved = await store.journeys.transition(current, plan.value.to);

@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { templateScope, TemplateError } from '../../src/domain/templates.js';
+import { fixedWebhookUrl, renderWebhookUrl } from '../../src/domain/webhook-url.js';
+
+const scope = (attributeValues: Record<string, string>) => templateScope({ attributeValues, tags: {}, userId: 'ann' });
+
+describe('webhook URL templates', () => {
+  it('fix scheme, host and port in the text before the first tag, closed by a path, query or fragment', () => {
+    for (const [template, origin] of [
+      ['https://hooks.example.com/u/{{ user_id }}', 'https://hooks.example.com'],
+      ['http://HOOKS.example.com:8080?u={{ user_id }}', 'http://hooks.example.com:8080'],
+      ['https://hooks.example.com#{% if x %}a{% endif %}', 'https://hooks.example.com'],
+      ['https://hooks.example.com\\{{ user_id }}', 'https://hooks.example.com'],
+      ['https://hooks.example.com', 'https://hooks.example.com'],
+    ]) {
+      const fixed = fixedWebhookUrl(template!);
+      assert.equal(fixed.ok && fixed.value.origin, origin, template);
+    }
+    for (const template of [
+      'http://hooks.example.invalid{{ p }}',
+      'http://{{ host }}/',
+      'http:///{{ p }}',
+      'http://hooks.example.com:{{ port }}/',
+      'http://user@{{ host }}/',
+      'ftp://hooks.example.com/',
+      ' https://hooks.example.com/',
+    ]) {
+      assert.equal(fixedWebhookUrl(template).ok, false, template);
+    }
+  });
+
+  it('render for a run within the fixed origin', () => {
+    assert.equal(
+      renderWebhookUrl('https://hooks.example.com/{{ p }}?u={{ user_id }}', scope({ p: '@127.0.0.1:9999/x' })),
+      'https://hooks.example.com/@127.0.0.1:9999/x?u=ann',
+    );
+  });
+
+  it('refuse to render a template whose host a value could move, such as one saved before the rule', () => {
+    assert.throws(
+      () => renderWebhookUrl('http://hooks.example.invalid{{ p }}', scope({ p: '@127.0.0.1:9999/x' })),
+      (error: unknown) =>
+        error instanceof TemplateError &&
+        error.message.startsWith('webhook.url must spell out its scheme, host and port before any template tag'),
+    );
+  });
+});
