@@ -5,6 +5,10 @@ import { startHttpSink, type HttpSink } from '../support/http-sink.js';
 import { waitUntil } from '../support/wait-until.js';
 import { deviceClockAt, EIGHT_O_CLOCK_MS, exitPoint, NOON_MS, point, startEngineApp, type EngineApp } from './engine-harness.js';
 
+/** Long enough that entering and pausing fit before the wait ends, even on a busy machine. */
+const WAIT_S = 6;
+const SILENT_MARGIN_MS = WAIT_S * 1000 + 2_000;
+
 describeEachBackend('engine: pause, resume, finish', (dialect) => {
   let app: EngineApp;
   let sink: HttpSink;
@@ -23,7 +27,18 @@ describeEachBackend('engine: pause, resume, finish', (dialect) => {
     let windowEnd: number;
 
     before(async () => {
-      const asleep = deviceClockAt(EIGHT_O_CLOCK_MS - 3_000);
+      journey = await app.journey(
+        [
+          point('api', 'START_BY_API', { start_by_api: {} }, { default: 'push' }),
+          point('push', 'SEND_PUSH', { send_push: { title: 'Hello', body: 'there' } }, { default: 'wait' }),
+          point('wait', 'WAIT', { wait: { delay_seconds: WAIT_S } }, { default: 'hook' }),
+          point('hook', 'WEBHOOK', { webhook: { url: `${sink.url}/paused/{{ user_id }}`, method: 'GET' } }, { default: 'exit' }),
+          exitPoint(),
+        ],
+        { silent_hours: { from: '22:00', to: '08:00' } },
+      );
+      // The clocks are set just before entering, so that only entering and pausing use up the margin.
+      const asleep = deviceClockAt(EIGHT_O_CLOCK_MS - SILENT_MARGIN_MS);
       windowEnd = asleep.nextAt(EIGHT_O_CLOCK_MS);
       const awake = deviceClockAt(NOON_MS);
       await app.device('registerDevice', {
@@ -40,16 +55,6 @@ describeEachBackend('engine: pause, resume, finish', (dialect) => {
         push_token: 'tok-asleep',
         timezone: asleep.timezone,
       });
-      journey = await app.journey(
-        [
-          point('api', 'START_BY_API', { start_by_api: {} }, { default: 'push' }),
-          point('push', 'SEND_PUSH', { send_push: { title: 'Hello', body: 'there' } }, { default: 'wait' }),
-          point('wait', 'WAIT', { wait: { delay_seconds: 2 } }, { default: 'hook' }),
-          point('hook', 'WEBHOOK', { webhook: { url: `${sink.url}/paused/{{ user_id }}`, method: 'GET' } }, { default: 'exit' }),
-          exitPoint(),
-        ],
-        { silent_hours: { from: '22:00', to: '08:00' } },
-      );
       await app.enter(journey, { payload: { users: ['paused-user'] } });
       await app.until(journey, 'the run waiting', (s) => s.point('wait').in_point === 1);
       await app.lifecycle('pause', journey);
@@ -66,8 +71,8 @@ describeEachBackend('engine: pause, resume, finish', (dialect) => {
     });
 
     it('keeps the run at its point and the silent device message undelivered past their due times', async () => {
-      // The wait (2 s) ends before the window (3 s); give both a margin while paused.
-      await waitUntil('the silent hours to be over', () => Date.now() > windowEnd + 1_500);
+      // The wait ends before the window; give both a margin while paused.
+      await waitUntil('the silent hours to be over', () => Date.now() > windowEnd + 1_500, SILENT_MARGIN_MS + 5_000);
       const stats = await app.statistics(journey);
       assert.deepEqual([stats.point('wait').in_point, stats.point('hook').entered], [1, 0]);
       assert.equal(stats.totals.in_journey, 1);
