@@ -37,7 +37,14 @@ export type ValueMatch =
   | { readonly kind: 'any' }
   | { readonly kind: 'equals'; readonly values: readonly EncodedValue[] }
   /** Inclusive bounds; a missing bound is open. */
-  | { readonly kind: 'range'; readonly min?: EncodedValue; readonly max?: EncodedValue };
+  | { readonly kind: 'range'; readonly min?: EncodedValue; readonly max?: EncodedValue }
+  /** Within one of several inclusive ranges: a Date tag's `in` list, each value a span of seconds. */
+  | { readonly kind: 'spans'; readonly spans: readonly Span[] };
+
+export interface Span {
+  readonly min: number;
+  readonly max: number;
+}
 
 export const ALL: DeviceSet = { kind: 'all' };
 export const NONE: DeviceSet = { kind: 'none' };
@@ -59,6 +66,19 @@ export function union(left: DeviceSet, right: DeviceSet): DeviceSet {
   if (left.kind === 'none') return right;
   if (right.kind === 'none') return left;
   return { kind: 'union', left, right };
+}
+
+/**
+ * The union of many sets as a balanced tree, so that its depth, and the nesting
+ * of the SQL compiled from it, grow with the logarithm of their number: 1,000
+ * sets are 10 levels deep, not 1,000.
+ */
+export function unionOf(sets: readonly DeviceSet[]): DeviceSet {
+  const [first] = sets;
+  if (!first) return NONE;
+  if (sets.length === 1) return first;
+  const middle = Math.ceil(sets.length / 2);
+  return union(unionOf(sets.slice(0, middle)), unionOf(sets.slice(middle)));
 }
 
 export function difference(left: DeviceSet, right: DeviceSet): DeviceSet {

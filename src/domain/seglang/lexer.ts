@@ -1,3 +1,4 @@
+import { unstorableTextProblem } from '../text.js';
 import { syntaxError } from './errors.js';
 
 export type TokenKind = 'string' | 'number' | 'name' | '(' | ')' | '[' | ']' | ',' | '.' | '*' | '+' | '\\' | 'end';
@@ -68,6 +69,9 @@ export function tokenize(text: string): Token[] {
         }
       }
       i++;
+      // An escape like \u0000 can spell what the stores cannot keep, so the decoded value is checked.
+      const problem = unstorableTextProblem(value);
+      if (problem) throw syntaxError(`string ${problem}`, at(start));
       tokens.push({ kind: 'string', text: value, position: at(start) });
     } else if (isDigit(c) || (c === '-' && isDigit(chars[i + 1]))) {
       const start = i;

@@ -2,13 +2,18 @@ import { APPLICATION_CODE_PATTERN } from '../codes.js';
 import { DAYS_AGO_COMPARISONS, OPERATORS, type Condition, type Literal, type Operator, type SegExpr, type SetOperator } from './ast.js';
 import { SeglangError, syntaxError } from './errors.js';
 import { tokenize, type Token, type TokenKind } from './lexer.js';
+import { SEGLANG_LIMITS } from './limits.js';
 import { deviceTypeOfPlatform } from './platforms.js';
 
 /**
  * Parses a seglang expression (grammar in docs/seglang.md) into its syntax
- * tree. Throws a SeglangError naming the first problem and its position.
+ * tree. Throws a SeglangError naming the first problem and its position, or
+ * the first of SEGLANG_LIMITS the expression exceeds.
  */
 export function parseSeglang(text: string): SegExpr {
+  if (text.length > SEGLANG_LIMITS.length) {
+    throw new SeglangError(`filter is ${text.length} characters long; at most ${SEGLANG_LIMITS.length} are allowed`);
+  }
   return new Parser(tokenize(text)).parseFilter();
 }
 
@@ -22,6 +27,9 @@ const SET_OPERATORS: Partial<Record<TokenKind, SetOperator>> = { '+': 'union', '
 
 class Parser {
   private index = 0;
+  private depth = 0;
+  private readonly setTerms = new LimitedCount('set terms', SEGLANG_LIMITS.setTerms);
+  private readonly listValues = new LimitedCount('list values', SEGLANG_LIMITS.listValues);
 
   constructor(private readonly tokens: readonly Token[]) {}
 
@@ -29,6 +37,8 @@ class Parser {
     const expr = this.parseExpression();
     const next = this.peek();
     if (next.kind !== 'end') throw syntaxError('expected "+", "*", "\\" or the end of the filter', next.position);
+    this.setTerms.check();
+    this.listValues.check();
     return expr;
   }
 
@@ -61,6 +71,7 @@ class Parser {
       if (method.kind !== 'name' || method.text.toLowerCase() !== 'tags') {
         throw syntaxError('expected "tags" after "."', method.position);
       }
+      this.setTerms.add(1, method.position);
       this.advance();
       this.expect('(');
       const tag = this.expectString('a tag name');
@@ -83,8 +94,17 @@ class Parser {
   private parseOperand(): SegExpr {
     const token = this.peek();
     if (token.kind === '(') {
+      // Checked before descending, so that no input can recurse deeper than the limit.
+      if (this.depth === SEGLANG_LIMITS.depth) {
+        throw new SeglangError(
+          `filter nests parentheses ${this.depth + 1} deep at position ${token.position}; at most ${SEGLANG_LIMITS.depth} are allowed`,
+          token.position,
+        );
+      }
       this.advance();
+      this.depth++;
       const inner = this.parseExpression();
+      this.depth--;
       this.expect(')');
       return inner;
     }
@@ -93,6 +113,7 @@ class Parser {
     if (name !== 'A' && name !== 'T' && name !== 'AT') {
       throw new SeglangError(`unknown function "${token.text}" at position ${token.position}`, token.position);
     }
+    this.setTerms.add(1, token.position);
     this.advance();
     this.expect('(');
     const expr = name === 'A' ? this.parseApplicationArguments() : name === 'T' ? this.parseTagArguments() : this.parseAppTagArguments();
@@ -180,6 +201,7 @@ class Parser {
         }
       }
       this.expect(']');
+      this.listValues.add(items.length, token.position);
       return { kind: 'list', items, position: token.position };
     }
     if (token.kind === 'name' && !isBooleanName(token.text)) {
@@ -197,8 +219,10 @@ class Parser {
       return { value: token.text, raw: token.text, position: token.position };
     }
     if (token.kind === 'number') {
+      const value = Number(token.text);
+      if (!Number.isFinite(value)) throw syntaxError('number out of range', token.position);
       this.advance();
-      return { value: Number(token.text), raw: token.text, position: token.position };
+      return { value, raw: token.text, position: token.position };
     }
     if (token.kind === 'name' && isBooleanName(token.text)) {
       this.advance();
@@ -238,6 +262,31 @@ class Parser {
 
   private advance(): void {
     if (this.index < this.tokens.length - 1) this.index++;
+  }
+}
+
+/**
+ * A count held to a limit, checked once the whole filter is read so that the
+ * refusal names the filter's own figure; its position is where it went over.
+ */
+class LimitedCount {
+  private count = 0;
+  private positionOverLimit?: number;
+
+  constructor(
+    private readonly what: string,
+    private readonly limit: number,
+  ) {}
+
+  add(amount: number, position: number): void {
+    if (this.count <= this.limit && this.count + amount > this.limit) this.positionOverLimit = position;
+    this.count += amount;
+  }
+
+  check(): void {
+    if (this.count > this.limit) {
+      throw new SeglangError(`filter has ${this.count} ${this.what}; at most ${this.limit} are allowed`, this.positionOverLimit);
+    }
   }
 }
 
@@ -300,10 +349,14 @@ function toCondition(operator: { readonly op: Operator; readonly position: numbe
           comparisonArg.position,
         );
       }
-      if (daysArg.kind !== 'scalar' || typeof daysArg.literal.value !== 'number' || !Number.isSafeInteger(daysArg.literal.value)) {
+      if (daysArg.kind !== 'scalar' || typeof daysArg.literal.value !== 'number' || !Number.isInteger(daysArg.literal.value)) {
         throw new SeglangError('operator daysago needs a whole number of days', positionOf(daysArg));
       }
-      return { op, comparison, days: daysArg.literal.value };
+      const { value: days, raw, position: daysPosition } = daysArg.literal;
+      if (Math.abs(days) > SEGLANG_LIMITS.daysAgo) {
+        throw new SeglangError(`operator daysago counts at most ${SEGLANG_LIMITS.daysAgo} days either way, got ${raw}`, daysPosition);
+      }
+      return { op, comparison, days };
     }
   }
 }

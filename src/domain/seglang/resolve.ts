@@ -159,9 +159,13 @@ class TagValues {
   /** eq / in: a List tag contains one of the values; any other tag equals one (a date: falls in its interval). */
   matching(literals: readonly Literal[]): DeviceSet {
     if (this.declaration.type === TagType.Date) {
-      return literals
-        .map((literal) => this.dateInterval(literal))
-        .reduce<DeviceSet>((set, { first, last }) => union(set, this.set({ kind: 'range', min: first, max: last })), NONE);
+      const spans = literals.map((literal) => {
+        const { first, last } = this.dateInterval(literal);
+        return { min: first, max: last };
+      });
+      const [only] = spans;
+      if (!only) return NONE;
+      return spans.length === 1 ? this.set({ kind: 'range', ...only }) : this.set({ kind: 'spans', spans });
     }
     if (literals.length === 0) return NONE;
     return this.set({ kind: 'equals', values: literals.map((literal) => this.encode(literal)) });

@@ -30,6 +30,19 @@ export function tagRowCondition(set: TaggedSet, table = ''): RawBuilder<boolean>
       matches = sql`${sql.join(bounds, sql` AND `)}`;
       break;
     }
+    case 'spans':
+      matches = anyOf(match.spans.map((span) => sql<boolean>`(${column} >= ${span.min} AND ${column} <= ${span.max})`));
+      break;
   }
   return set.negated ? sql`${isSet} AND NOT (${matches})` : sql`${isSet} AND ${matches}`;
+}
+
+/**
+ * `a OR b OR ...` parenthesized as a balanced tree: SQLite counts the depth of
+ * an expression (at most 1,000), and a flat chain of n ORs is n deep.
+ */
+function anyOf(conditions: readonly RawBuilder<boolean>[]): RawBuilder<boolean> {
+  if (conditions.length === 1) return conditions[0] as RawBuilder<boolean>;
+  const middle = Math.ceil(conditions.length / 2);
+  return sql`(${anyOf(conditions.slice(0, middle))} OR ${anyOf(conditions.slice(middle))})`;
 }
