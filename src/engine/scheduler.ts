@@ -9,6 +9,7 @@ import { DueAgenda } from './due-agenda.js';
 import { JourneyPlan } from './journey-plan.js';
 import { executeChain, type ChainOutcome } from './batch-chain.js';
 import { preparePoint, type PreparedPoint } from './points/index.js';
+import { MessageRenderer } from './rendering/message-renderer.js';
 import { WorkerLoop, type NextPass } from './worker-loop.js';
 
 export interface SchedulerOptions {
@@ -99,6 +100,7 @@ export class Scheduler {
   private readonly pollIntervalMs: number;
   private readonly clock: () => number;
   private readonly onBatch: ((report: BatchReport) => void) | undefined;
+  private readonly renderer: MessageRenderer;
 
   private readonly agenda = new DueAgenda();
   private plans = new Map<number, JourneyPlan>();
@@ -119,6 +121,8 @@ export class Scheduler {
     this.pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     this.clock = options.clock ?? Date.now;
     this.onBatch = options.onBatch;
+    // A loop waits for its batch's renders, so one render thread per loop.
+    this.renderer = new MessageRenderer({ threads: this.concurrency });
     this.loop = new WorkerLoop({
       name: 'scheduler',
       pass: () => this.pass(),
@@ -136,9 +140,10 @@ export class Scheduler {
     return this.loop.start();
   }
 
-  /** Lets every batch in hand commit, then resolves once the loops have ended. */
-  stop(): Promise<void> {
-    return this.loop.stop();
+  /** Lets every batch in hand commit, then resolves once the loops and the render workers have ended. */
+  async stop(): Promise<void> {
+    await this.loop.stop();
+    await this.renderer.close();
   }
 
   /** Something may have become due: re-read the due groups and look again. */
@@ -237,7 +242,7 @@ export class Scheduler {
     const cached = this.prepared.get(plan);
     if (cached && now - cached.at < PREPARED_POINTS_TTL_MS) return cached.points;
     const points = new Map<string, PreparedPoint>();
-    const context = { journey: plan, now, store: this.store, logger: this.logger };
+    const context = { journey: plan, now, store: this.store, logger: this.logger, renderer: this.renderer };
     for (const point of plan.points()) points.set(point.uuid, await preparePoint(context, point));
     this.prepared.set(plan, { at: now, points });
     return points;
