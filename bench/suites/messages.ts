@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { renderTemplate, templateScope } from '../../src/domain/templates.js';
+import { RenderBudget, renderTemplate, templateScope } from '../../src/domain/templates.js';
 import { Dispatcher } from '../../src/engine/dispatcher.js';
 import { createLogger } from '../../src/logger.js';
 import type { Dialect } from '../../src/store/backend.js';
@@ -55,9 +55,12 @@ function benchTemplates(): void {
   const scopes = attributes.map((a, i) => templateScope({ attributeValues: a, tags, userId: `user-${i}` }));
   const plain = 'Hi {{ tags.Name }} from {{ tags.City }}: use {{ promo_code }} ({{ user_id }})';
   const filtered = 'Hi {{ tags.Name | default: "friend" }} from {{ tags.City }}: use {{ promo_code }} ({{ user_id }})';
-  report('templates: plain {{ var }} (shortcut)', { us_per_render: microsPerCall(N, (i) => renderTemplate(plain, scopes[i % 1000]!)) });
+  const budget = () => new RenderBudget({ maxLength: 4096, overflowReason: 'over 4 KiB' });
+  report('templates: plain {{ var }} (shortcut)', {
+    us_per_render: microsPerCall(N, (i) => renderTemplate(plain, scopes[i % 1000]!, budget())),
+  });
   report('templates: with a filter (Liquid)', {
-    us_per_render: microsPerCall(N / 10, (i) => renderTemplate(filtered, scopes[i % 1000]!)),
+    us_per_render: microsPerCall(N / 10, (i) => renderTemplate(filtered, scopes[i % 1000]!, budget())),
   });
   report('templates: per-run scope', {
     us_per_scope: microsPerCall(N, (i) => templateScope({ attributeValues: attributes[i % 1000]!, tags, userId: 'u' })),

@@ -1,4 +1,4 @@
-import { Liquid, type Template } from 'liquidjs';
+import { Context, Liquid, LiquidError, toValue, toValueSync, type Emitter, type Template } from 'liquidjs';
 
 /**
  * Message templates (docs/messages.md) are Liquid: `{{ promo_code }}` reads the
@@ -12,7 +12,8 @@ import { Liquid, type Template } from 'liquidjs';
  *   journey starts rather than silently dropped at send time;
  * - no file system: `include`, `render` and `layout` are removed, so a
  *   template cannot read files, and partial lookups go to an empty map;
- * - own properties only, and limits on render time and memory.
+ * - own properties only, a memory limit, and a RenderBudget per render:
+ *   a deadline and a cap on the text written, checked as the text is written.
  *
  * The journey start check calls `checkTemplate`, so what `start` accepts is
  * exactly what renders.
@@ -25,10 +26,13 @@ const liquid = new Liquid({
   // Dates print in UTC with a fixed locale, whatever the server's settings.
   timezoneOffset: 0,
   locale: 'en-US',
-  renderLimit: 1_000,
   memoryLimit: 10_000_000,
 });
 for (const fileTag of ['include', 'render', 'layout']) delete liquid.tags[fileTag];
+
+/** How long the render of one message (all its templates) may take. */
+export const RENDER_TIME_LIMIT_MS = 1_000;
+export const RENDER_TIME_LIMIT_REASON = `the template took longer than ${RENDER_TIME_LIMIT_MS / 1000} s to render`;
 
 /** The variables a template sees: the entry's attribute values, then `tags` and `user_id`, which win over attributes of those names. */
 export interface TemplateScope {
@@ -50,13 +54,100 @@ export function templateScope(input: {
   return scope as TemplateScope;
 }
 
-/** A template that parsed but could not be rendered (it hit a render-time or memory limit). */
+/** A template that parsed but could not be rendered (it hit a limit); the message is the reason shown to users. */
 export class TemplateError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'TemplateError';
   }
 }
+
+/** A render that passed RENDER_TIME_LIMIT_MS: the same template is then failed for the rest of its batch. */
+export class TemplateTimeLimitError extends TemplateError {
+  constructor() {
+    super(RENDER_TIME_LIMIT_REASON);
+    this.name = 'TemplateTimeLimitError';
+  }
+}
+
+/**
+ * What one render may still use: time until its deadline, and `maxLength`
+ * UTF-16 code units of written text. Liquid writes through
+ * it, so a render stops as soon as it passes either; text captured into a
+ * variable counts when captured and again when printed.
+ */
+export class RenderBudget {
+  private lengthLeft: number;
+  private readonly overflowReason: string;
+  private readonly deadline: number;
+
+  constructor(limits: {
+    readonly maxLength: number;
+    /** The TemplateError's message once `maxLength` is passed. */
+    readonly overflowReason: string;
+    /** performance.now() to stop at; RENDER_TIME_LIMIT_MS from now by default. */
+    readonly deadline?: number;
+  }) {
+    this.lengthLeft = limits.maxLength;
+    this.overflowReason = limits.overflowReason;
+    this.deadline = limits.deadline ?? performance.now() + RENDER_TIME_LIMIT_MS;
+  }
+
+  spend(text: string): void {
+    this.lengthLeft -= text.length;
+    if (this.lengthLeft < 0) throw new TemplateError(this.overflowReason);
+  }
+
+  checkTime(): void {
+    if (performance.now() > this.deadline) throw new TemplateTimeLimitError();
+  }
+}
+
+/** The Liquid context of one render, carrying its budget to every nested render (loops, captures, branches). */
+class BudgetedContext extends Context {
+  constructor(
+    scope: TemplateScope,
+    readonly budget: RenderBudget,
+  ) {
+    super(scope, liquid.options, { sync: true }, { liquid });
+  }
+}
+
+/** Liquid's SimpleEmitter, charging each write to the render's budget before keeping it. */
+class BudgetedEmitter implements Emitter {
+  buffer = '';
+
+  constructor(private readonly budget: RenderBudget) {}
+
+  write(html: unknown): void {
+    const text = stringify(html);
+    this.budget.spend(text);
+    this.buffer += text;
+  }
+}
+
+/** As Liquid prints a value (its `stringify`, which it does not export). */
+function stringify(value: unknown): string {
+  const plain: unknown = toValue(value);
+  if (typeof plain === 'string') return plain;
+  if (plain === undefined || plain === null) return '';
+  if (Array.isArray(plain)) return plain.map(stringify).join('');
+  // Liquid prints anything else with String(), an object as "[object Object]".
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string
+  return String(plain);
+}
+
+// Every block Liquid renders (a loop's body at each iteration, a branch, a
+// capture) goes through renderTemplates: there the deadline is checked, and
+// blocks that would buffer into an emitter of their own (captures) get one
+// charged to the budget.
+const renderer = liquid.renderer;
+const renderBlock = renderer.renderTemplates.bind(renderer);
+renderer.renderTemplates = (templates, ctx, emitter) => {
+  if (!(ctx instanceof BudgetedContext)) throw new Error('a template renders only through renderTemplate');
+  ctx.budget.checkTime();
+  return renderBlock(templates, ctx, emitter ?? new BudgetedEmitter(ctx.budget));
+};
 
 /** The syntax error of a template, or undefined when it parses. */
 export function checkTemplate(text: string): string | undefined {
@@ -68,35 +159,82 @@ export function checkTemplate(text: string): string | undefined {
   }
 }
 
-/** Renders a template for one scope; throws TemplateError on a syntax or render error. */
-export function renderTemplate(text: string, scope: TemplateScope): string {
-  let compiled: CompiledTemplate;
-  try {
-    compiled = compile(text);
-  } catch (error) {
-    throw new TemplateError((error as Error).message);
-  }
-  if (compiled.interpolation) {
-    const rendered = interpolate(compiled.interpolation, scope);
-    if (rendered !== undefined) return rendered;
+/** Renders a template for one scope within `budget`; throws TemplateError on a syntax error or a limit. */
+export function renderTemplate(text: string, scope: TemplateScope, budget: RenderBudget): string {
+  const compiled = compileForRender(text);
+  const interpolated = compiled.interpolation && interpolate(compiled.interpolation, scope);
+  if (interpolated !== undefined) {
+    budget.spend(interpolated);
+    return interpolated;
   }
   try {
-    return String(liquid.renderSync(compiled.liquid, scope));
+    const emitter = new BudgetedEmitter(budget);
+    toValueSync(liquid.renderer.renderTemplates(compiled.liquid, new BudgetedContext(scope, budget), emitter));
+    return emitter.buffer;
   } catch (error) {
-    throw new TemplateError((error as Error).message);
+    throw asTemplateError(error);
   }
 }
 
+/**
+ * Renders a template by the concatenation shortcut only (cheap enough for
+ * the event loop); undefined when it needs Liquid. Throws TemplateError as
+ * renderTemplate does.
+ */
+export function interpolateTemplate(text: string, scope: TemplateScope, budget: RenderBudget): string | undefined {
+  const compiled = compileForRender(text);
+  const interpolated = compiled.interpolation && interpolate(compiled.interpolation, scope);
+  if (interpolated !== undefined) budget.spend(interpolated);
+  return interpolated;
+}
+
 /** Renders every string inside a JSON value (e.g. a push's `data`, a webhook's headers), keeping its shape. */
-export function renderStrings<T>(value: T, scope: TemplateScope): T {
-  if (typeof value === 'string') return renderTemplate(value, scope) as T;
-  if (Array.isArray(value)) return value.map((item: unknown) => renderStrings(item, scope)) as T;
+export function renderStrings<T>(value: T, scope: TemplateScope, budget: RenderBudget): T {
+  return mapStrings(value, (text) => renderTemplate(text, scope, budget)) as T;
+}
+
+/** renderStrings by the shortcut only; undefined when a string needs Liquid. */
+export function interpolateStrings<T>(value: T, scope: TemplateScope, budget: RenderBudget): T | undefined {
+  return mapStrings(value, (text) => interpolateTemplate(text, scope, budget));
+}
+
+/** `value` with each string replaced by `render(string)`; undefined as soon as one renders to undefined. */
+function mapStrings<T>(value: T, render: (text: string) => string | undefined): T | undefined {
+  if (typeof value === 'string') return render(value) as T | undefined;
+  if (Array.isArray(value)) {
+    const out: unknown[] = [];
+    for (const item of value) {
+      const rendered = mapStrings<unknown>(item, render);
+      if (rendered === undefined) return undefined;
+      out.push(rendered);
+    }
+    return out as T;
+  }
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[key] = renderStrings(item, scope);
+    for (const [key, item] of Object.entries(value)) {
+      const rendered = mapStrings<unknown>(item, render);
+      if (rendered === undefined) return undefined;
+      out[key] = rendered;
+    }
     return out as T;
   }
   return value;
+}
+
+/** The budget's own TemplateError when Liquid wrapped one (a write or a deadline inside a tag), else Liquid's message. */
+function asTemplateError(error: unknown): TemplateError {
+  let cause: unknown = error;
+  while (LiquidError.is(cause) && cause.originalError) cause = cause.originalError;
+  return cause instanceof TemplateError ? cause : new TemplateError((error as Error).message);
+}
+
+function compileForRender(text: string): CompiledTemplate {
+  try {
+    return compile(text);
+  } catch (error) {
+    throw new TemplateError((error as Error).message);
+  }
 }
 
 // --- compilation and the cache -------------------------------------------

@@ -1,5 +1,4 @@
 import { err, ok, type Result } from './result.js';
-import { renderTemplate, TemplateError, type TemplateScope } from './templates.js';
 
 /**
  * `http(s)://` and a non-empty authority, then what ends the authority: a path
@@ -35,19 +34,17 @@ export function fixedWebhookUrl(template: string): Result<URL> {
 }
 
 /**
- * Renders a webhook URL for one run; throws TemplateError when the template
- * has no fixed origin (a journey started before this rule) or the rendered URL
- * calls another origin than it.
+ * Why a URL rendered from `template` may not be called, if it may not: the
+ * template has no fixed origin (a journey started before this rule), or the
+ * rendered URL calls another origin than it.
  */
-export function renderWebhookUrl(template: string, scope: TemplateScope): string {
+export function renderedWebhookUrlProblem(template: string, rendered: string): string | undefined {
   const fixed = fixedWebhookUrl(template);
-  if (!fixed.ok) throw new TemplateError(`webhook.url ${fixed.error}`);
-  const rendered = renderTemplate(template, scope);
+  if (!fixed.ok) return `webhook.url ${fixed.error}`;
   const origin = originOf(rendered);
-  if (origin !== fixed.value.origin) {
-    throw new TemplateError(`webhook.url rendered to ${origin ?? 'an invalid URL'}, not its fixed origin ${fixed.value.origin}`);
-  }
-  return rendered;
+  return origin === fixed.value.origin
+    ? undefined
+    : `webhook.url rendered to ${origin ?? 'an invalid URL'}, not its fixed origin ${fixed.value.origin}`;
 }
 
 function firstTagIndex(template: string): number {

@@ -76,7 +76,7 @@ export async function executeChain(input: {
       const executionStarted = performance.now();
       const result = await (prepared.get(pointUuid) as PreparedPoint).execute(runs, { now, access });
       const here = count(pointUuid);
-      here.failed += result.failed ?? 0;
+      here.failed += (result.failed ?? 0) + (result.messages?.unrendered.length ?? 0);
       if (result.messages) messages.push({ pointUuid, ...result.messages });
       if (result.tagWrites && result.tagWrites.length > 0) {
         const refused = await access.writeTags(result.tagWrites);

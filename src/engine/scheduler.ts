@@ -9,6 +9,7 @@ import { DueAgenda } from './due-agenda.js';
 import { JourneyPlan } from './journey-plan.js';
 import { executeChain, type ChainOutcome } from './batch-chain.js';
 import { preparePoint, type PointContext, type PreparedPoint } from './points/index.js';
+import { MessageRenderer } from './rendering/message-renderer.js';
 import { WorkerLoop, type NextPass } from './worker-loop.js';
 
 export interface SchedulerOptions {
@@ -116,6 +117,7 @@ export class Scheduler {
   private readonly clock: () => number;
   private readonly onBatch: ((report: BatchReport) => void) | undefined;
   private readonly onRunsFailed: ((report: FailedRunsReport) => void) | undefined;
+  private readonly renderer: MessageRenderer;
 
   private readonly agenda = new DueAgenda();
   private plans = new Map<number, JourneyPlan>();
@@ -137,6 +139,8 @@ export class Scheduler {
     this.clock = options.clock ?? Date.now;
     this.onBatch = options.onBatch;
     this.onRunsFailed = options.onRunsFailed;
+    // A loop waits for its batch's renders, so one render thread per loop.
+    this.renderer = new MessageRenderer({ threads: this.concurrency });
     this.loop = new WorkerLoop({
       name: 'scheduler',
       pass: () => this.pass(),
@@ -154,9 +158,10 @@ export class Scheduler {
     return this.loop.start();
   }
 
-  /** Lets every batch in hand commit, then resolves once the loops have ended. */
-  stop(): Promise<void> {
-    return this.loop.stop();
+  /** Lets every batch in hand commit, then resolves once the loops and the render workers have ended. */
+  async stop(): Promise<void> {
+    await this.loop.stop();
+    await this.renderer.close();
   }
 
   /** Something may have become due: re-read the due groups and look again. */
@@ -301,7 +306,7 @@ export class Scheduler {
   }
 
   private pointContext(plan: JourneyPlan, now: number): PointContext {
-    return { journey: plan, now, store: this.store, logger: this.logger };
+    return { journey: plan, now, store: this.store, logger: this.logger, renderer: this.renderer };
   }
 
   /** Re-reads running journeys and due groups when woken or when the last reading is a poll interval old. */

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SmtpEmailProvider } from '../../src/channels/smtp.js';
-import { renderTemplate, templateScope } from '../../src/domain/templates.js';
+import { EMAIL_LIMIT, renderMessage } from '../../src/domain/message-templates.js';
+import { templateScope } from '../../src/domain/templates.js';
 import { mailHeader, startSmtpSink, type SmtpSink } from '../support/smtp-sink.js';
 
 const KEY = 'jd1-smtp-key';
@@ -28,10 +29,10 @@ describe('SMTP email provider', () => {
       {
         channel: 'email',
         recipient: 'ann@example.com',
-        payload: {
-          subject: renderTemplate('Hello {{ tags.Name }}', scope),
-          body: renderTemplate('Your code is {{ promo_code }}.', scope),
-        },
+        payload: renderMessage(
+          { payload: { template: { subject: 'Hello {{ tags.Name }}', body: 'Your code is {{ promo_code }}.' }, limit: EMAIL_LIMIT } },
+          scope,
+        ).payload,
       },
       KEY,
     );

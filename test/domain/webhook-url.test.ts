@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { templateScope, TemplateError } from '../../src/domain/templates.js';
-import { fixedWebhookUrl, renderWebhookUrl } from '../../src/domain/webhook-url.js';
+import { fixedWebhookUrl, renderedWebhookUrlProblem } from '../../src/domain/webhook-url.js';
 
 const scope = (attributeValues: Record<string, string>) => templateScope({ attributeValues, tags: {}, userId: 'ann' });
 
@@ -30,19 +30,19 @@ describe('webhook URL templates', () => {
     }
   });
 
-  it('render for a run within the fixed origin', () => {
-    assert.equal(
-      renderWebhookUrl('https://hooks.example.com/{{ p }}?u={{ user_id }}', scope({ p: '@127.0.0.1:9999/x' })),
-      'https://hooks.example.com/@127.0.0.1:9999/x?u=ann',
-    );
+  it('let a rendered URL be called within the fixed origin', () => {
+    const template = 'https://hooks.example.com/{{ p }}?u={{ user_id }}';
+    assert.equal(renderedWebhookUrlProblem(template, 'https://hooks.example.com/@127.0.0.1:9999/x?u=ann'), undefined);
   });
 
-  it('refuse to render a template whose host a value could move, such as one saved before the rule', () => {
-    assert.throws(
-      () => renderWebhookUrl('http://hooks.example.invalid{{ p }}', scope({ p: '@127.0.0.1:9999/x' })),
-      (error: unknown) =>
-        error instanceof TemplateError &&
-        error.message.startsWith('webhook.url must spell out its scheme, host and port before any template tag'),
+  it('refuse a rendered URL whose host a value moved, as from a template saved before the rule', () => {
+    assert.match(
+      renderedWebhookUrlProblem('http://hooks.example.invalid{{ p }}', 'http://hooks.example.invalid@127.0.0.1:9999/x') ?? '',
+      /^webhook\.url must spell out its scheme, host and port before any template tag/,
+    );
+    assert.equal(
+      renderedWebhookUrlProblem('https://hooks.example.com/{{ p }}', 'https://other.example.com/x'),
+      'webhook.url rendered to https://other.example.com, not its fixed origin https://hooks.example.com',
     );
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import { renderTemplate, templateScope } from '../../src/domain/templates.js';
+import { EMAIL_LIMIT, renderMessage, WEBHOOK_BODY_LIMIT } from '../../src/domain/message-templates.js';
+import { templateScope } from '../../src/domain/templates.js';
 import { Dispatcher, retryDelayMs, type DispatcherOptions } from '../../src/engine/dispatcher.js';
 import { createLogger } from '../../src/logger.js';
 import { enqueueMessages, type SeedMessage } from '../support/outbox.js';
@@ -114,7 +115,10 @@ describeEachBackend('dispatcher', (dialect) => {
   it('sends a webhook once with its rendered body and the Idempotency-Key, and records it', async () => {
     const s = await sink();
     const scope = templateScope({ attributeValues: { promo_code: 'SUMMER25' }, tags: { City: 'London' }, userId: 'user-1' });
-    const body = renderTemplate('{"user":"{{ user_id }}","code":"{{ promo_code }}","city":"{{ tags.City }}"}', scope);
+    const { body } = renderMessage(
+      { body: { template: '{"user":"{{ user_id }}","code":"{{ promo_code }}","city":"{{ tags.City }}"}', limit: WEBHOOK_BODY_LIMIT } },
+      scope,
+    );
     await enqueueMessages(store, [webhook(1, `${s.url}/hook`, body)]);
     await startDispatcher();
 
@@ -204,10 +208,10 @@ describeEachBackend('dispatcher', (dialect) => {
           message: {
             channel: 'email',
             recipient: 'ann@example.com',
-            payload: {
-              subject: renderTemplate('{{ tags.Name }}, a gift', scope),
-              body: renderTemplate('Use {{ promo_code }} today', scope),
-            },
+            payload: renderMessage(
+              { payload: { template: { subject: '{{ tags.Name }}, a gift', body: 'Use {{ promo_code }} today' }, limit: EMAIL_LIMIT } },
+              scope,
+            ).payload,
           },
         },
       ]);

@@ -241,6 +241,7 @@ describeEachBackend('scheduler', (dialect) => {
           {
             pointUuid: 'api',
             channel: 'push' as const,
+            unrendered: [],
             items: runs.map((run) => ({
               runId: run.id,
               userId: run.userId,

@@ -1,4 +1,5 @@
 import type { AttributeValues } from '../../domain/attributes.js';
+import type { MessageTemplates } from '../../domain/message-templates.js';
 import { templateScope, type TemplateScope } from '../../domain/templates.js';
 import type { BatchReads, DueRun } from '../../store/runs/index.js';
 
@@ -13,8 +14,9 @@ export class BatchScopes {
 
   private constructor(private readonly tags: ReadonlyMap<string, Record<string, unknown>>) {}
 
-  static async load(runs: readonly DueRun[], reads: BatchReads, templates: readonly unknown[]): Promise<BatchScopes> {
-    const tags = mentionsTags(templates) ? await reads.tagsOf(runs.map((run) => run.userId)) : new Map();
+  static async load<T>(runs: readonly DueRun[], reads: BatchReads, templates: MessageTemplates<T>): Promise<BatchScopes> {
+    const texts = Object.values<{ template: unknown }>(templates).map((part) => part.template);
+    const tags = mentionsTags(texts) ? await reads.tagsOf(runs.map((run) => run.userId)) : new Map();
     return new BatchScopes(tags);
   }
 

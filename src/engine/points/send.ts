@@ -1,22 +1,20 @@
 import { DEFAULT_OUTPUT, type PointOf } from '../../domain/journey.js';
+import { EMAIL_LIMIT, PUSH_PAYLOAD_LIMIT, SMS_BODY_LIMIT, type MessageTemplates } from '../../domain/message-templates.js';
 import type { PayloadByChannel } from '../../domain/messages.js';
 import { earliestSendTime } from '../../domain/silent-hours.js';
-import { renderStrings, renderTemplate, TemplateError, type TemplateScope } from '../../domain/templates.js';
-import type { BatchMessage, DeviceKind, DueRun, RecipientDevice } from '../../store/runs/index.js';
+import type { BatchMessage, DeviceKind, DueRun, RecipientDevice, UnrenderedMessage } from '../../store/runs/index.js';
 import { BatchScopes } from './render.js';
 import { endsWait, type PointContext, type PreparedPoint, type RunDecision } from './types.js';
 
 type SendPoint = PointOf<'POINT_TYPE_SEND_PUSH' | 'POINT_TYPE_SEND_EMAIL' | 'POINT_TYPE_SEND_SMS'>;
 type DeviceChannel = 'push' | 'email' | 'sms';
 
-/** How one send point reaches a user: which devices, at which address, with which rendered payload. */
+/** How one send point reaches a user: which devices, at which address, with which payload templates. */
 interface ChannelSend<C extends DeviceChannel> {
   readonly channel: C;
   readonly devices: DeviceKind;
-  /** Every template of the point, to know whether rendering needs the users' tags. */
-  readonly templates: readonly unknown[];
-  /** Throws TemplateError when a template cannot be rendered. */
-  render(scope: TemplateScope): PayloadByChannel[C];
+  /** The payload as one part: its channel's limit is on the whole of it. */
+  readonly templates: MessageTemplates<{ payload: PayloadByChannel[C] }>;
   recipient(device: RecipientDevice): string;
 }
 
@@ -26,7 +24,8 @@ interface ChannelSend<C extends DeviceChannel> {
  * of push platforms with a push token, to that token; email: device type 14;
  * SMS: type 18 — to the device's push_token, or its hwid when it has none),
  * all with one payload rendered for the run. A user with no such device is
- * passed on without a message.
+ * passed on without a message. A payload that cannot be rendered (over its
+ * channel's limit, out of time) fails the run's messages with the reason.
  *
  * Silent hours, on each device's own clock: a run that arrives while every
  * one of its user's devices is inside the window waits at the point until
@@ -34,7 +33,7 @@ interface ChannelSend<C extends DeviceChannel> {
  * the window) the message is enqueued for every device, each due when its
  * own window ends, and the run moves on.
  */
-export function prepareSend({ journey }: PointContext, point: SendPoint): PreparedPoint {
+export function prepareSend({ journey, renderer }: PointContext, point: SendPoint): PreparedPoint {
   const send = channelSendOf(point);
   const silentHours = journey.silentHours;
   return {
@@ -62,29 +61,32 @@ export function prepareSend({ journey }: PointContext, point: SendPoint): Prepar
         access,
         send.templates,
       );
+      const rendered = await renderer.render(
+        send.templates,
+        sending.map((s) => scopes.scope(s.run)),
+      );
       const items: BatchMessage[] = [];
-      let failed = 0;
-      for (const { run, devices: own, sendTimes } of sending) {
-        let payload: PayloadByChannel[DeviceChannel];
-        try {
-          payload = send.render(scopes.scope(run));
-        } catch (error) {
-          if (!(error instanceof TemplateError)) throw error;
-          failed += own.length;
-          continue;
-        }
-        own.forEach((device, i) =>
-          items.push({
-            runId: run.id,
-            userId: run.userId,
-            hwid: device.hwid,
-            recipient: send.recipient(device),
-            payload,
-            deliverAt: sendTimes[i] as number,
-          }),
-        );
-      }
-      return { decisions, messages: { channel: send.channel, items }, failed };
+      const unrendered: UnrenderedMessage[] = [];
+      sending.forEach(({ run, devices: own, sendTimes }, index) => {
+        const outcome = rendered[index] as (typeof rendered)[number];
+        own.forEach((device, i) => {
+          const { hwid } = device;
+          const recipient = send.recipient(device);
+          if (outcome.ok) {
+            items.push({
+              runId: run.id,
+              userId: run.userId,
+              hwid,
+              recipient,
+              payload: outcome.message.payload,
+              deliverAt: sendTimes[i] as number,
+            });
+          } else {
+            unrendered.push({ runId: run.id, userId: run.userId, hwid, recipient, reason: outcome.reason });
+          }
+        });
+      });
+      return { decisions, messages: { channel: send.channel, items, unrendered } };
     },
   };
 }
@@ -96,12 +98,7 @@ function channelSendOf(point: SendPoint): ChannelSend<DeviceChannel> {
       const push: ChannelSend<'push'> = {
         channel: 'push',
         devices: 'push',
-        templates: [title, body, data],
-        render: (scope) => ({
-          title: renderTemplate(title, scope),
-          body: renderTemplate(body, scope),
-          ...(data === undefined ? {} : { data: renderStrings(data, scope) }),
-        }),
+        templates: { payload: { template: { title, body, ...(data === undefined ? {} : { data }) }, limit: PUSH_PAYLOAD_LIMIT } },
         // The device kind `push` selects only devices with a push token.
         recipient: (device) => device.pushToken as string,
       };
@@ -112,8 +109,7 @@ function channelSendOf(point: SendPoint): ChannelSend<DeviceChannel> {
       const email: ChannelSend<'email'> = {
         channel: 'email',
         devices: 'email',
-        templates: [subject, body],
-        render: (scope) => ({ subject: renderTemplate(subject, scope), body: renderTemplate(body, scope) }),
+        templates: { payload: { template: { subject, body }, limit: EMAIL_LIMIT } },
         recipient: addressOf,
       };
       return email;
@@ -123,8 +119,7 @@ function channelSendOf(point: SendPoint): ChannelSend<DeviceChannel> {
       const sms: ChannelSend<'sms'> = {
         channel: 'sms',
         devices: 'sms',
-        templates: [body],
-        render: (scope) => ({ body: renderTemplate(body, scope) }),
+        templates: { payload: { template: { body }, limit: SMS_BODY_LIMIT } },
         recipient: addressOf,
       };
       return sms;

@@ -1,9 +1,10 @@
 import type { Point } from '../../domain/journey.js';
 import type { Logger } from '../../logger.js';
-import type { BatchAccess, BatchMessage, DueRun, TagWrite } from '../../store/runs/index.js';
+import type { BatchAccess, BatchMessage, DueRun, TagWrite, UnrenderedMessage } from '../../store/runs/index.js';
 import type { Store } from '../../store/store.js';
 import type { Channel } from '../../domain/messages.js';
 import type { JourneyPlan } from '../journey-plan.js';
+import type { MessageRenderer } from '../rendering/message-renderer.js';
 
 /** What a point decided for one run of its batch. */
 export type RunDecision =
@@ -18,9 +19,14 @@ export type RunDecision =
 export interface PointResult {
   /** One per run, in the order of the runs given. */
   readonly decisions: readonly RunDecision[];
-  readonly messages?: { readonly channel: Channel; readonly items: readonly BatchMessage[] };
+  /** The messages rendered, and those that could not be (each counted as failed). */
+  readonly messages?: {
+    readonly channel: Channel;
+    readonly items: readonly BatchMessage[];
+    readonly unrendered: readonly UnrenderedMessage[];
+  };
   readonly tagWrites?: readonly TagWrite[];
-  /** Messages or tag writes that could not be produced (a template that failed to render). */
+  /** Tag writes that could not be produced (a template that failed to render). */
   readonly failed?: number;
 }
 
@@ -47,6 +53,8 @@ export interface PointContext {
   readonly now: number;
   readonly store: Store;
   readonly logger: Logger;
+  /** Where message and tag templates render. */
+  readonly renderer: MessageRenderer;
 }
 
 /** Every run of the batch leaves by one output. */

@@ -1,38 +1,61 @@
 import { DEFAULT_OUTPUT, type PointOf } from '../../domain/journey.js';
+import { WEBHOOK_BODY_LIMIT, WEBHOOK_HEADERS_LIMIT, WEBHOOK_URL_LIMIT, type MessageTemplates } from '../../domain/message-templates.js';
 import type { WebhookPayload } from '../../domain/messages.js';
-import { renderStrings, renderTemplate, TemplateError } from '../../domain/templates.js';
-import { renderWebhookUrl } from '../../domain/webhook-url.js';
-import type { BatchMessage } from '../../store/runs/index.js';
+import { renderedWebhookUrlProblem } from '../../domain/webhook-url.js';
+import type { BatchMessage, UnrenderedMessage } from '../../store/runs/index.js';
 import { BatchScopes } from './render.js';
 import { allLeave, type PointContext, type PreparedPoint } from './types.js';
+
+interface RenderedWebhook {
+  url: string;
+  headers: Record<string, string>;
+  body?: string;
+}
 
 /**
  * WEBHOOK: one request per run, its url, header values and body rendered
  * for the run; the dispatcher delivers it. Silent hours do not apply (it is
- * not a message to the user's devices).
+ * not a message to the user's devices). A request that cannot be rendered
+ * (a part over its limit, out of time) fails with the reason.
  */
-export function prepareWebhook(_context: PointContext, point: PointOf<'POINT_TYPE_WEBHOOK'>): PreparedPoint {
+export function prepareWebhook({ renderer }: PointContext, point: PointOf<'POINT_TYPE_WEBHOOK'>): PreparedPoint {
   const { url, method, headers, body } = point.point_data.webhook;
+  const templates: MessageTemplates<RenderedWebhook> = {
+    url: { template: url, limit: WEBHOOK_URL_LIMIT },
+    headers: { template: headers ?? {}, limit: WEBHOOK_HEADERS_LIMIT },
+    ...(method === 'POST' && body !== undefined ? { body: { template: body, limit: WEBHOOK_BODY_LIMIT } } : {}),
+  };
   return {
     async execute(runs, { now, access }) {
-      const scopes = await BatchScopes.load(runs, access, [url, headers, body]);
+      const scopes = await BatchScopes.load(runs, access, templates);
+      const rendered = await renderer.render(
+        templates,
+        runs.map((run) => scopes.scope(run)),
+      );
       const items: BatchMessage[] = [];
-      let failed = 0;
-      for (const run of runs) {
-        try {
-          const scope = scopes.scope(run);
-          const payload: WebhookPayload = {
-            method,
-            headers: headers === undefined ? {} : renderStrings(headers, scope),
-            ...(method === 'POST' && body !== undefined ? { body: renderTemplate(body, scope) } : {}),
-          };
-          items.push({ runId: run.id, userId: run.userId, hwid: null, recipient: renderWebhookUrl(url, scope), payload, deliverAt: now });
-        } catch (error) {
-          if (!(error instanceof TemplateError)) throw error;
-          failed++;
+      const unrendered: UnrenderedMessage[] = [];
+      runs.forEach((run, index) => {
+        const outcome = rendered[index] as (typeof rendered)[number];
+        if (!outcome.ok) {
+          // Nothing was rendered, the URL included: the log names the point's URL template.
+          unrendered.push({ runId: run.id, userId: run.userId, hwid: null, recipient: url, reason: outcome.reason });
+          return;
         }
-      }
-      return { decisions: allLeave(runs, DEFAULT_OUTPUT), messages: { channel: 'webhook', items }, failed };
+        const request = outcome.message;
+        const urlProblem = renderedWebhookUrlProblem(url, request.url);
+        if (urlProblem) {
+          unrendered.push({ runId: run.id, userId: run.userId, hwid: null, recipient: url, reason: urlProblem });
+          return;
+        }
+        const payload: WebhookPayload = {
+          method,
+          headers: request.headers,
+          ...(request.body === undefined ? {} : { body: request.body }),
+        };
+        // The recipient is the URL as rendered for the run.
+        items.push({ runId: run.id, userId: run.userId, hwid: null, recipient: request.url, payload, deliverAt: now });
+      });
+      return { decisions: allLeave(runs, DEFAULT_OUTPUT), messages: { channel: 'webhook', items, unrendered } };
     },
   };
 }

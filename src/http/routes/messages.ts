@@ -5,6 +5,8 @@ import type { App, AppDeps } from '../app.js';
 import { findVisibleJourney } from '../visible-journey.js';
 
 export const MESSAGES_PAGE_SIZE = 100;
+/** The longest content string the log returns whole; a longer one is cut there and marked. */
+export const CONTENT_EXCERPT_LENGTH = 1024;
 const PAGE_NUMBER = /^\d{1,9}$/;
 
 const Params = Type.Object({ id: Type.String() });
@@ -35,8 +37,8 @@ const MessagesReply = Type.Object({
  * `GET /api/journey/{id}/messages?user_id=…[&page=N]`: the delivery log of
  * one user in one journey — every message that reached a final outcome
  * (`sent`, or `failed` with the reason), oldest first, with its rendered
- * content. Messages still waiting or being retried are not listed yet.
- * docs/messages.md.
+ * content, each string of it cut to CONTENT_EXCERPT_LENGTH. Messages still
+ * waiting or being retried are not listed yet. docs/messages.md.
  */
 export async function messageRoutes(app: App, { store }: AppDeps): Promise<void> {
   app.get(
@@ -68,7 +70,7 @@ export async function messageRoutes(app: App, { store }: AppDeps): Promise<void>
             reason: d.reason,
             response_code: d.responseCode,
             attempts: d.attempts,
-            content: d.content as Record<string, unknown>,
+            content: excerptStrings(d.content) as Record<string, unknown>,
             created_at: new Date(d.createdAt).toISOString(),
             delivered_at: new Date(d.deliveredAt).toISOString(),
           })),
@@ -83,4 +85,23 @@ function parsePage(raw: string | undefined): number {
   const page = PAGE_NUMBER.test(raw) ? Number(raw) : 0;
   if (page < 1) throw badRequest(`page must be a whole number from 1, got ${JSON.stringify(raw)}`);
   return page;
+}
+
+/** `value` with every string longer than CONTENT_EXCERPT_LENGTH cut there, marked with its full length. */
+function excerptStrings(value: unknown): unknown {
+  if (typeof value === 'string') {
+    if (value.length <= CONTENT_EXCERPT_LENGTH) return value;
+    // Not between the two halves of a surrogate pair.
+    const end = isHighSurrogate(value.charCodeAt(CONTENT_EXCERPT_LENGTH - 1)) ? CONTENT_EXCERPT_LENGTH - 1 : CONTENT_EXCERPT_LENGTH;
+    return `${value.slice(0, end)}… [truncated: ${value.length} characters in all]`;
+  }
+  if (Array.isArray(value)) return value.map(excerptStrings);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, excerptStrings(item)]));
+  }
+  return value;
+}
+
+function isHighSurrogate(unit: number): boolean {
+  return unit >= 0xd800 && unit <= 0xdbff;
 }

@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
-import type { OutboundMessage } from '../../domain/messages.js';
+import { messageIdempotencyKey, type OutboundMessage } from '../../domain/messages.js';
 import type { Backend } from '../backend.js';
 import type { Database, OutboxTable } from '../schema.js';
 import { postgresBulkInsert, SqliteBulkInserter, type BulkInsert } from '../sql/bulk-insert.js';
@@ -8,9 +8,9 @@ import { addToPointCounters } from '../statistics/index.js';
 import { OUTBOX_CHANNEL, Wake } from '../wake.js';
 import { PostgresOutboxInsert } from './postgres.js';
 import { SqliteOutboxInsert } from './sqlite.js';
-import type { ClaimedMessage, Delivery, MessageOutcome, OutboxBatch, OutboxInsert } from './types.js';
+import type { ClaimedMessage, Delivery, MessageOutcome, OutboxBatch, OutboxInsert, UnrenderedMessage } from './types.js';
 
-export type { BatchMessage, ClaimedMessage, Delivery, MessageOutcome, OutboxBatch } from './types.js';
+export type { BatchMessage, ClaimedMessage, Delivery, MessageOutcome, OutboxBatch, UnrenderedMessage } from './types.js';
 
 /**
  * The outbox: every message the engine produces is a row here, inserted in
@@ -26,6 +26,10 @@ export type { BatchMessage, ClaimedMessage, Delivery, MessageOutcome, OutboxBatc
  */
 
 const IDS_PER_STATEMENT = 1000;
+/** Unrendered messages per INSERT: 15 parameters each, well under SQLite's 32,766. */
+const UNRENDERED_PER_STATEMENT = 500;
+/** The delivery log's provider for a message that failed before any provider saw it. */
+export const NO_PROVIDER = 'none';
 
 const DELIVERIES_INSERT: BulkInsert = {
   table: 'message_deliveries',
@@ -67,15 +71,58 @@ export class OutboxStore {
    * commit with: the scheduler's batch passes its own, so they commit with the
    * runs' moves. A message whose idempotency key is already in the outbox is
    * skipped, so re-executing a point after a crash cannot enqueue it twice.
-   * Announces `newWork` when any message was new; returns how many were.
+   * Unrendered messages go in as `failed`, each with its delivery-log entry
+   * (the batch counts them in the point's `failed`). Announces `newWork` when
+   * any deliverable message was new; returns how many were.
    */
   async enqueue(batches: readonly OutboxBatch[], executor: Kysely<Database>, now: number): Promise<number> {
     let inserted = 0;
     for (const batch of batches) {
       if (batch.items.length > 0) inserted += await this.insert.insertMessages(executor, batch, now);
+      if (batch.unrendered && batch.unrendered.length > 0) await this.insertUnrendered(executor, batch.unrendered, batch, now);
     }
     if (inserted > 0) await this.newWork.announce(executor);
     return inserted;
+  }
+
+  private async insertUnrendered(
+    executor: Kysely<Database>,
+    unrendered: readonly UnrenderedMessage[],
+    batch: OutboxBatch,
+    now: number,
+  ): Promise<void> {
+    for (const chunk of chunks(unrendered, UNRENDERED_PER_STATEMENT)) {
+      const rows = await executor
+        .insertInto('outbox')
+        .values(
+          chunk.map((m) => ({
+            idempotency_key: messageIdempotencyKey(m.runId, batch.pointUuid, batch.channel, m.recipient),
+            application_id: batch.applicationId,
+            journey_id: batch.journeyId,
+            run_id: m.runId,
+            point_uuid: batch.pointUuid,
+            user_id: m.userId,
+            channel: batch.channel,
+            hwid: m.hwid,
+            recipient: m.recipient,
+            // Nothing was rendered: the delivery log shows empty content and the reason.
+            payload: '{}',
+            status: 'failed' as const,
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: m.reason,
+            created_at: now,
+            updated_at: now,
+          })),
+        )
+        .onConflict((oc) => oc.column('idempotency_key').doNothing())
+        .returning(['id', 'user_id', 'last_error'])
+        .execute();
+      await this.insertDeliveries(
+        executor,
+        rows.map((row) => [row.id, batch.journeyId, row.user_id, 'failed', NO_PROVIDER, row.last_error, null, 0, now]),
+      );
+    }
   }
 
   /**

@@ -15,6 +15,15 @@ export interface BatchMessage {
   readonly deliverAt: number;
 }
 
+/** A message whose templates could not be rendered: recorded as failed, with the reason, and never delivered. */
+export interface UnrenderedMessage {
+  readonly runId: number;
+  readonly userId: string;
+  readonly hwid: string | null;
+  readonly recipient: string;
+  readonly reason: string;
+}
+
 /** The messages one point of one journey produced on one channel: what the outbox inserts in one go. */
 export interface OutboxBatch {
   readonly applicationId: number;
@@ -22,6 +31,7 @@ export interface OutboxBatch {
   readonly pointUuid: string;
   readonly channel: Channel;
   readonly items: readonly BatchMessage[];
+  readonly unrendered?: readonly UnrenderedMessage[];
 }
 
 /** A message a dispatcher has claimed and must deliver. */

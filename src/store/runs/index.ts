@@ -42,7 +42,7 @@ export type {
   RunningJourney,
   TagWrite,
 } from './types.js';
-export type { BatchMessage } from '../outbox/index.js';
+export type { BatchMessage, UnrenderedMessage } from '../outbox/index.js';
 
 /**
  * The scheduler's statements (docs/engine.md): finding which points of which
@@ -151,12 +151,13 @@ export class RunStore {
         })),
       );
       const inserted = await this.outbox.enqueue(
-        write.messages.map(({ pointUuid: messagePoint, channel, items }) => ({
+        write.messages.map(({ pointUuid: messagePoint, channel, items, unrendered }) => ({
           applicationId: journey.applicationId,
           journeyId: journey.id,
           pointUuid: messagePoint,
           channel,
           items,
+          unrendered,
         })),
         executor,
         terms.now,

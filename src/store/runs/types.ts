@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { JourneyParams, Point } from '../../domain/journey.js';
 import type { Channel } from '../../domain/messages.js';
 import type { CompiledAudience } from '../audience/index.js';
-import type { BatchMessage } from '../outbox/index.js';
+import type { BatchMessage, UnrenderedMessage } from '../outbox/index.js';
 import type { Database, JourneyStatus } from '../schema.js';
 
 // The runs store's contract, apart from its facade (index.ts) so the dialect
@@ -76,6 +76,8 @@ export interface PointMessages {
   readonly pointUuid: string;
   readonly channel: Channel;
   readonly items: readonly BatchMessage[];
+  /** Counted as the point's `failed`, in the batch's counts. */
+  readonly unrendered: readonly UnrenderedMessage[];
 }
 
 /** What the batch adds to one point's counters. */
