@@ -1,9 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { templateScope, TemplateError } from '../../src/domain/templates.js';
 import { fixedWebhookUrl, renderedWebhookUrlProblem } from '../../src/domain/webhook-url.js';
-
-const scope = (attributeValues: Record<string, string>) => templateScope({ attributeValues, tags: {}, userId: 'ann' });
 
 describe('webhook URL templates', () => {
   it('fix scheme, host and port in the text before the first tag, closed by a path, query or fragment', () => {
