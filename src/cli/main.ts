@@ -41,6 +41,8 @@ async function main(argv: string[]): Promise<void> {
       // Loaded on demand so the other commands (import above all) do not carry the HTTP server in memory.
       const { ROLES, serve } = await import('../service/serve.js');
       const { stopOnSignals } = await import('../service/shutdown.js');
+      const { dropStdoutOnceItsReaderIsGone } = await import('../logger.js');
+      dropStdoutOnceItsReaderIsGone();
       const { values } = parseArgs({ args: argv.slice(1), options: { role: { type: 'string', default: 'all' } } });
       if (!ROLES.includes(values.role as Role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
       const config = readConfig();
