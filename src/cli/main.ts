@@ -20,7 +20,8 @@ const USAGE = `usage: journeyd <command>
                                       show or set the providers that deliver messages (docs/messages.md)
 
 Settings come from the environment: JOURNEYD_DATABASE_URL, HOST, PORT, LOG_LEVEL,
-METRICS_PORT (role worker), JOURNEYD_SHUTDOWN_TIMEOUT_MS (docs/operations.md).`;
+METRICS_PORT, METRICS_HOST, JOURNEYD_METRICS_TOKEN, JOURNEYD_HTTP_* (timeouts and
+connection cap), JOURNEYD_SHUTDOWN_TIMEOUT_MS (docs/deployment.md).`;
 
 class UsageError extends Error {}
 
