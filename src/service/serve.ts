@@ -49,11 +49,8 @@ export async function serve(config: Config, role: Role): Promise<RunningService>
   const dispatcher = role === 'api' ? undefined : new Dispatcher(store, logger, { metrics });
   await dispatcher?.start();
 
-  const metricsUrl = metricsListener
-    ? `${metricsListener.url}/metrics`
-    : url && config.metricsToken !== undefined
-      ? `${url}/metrics`
-      : undefined;
+  const apiMetricsUrl = url && config.metricsToken !== undefined ? `${url}/metrics` : undefined;
+  const metricsUrl = metricsListener ? `${metricsListener.url}/metrics` : apiMetricsUrl;
   if (url) console.log(`journeyd (${role}) listening on ${url} — database ${describeDatabase(config.databaseUrl)}`);
   else console.log(`journeyd (${role}) running — database ${describeDatabase(config.databaseUrl)}`);
   if (metricsListener) console.log(`journeyd (${role}) metrics on ${metricsUrl}`);
