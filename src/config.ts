@@ -1,5 +1,27 @@
 import { parseFaultArming, type FaultArming } from './fault-points.js';
 
+/** The API server's bounds on what one client may hold (docs/deployment.md, "HTTP limits"). */
+export interface HttpLimits {
+  /** Longest time to receive a whole request, headers and body; then 408 and the connection is closed. */
+  readonly requestTimeoutMs: number;
+  /** Longest time to receive a request's headers (at most `requestTimeoutMs`). */
+  readonly headersTimeoutMs: number;
+  /** How long a kept-alive connection may wait idle for its next request. */
+  readonly keepAliveTimeoutMs: number;
+  /** A connection on which nothing moves either way for this long is closed, a client that stops reading its reply included. */
+  readonly idleTimeoutMs: number;
+  /** Connections open at once; the server closes any beyond them as soon as it accepts it. */
+  readonly maxConnections: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 72_000,
+  idleTimeoutMs: 60_000,
+  maxConnections: 10_000,
+};
+
 /** Process settings, read once from the environment (docs/deployment.md). */
 export interface Config {
   readonly databaseUrl: string;
@@ -8,8 +30,13 @@ export interface Config {
   readonly bootstrapApp: string;
   readonly bootstrapToken: string | undefined;
   readonly logLevel: string;
-  /** Role worker only: the port of its metrics-only HTTP listener; none when undefined. */
+  readonly http: HttpLimits;
+  /** The port of a listener serving `GET /metrics` alone, without authentication; none when undefined. */
   readonly metricsPort: number | undefined;
+  /** Where that listener binds (a private interface, typically); HOST when unset. */
+  readonly metricsHost: string;
+  /** The bearer token `GET /metrics` on the API port demands; undefined: the API port does not serve it. */
+  readonly metricsToken: string | undefined;
   /** How long a graceful shutdown may take before the process exits with an error. */
   readonly shutdownTimeoutMs: number;
   /** JOURNEYD_WEBHOOK_ALLOW as given: the networks and hosts webhooks may call beyond the default policy (docs/deployment.md). */
@@ -19,18 +46,41 @@ export interface Config {
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const host = env.HOST || '127.0.0.1';
   return {
     databaseUrl: env.JOURNEYD_DATABASE_URL || 'sqlite:./data/journeyd.db',
-    host: env.HOST || '127.0.0.1',
+    host,
     port: parsePort('PORT', env.PORT) ?? 8080,
     bootstrapApp: env.JOURNEYD_BOOTSTRAP_APP || 'DEMO0-00000',
     bootstrapToken: env.JOURNEYD_BOOTSTRAP_TOKEN || undefined,
     logLevel: env.LOG_LEVEL || 'info',
+    http: readHttpLimits(env),
     metricsPort: parsePort('METRICS_PORT', env.METRICS_PORT),
-    shutdownTimeoutMs: parseMilliseconds('JOURNEYD_SHUTDOWN_TIMEOUT_MS', env.JOURNEYD_SHUTDOWN_TIMEOUT_MS) ?? 30_000,
+    metricsHost: env.METRICS_HOST || host,
+    metricsToken: env.JOURNEYD_METRICS_TOKEN || undefined,
+    shutdownTimeoutMs: parsePositiveInteger('JOURNEYD_SHUTDOWN_TIMEOUT_MS', env.JOURNEYD_SHUTDOWN_TIMEOUT_MS, 'milliseconds') ?? 30_000,
     webhookAllowList: env.JOURNEYD_WEBHOOK_ALLOW ?? '',
     fault: parseFaultArming(env.JOURNEYD_FAULT),
   };
+}
+
+function readHttpLimits(env: NodeJS.ProcessEnv): HttpLimits {
+  const setting = (name: string, fallback: number) => parsePositiveInteger(name, env[name], 'milliseconds') ?? fallback;
+  const limits: HttpLimits = {
+    requestTimeoutMs: setting('JOURNEYD_HTTP_REQUEST_TIMEOUT_MS', DEFAULT_HTTP_LIMITS.requestTimeoutMs),
+    headersTimeoutMs: setting('JOURNEYD_HTTP_HEADERS_TIMEOUT_MS', DEFAULT_HTTP_LIMITS.headersTimeoutMs),
+    keepAliveTimeoutMs: setting('JOURNEYD_HTTP_KEEP_ALIVE_TIMEOUT_MS', DEFAULT_HTTP_LIMITS.keepAliveTimeoutMs),
+    idleTimeoutMs: setting('JOURNEYD_HTTP_IDLE_TIMEOUT_MS', DEFAULT_HTTP_LIMITS.idleTimeoutMs),
+    maxConnections:
+      parsePositiveInteger('JOURNEYD_HTTP_MAX_CONNECTIONS', env.JOURNEYD_HTTP_MAX_CONNECTIONS, 'connections') ??
+      DEFAULT_HTTP_LIMITS.maxConnections,
+  };
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
+    throw new Error(
+      `JOURNEYD_HTTP_HEADERS_TIMEOUT_MS (${limits.headersTimeoutMs}) must not exceed JOURNEYD_HTTP_REQUEST_TIMEOUT_MS (${limits.requestTimeoutMs})`,
+    );
+  }
+  return limits;
 }
 
 function parsePort(name: string, raw: string | undefined): number | undefined {
@@ -42,9 +92,9 @@ function parsePort(name: string, raw: string | undefined): number | undefined {
   return port;
 }
 
-function parseMilliseconds(name: string, raw: string | undefined): number | undefined {
+function parsePositiveInteger(name: string, raw: string | undefined, unit: string): number | undefined {
   if (raw === undefined || raw === '') return undefined;
-  const ms = Number(raw);
-  if (!Number.isInteger(ms) || ms <= 0) throw new Error(`${name} must be a positive integer (milliseconds), got "${raw}"`);
-  return ms;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer (${unit}), got "${raw}"`);
+  return value;
 }

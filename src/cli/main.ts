@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util';
 import { readConfig } from '../config.js';
-import { isApplicationCode, randomApplicationCode, randomToken } from '../domain/codes.js';
+import { isApplicationCode, randomApplicationCode } from '../domain/codes.js';
 import type { Role } from '../service/serve.js';
+import { UsageError, withStore } from './command.js';
 import { runDevicesImport } from './import.js';
 import { runChannelsCommand } from './channels.js';
-import { Store } from '../store/store.js';
+import { runTokensCommand } from './tokens.js';
 
 const USAGE = `usage: journeyd <command>
 
@@ -12,27 +13,22 @@ const USAGE = `usage: journeyd <command>
   migrate                             apply pending database migrations
   apps create [--code CODE] [--name NAME]
                                       create an application
-  tokens create --app CODE [--app CODE ...] [--kind api|device] [--name NAME]
-                                      create a token granted to applications
+  tokens create|list|revoke|rotate    issue, show and withdraw tokens (docs/operations.md):
+    tokens create --app CODE [--app CODE ...] [--kind api|device] [--name NAME]
+                                      print a new token granted to the applications
+    tokens list                       every token's id, kind, name and applications
+    tokens revoke TOKEN | --id ID     withdraw a token; every process refuses it within 5 s
+    tokens rotate CODE [--kind api|device] [--name NAME]
+                                      print a new token for the application; its other
+                                      tokens of that kind stop acting on it within 5 s
   devices import FILE --app CODE [--format csv|ndjson] [--batch-size N]
                                       import devices from CSV or NDJSON (docs/import.md)
   channels list|set|reset --app CODE [--channel C] [--provider P] [--config JSON]
                                       show or set the providers that deliver messages (docs/messages.md)
 
 Settings come from the environment: JOURNEYD_DATABASE_URL, HOST, PORT, LOG_LEVEL,
-METRICS_PORT (role worker), JOURNEYD_SHUTDOWN_TIMEOUT_MS (docs/operations.md).`;
-
-class UsageError extends Error {}
-
-async function withStore<T>(fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = Store.open(readConfig().databaseUrl);
-  try {
-    await store.migrate();
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
+METRICS_PORT, METRICS_HOST, JOURNEYD_METRICS_TOKEN, JOURNEYD_HTTP_* (timeouts and
+connection cap), JOURNEYD_SHUTDOWN_TIMEOUT_MS (docs/deployment.md).`;
 
 async function main(argv: string[]): Promise<void> {
   const [command = '', sub, ...rest] = argv;
@@ -41,6 +37,8 @@ async function main(argv: string[]): Promise<void> {
       // Loaded on demand so the other commands (import above all) do not carry the HTTP server in memory.
       const { ROLES, serve } = await import('../service/serve.js');
       const { stopOnSignals } = await import('../service/shutdown.js');
+      const { dropStdoutOnceItsReaderIsGone } = await import('../logger.js');
+      dropStdoutOnceItsReaderIsGone();
       const { values } = parseArgs({ args: argv.slice(1), options: { role: { type: 'string', default: 'all' } } });
       if (!ROLES.includes(values.role as Role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
       const config = readConfig();
@@ -57,8 +55,7 @@ async function main(argv: string[]): Promise<void> {
       if (sub !== 'create') break;
       return createApp(rest);
     case 'tokens':
-      if (sub !== 'create') break;
-      return createToken(rest);
+      return runTokensCommand(sub, rest);
     case 'devices':
       if (sub !== 'import') break;
       process.exitCode = await runDevicesImport(rest);
@@ -79,31 +76,6 @@ async function createApp(args: string[]): Promise<void> {
     return store.applications.create(code, values.name ?? code);
   });
   console.log(app.code);
-}
-
-async function createToken(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      app: { type: 'string', multiple: true },
-      kind: { type: 'string', default: 'api' },
-      name: { type: 'string', default: 'cli' },
-    },
-  });
-  if (!values.app?.length) throw new UsageError('tokens create needs --app CODE');
-  if (values.kind !== 'api' && values.kind !== 'device') throw new UsageError('--kind must be api or device');
-  const kind = values.kind;
-  const token = randomToken();
-  await withStore(async (store) => {
-    const ids: number[] = [];
-    for (const code of values.app ?? []) {
-      const app = await store.applications.findByCode(code);
-      if (!app) throw new UsageError(`no application ${code}`);
-      ids.push(app.id);
-    }
-    await store.applications.createToken(token, kind, values.name, ids);
-  });
-  console.log(token);
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

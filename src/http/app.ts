@@ -12,7 +12,7 @@ export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, Fasti
 export interface AppDeps {
   readonly store: Store;
   readonly logger: Logger;
-  /** When given, every request is counted and timed and `GET /metrics` serves the process's metrics. */
+  /** When given, every request is counted and timed, and `GET /metrics` serves them to the metrics token (ServerOptions). */
   readonly metrics?: HttpMetrics;
   /** Where webhooks may go, checked when a journey starts; WebhookDestinationPolicy.STRICT when omitted. */
   readonly webhookDestinations?: WebhookDestinationPolicy;

@@ -1,5 +1,6 @@
+import { timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import type { TokenGrant } from '../store/applications/index.js';
+import { hashToken, type TokenGrant } from '../store/applications/index.js';
 import type { Store } from '../store/store.js';
 import { HttpError } from './errors.js';
 
@@ -30,6 +31,17 @@ export function authenticate(store: Store, accepted: readonly AuthScheme[]) {
     const grant = await store.applications.authenticate(match[2] as string);
     if (!grant || grant.kind !== KIND_BY_SCHEME[scheme]) throw new HttpError(401, 'unknown token');
     request.grant = grant;
+  };
+}
+
+/** A preHandler that lets through `Authorization: Bearer <secret>` alone, comparing in constant time; anything else is a 401. */
+export function authenticateBearer(secret: string) {
+  const expected = Buffer.from(hashToken(secret));
+  return async function authenticateBearerRequest(request: FastifyRequest): Promise<void> {
+    const match = /^Bearer\s+(\S+)\s*$/.exec(request.headers.authorization ?? '');
+    if (!match || !timingSafeEqual(Buffer.from(hashToken(match[1] as string)), expected)) {
+      throw new HttpError(401, 'missing or wrong "Authorization: Bearer <token>"', { 'www-authenticate': 'Bearer' });
+    }
   };
 }
 

@@ -1,5 +1,6 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
+import { DEFAULT_HTTP_LIMITS, type HttpLimits } from '../config.js';
 import type { App, AppDeps } from './app.js';
 import { answerClientError } from './client-errors.js';
 import { deviceApiRoutes } from './device-api/index.js';
@@ -22,6 +23,15 @@ export const UNMATCHED_ROUTE = 'unmatched';
 
 const JOURNEY_ROUTES = '/api/journey/:id/';
 
+/** How often Node looks for requests past their timeout: a timeout fires up to this much after its value. */
+const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+
+export interface ServerOptions {
+  readonly limits: HttpLimits;
+  /** With metrics given, `GET /metrics` is served to `Authorization: Bearer <metricsToken>` alone; without the token, not at all. */
+  readonly metricsToken?: string;
+}
+
 /**
  * Log fields naming the journey (and Start-by-API request) a `/api/journey/:id/…`
  * route addresses, so every line its handler or the error handler writes can be found by them.
@@ -38,7 +48,8 @@ function replyWithError(error: unknown, request: FastifyRequest, reply: FastifyR
   void reply.code(body.code).headers(headers).send(body);
 }
 
-export function buildServer(deps: AppDeps): App {
+export function buildServer(deps: AppDeps, options: ServerOptions = { limits: DEFAULT_HTTP_LIMITS }): App {
+  const { limits } = options;
   // Typed as fastify's logger, so that the instance is an `App` and not one typed by pino's Logger.
   const loggerInstance: FastifyBaseLogger = deps.logger;
   const app = Fastify({
@@ -49,10 +60,15 @@ export function buildServer(deps: AppDeps): App {
     // Refusals made before routing (a malformed URL, an over-long parameter) and by Node's parser get the same shape.
     frameworkErrors: replyWithError,
     clientErrorHandler: answerClientError,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionTimeout: limits.idleTimeoutMs,
+    http: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
     // Wrong types must be reported, never silently coerced ("123" for 123 or the reverse).
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  app.server.maxConnections = limits.maxConnections;
   app.decorateRequest('grant', null);
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBodyParser(app));
@@ -64,7 +80,7 @@ export function buildServer(deps: AppDeps): App {
       const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
       metrics.requestAnswered(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
     });
-    app.register(metricsRoutes, { metrics });
+    if (options.metricsToken !== undefined) app.register(metricsRoutes, { metrics, token: options.metricsToken });
   }
   app.addHook('onRequest', (request, _reply, done) => {
     if (request.routeOptions.url?.startsWith(JOURNEY_ROUTES)) {

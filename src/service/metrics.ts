@@ -153,7 +153,10 @@ export interface MetricsListener {
   close(): Promise<void>;
 }
 
-/** For role worker, which has no API server: `GET /metrics` and nothing else, on a port of its own. */
+/**
+ * `GET /metrics` and nothing else, without authentication, on a port of its own (METRICS_PORT, bound to
+ * METRICS_HOST, a private interface): role worker has no API port, and the API port serves it only with a token.
+ */
 export async function listenForMetrics(metrics: HttpMetrics, host: string, port: number): Promise<MetricsListener> {
   const server = createServer((request, response) => {
     if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {

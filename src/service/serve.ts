@@ -16,7 +16,7 @@ export const ROLES: readonly Role[] = ['all', 'api', 'worker'];
 
 export interface RunningService {
   readonly url: string | undefined;
-  /** Where `GET /metrics` answers: the API server, or a worker's metrics listener (METRICS_PORT); else undefined. */
+  /** Where `GET /metrics` answers: the metrics listener (METRICS_PORT), else the API port when it has a metrics token; else undefined. */
   readonly metricsUrl: string | undefined;
   readonly logger: Logger;
   /**
@@ -39,10 +39,16 @@ export async function serve(config: Config, role: Role): Promise<RunningService>
   const metrics = new ServiceMetrics({ outboxBacklog: () => store.outbox.dueBacklog() });
 
   let url: string | undefined;
-  const app = role === 'worker' ? undefined : buildServer({ store, logger, metrics, webhookDestinations: webhookDestinations.value });
+  const app =
+    role === 'worker'
+      ? undefined
+      : buildServer(
+          { store, logger, metrics, webhookDestinations: webhookDestinations.value },
+          { limits: config.http, metricsToken: config.metricsToken },
+        );
   if (app) url = await app.listen({ host: config.host, port: config.port });
   const metricsListener =
-    role === 'worker' && config.metricsPort !== undefined ? await listenForMetrics(metrics, config.host, config.metricsPort) : undefined;
+    config.metricsPort === undefined ? undefined : await listenForMetrics(metrics, config.metricsHost, config.metricsPort);
   const entryWorker = role === 'api' ? undefined : new EntryWorker(store, { logger, metrics });
   await entryWorker?.start();
   const segmentEntryWorker = role === 'api' ? undefined : new EntryWorker(store, { claims: 'segments', logger });
@@ -59,7 +65,8 @@ export async function serve(config: Config, role: Role): Promise<RunningService>
         });
   await dispatcher?.start();
 
-  const metricsUrl = url ? `${url}/metrics` : metricsListener && `${metricsListener.url}/metrics`;
+  const apiMetricsUrl = url && config.metricsToken !== undefined ? `${url}/metrics` : undefined;
+  const metricsUrl = metricsListener ? `${metricsListener.url}/metrics` : apiMetricsUrl;
   if (url) console.log(`journeyd (${role}) listening on ${url} — database ${describeDatabase(config.databaseUrl)}`);
   else console.log(`journeyd (${role}) running — database ${describeDatabase(config.databaseUrl)}`);
   if (metricsListener) console.log(`journeyd (${role}) metrics on ${metricsUrl}`);

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { after, before, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { runChannelsCommand } from '../../src/cli/channels.js';
 import { Store } from '../../src/store/store.js';
 import { createTestDatabase, describeEachBackend, type TestDatabase } from '../support/backends.js';
+import { runJourneydCli } from '../support/journeyd-cli.js';
 
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const APP = 'CHCLI-00001';
 
 function recorder(chunks: string[]): Writable {
@@ -101,18 +99,7 @@ it('journeyd channels is wired into the journeyd command', async () => {
   try {
     await store.migrate();
     await store.applications.create(APP, 'cli');
-    const { code, stdout } = await new Promise<{ code: number; stdout: string }>((resolve, reject) => {
-      execFile(
-        process.execPath,
-        ['--import', 'tsx', 'src/cli/main.ts', 'channels', 'list', '--app', APP],
-        { cwd: repoRoot, env: { ...process.env, JOURNEYD_DATABASE_URL: database.url }, timeout: 60_000 },
-        (error, out) => {
-          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- ExecFileException is an Error that @types/node types without Error's name.
-          if (error && typeof error.code !== 'number') return reject(error);
-          resolve({ code: error ? Number(error.code) : 0, stdout: out });
-        },
-      );
-    });
+    const { code, stdout } = await runJourneydCli(database.url, ['channels', 'list', '--app', APP]);
     assert.equal(code, 0);
     assert.match(stdout, /^push\tlog\t\{\}\t\(default\)$/m);
   } finally {

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,31 +9,12 @@ import { TagType } from '../../src/domain/tags.js';
 import type { Application } from '../../src/store/applications/index.js';
 import { Store } from '../../src/store/store.js';
 import { createTestDatabase, describeEachBackend, type TestDatabase } from '../support/backends.js';
+import { runJourneydCli } from '../support/journeyd-cli.js';
 
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/import/${name}`, import.meta.url));
 
-interface CliResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `journeyd devices import …` as a user would, in its own process. */
-function runImportCli(databaseUrl: string, args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', 'devices', 'import', ...args],
-      { cwd: repoRoot, env: { ...process.env, JOURNEYD_DATABASE_URL: databaseUrl }, timeout: 60_000 },
-      (error, stdout, stderr) => {
-        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- ExecFileException is an Error that @types/node types without Error's name.
-        if (error && typeof error.code !== 'number') return reject(error);
-        resolve({ code: error ? Number(error.code) : 0, stdout, stderr });
-      },
-    );
-  });
-}
+/** `journeyd devices import …` in its own process. */
+const runImportCli = (databaseUrl: string, args: string[]) => runJourneydCli(databaseUrl, ['devices', 'import', ...args]);
 
 describeEachBackend('journeyd devices import (CLI)', (dialect) => {
   let database: TestDatabase;

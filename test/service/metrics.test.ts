@@ -8,31 +8,19 @@ import { TEST_API_TOKEN, TEST_APP_CODE } from '../support/app.js';
 import { createTestDatabase, describeEachBackend, type TestDatabase } from '../support/backends.js';
 import { call, registerUsers, startedJourney, startExternal } from '../support/journeyd-http.js';
 import { sampleValue } from '../support/metrics.js';
+import { serviceConfig } from '../support/service-config.js';
 import { enqueueMessages } from '../support/outbox.js';
 import { waitUntil } from '../support/wait-until.js';
 import { apiPoint, exitPoint } from '../http/start-external-support.js';
 
 const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 
-function configFor(database: TestDatabase, overrides: Partial<Config> = {}): Config {
-  return {
-    databaseUrl: database.url,
-    host: '127.0.0.1',
-    port: 0,
-    bootstrapApp: TEST_APP_CODE,
-    bootstrapToken: TEST_API_TOKEN,
-    logLevel: 'silent',
-    metricsPort: undefined,
-    shutdownTimeoutMs: 30_000,
-    webhookAllowList: '',
-    fault: undefined,
-    ...overrides,
-  };
-}
+const METRICS_TOKEN = 'metrics-scrape-secret';
 
+/** GET its metrics with the metrics token (which the metrics-only listener does not ask for). */
 async function scrape(service: RunningService): Promise<{ contentType: string | null; text: string }> {
   assert.ok(service.metricsUrl, 'the service serves metrics');
-  const res = await fetch(service.metricsUrl);
+  const res = await fetch(service.metricsUrl, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
   assert.equal(res.status, 200);
   return { contentType: res.headers.get('content-type'), text: await res.text() };
 }
@@ -44,7 +32,7 @@ describeEachBackend('metrics of a running service', (dialect) => {
   async function start(role: Role, overrides: Partial<Config> = {}): Promise<{ service: RunningService; database: TestDatabase }> {
     const database = await createTestDatabase(dialect);
     databases.push(database);
-    const service = await serve(configFor(database, overrides), role);
+    const service = await serve(serviceConfig(database, { metricsToken: METRICS_TOKEN, ...overrides }), role);
     services.push(service);
     return { service, database };
   }
@@ -59,13 +47,35 @@ describeEachBackend('metrics of a running service', (dialect) => {
     ({ service: all } = await start('all'));
   });
 
-  it('serves /metrics without authentication, in the Prometheus text format, with the process default metrics', async () => {
-    const res = await fetch(`${all.url}/metrics`);
-    assert.equal(res.status, 200);
-    assert.equal(res.headers.get('content-type'), PROMETHEUS_TEXT);
-    const text = await res.text();
+  it('serves /metrics on the API port in the Prometheus text format, with the process default metrics', async () => {
+    assert.equal(all.metricsUrl, `${all.url}/metrics`);
+    const { contentType, text } = await scrape(all);
+    assert.equal(contentType, PROMETHEUS_TEXT);
     assert.ok(sampleValue(text, 'process_cpu_user_seconds_total')! > 0, 'default process metrics are collected');
     assert.ok(sampleValue(text, 'nodejs_heap_size_used_bytes')! > 0);
+  });
+
+  it('answers /metrics on the API port to the metrics token alone: 401 {code, message} without it or with another', async () => {
+    for (const authorization of [undefined, 'Bearer another-token', `Api ${TEST_API_TOKEN}`, METRICS_TOKEN]) {
+      const res = await fetch(`${all.url}/metrics`, { headers: authorization ? { authorization } : {} });
+      assert.equal(res.status, 401, String(authorization));
+      assert.equal(res.headers.get('www-authenticate'), 'Bearer');
+      assert.deepEqual(await res.json(), { code: 401, message: 'missing or wrong "Authorization: Bearer <token>"' });
+    }
+  });
+
+  it('without a metrics token, leaves /metrics off the API port; METRICS_PORT serves it to anyone, whatever the role', async () => {
+    const { service } = await start('all', { metricsToken: undefined, metricsPort: 0 });
+    const url = service.url as string;
+    assert.equal((await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).status, 404);
+    assert.ok(service.metricsUrl && !service.metricsUrl.startsWith(url), service.metricsUrl);
+    const res = await fetch(service.metricsUrl);
+    assert.equal(res.status, 200);
+    assert.ok((await res.text()).includes('# TYPE journeyd_http_requests_total counter'));
+
+    const { service: api } = await start('api', { metricsToken: undefined });
+    assert.equal(api.metricsUrl, undefined);
+    assert.equal((await fetch(`${api.url}/metrics`)).status, 404);
   });
 
   it('counts HTTP requests by route pattern and status code, never by raw URL', async () => {

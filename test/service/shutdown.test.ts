@@ -19,6 +19,13 @@ async function preparedDatabase(dialect: 'sqlite' | 'postgres'): Promise<TestDat
   return database;
 }
 
+/** What a process whose output is gone can still be asked: whether it has exited, and how. */
+function exitOf(process: JourneydProcess): () => { code: number | null; signal: NodeJS.Signals | null } | undefined {
+  let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  void process.exited.then((e) => (exit = e));
+  return () => exit;
+}
+
 function logged(process: JourneydProcess, message: string): Record<string, unknown> | undefined {
   return process.logLines().find((line) => line.msg === message);
 }
@@ -74,6 +81,17 @@ describeEachBackend('SIGTERM', (dialect) => {
       await store.close();
     }
   });
+
+  it('exits 0 on SIGTERM after the reader of its stdout has gone (`journeyd serve | head -c 300`)', async () => {
+    journeyd = await startJourneyd(database.url, { JOURNEYD_SHUTDOWN_TIMEOUT_MS: '5000' });
+    // A request answered means start-up is over and the signal handlers are installed.
+    assert.equal((await fetch(`${journeyd.url}/healthz`)).status, 200);
+    journeyd.child.stdout?.destroy();
+    const exit = exitOf(journeyd);
+    journeyd.child.kill('SIGTERM');
+    // 30 s: a bound a busy machine meets for a stop that takes milliseconds; a process stuck writing its log never exits.
+    assert.deepEqual(await waitUntil('the process to exit after SIGTERM', exit, 30_000), { code: 0, signal: null });
+  });
 });
 
 describe('sqlite: shutdown that cannot finish (a webhook receiver that never answers)', () => {
@@ -122,5 +140,25 @@ describe('sqlite: shutdown that cannot finish (a webhook receiver that never ans
     const { code } = await journeyd.exited;
     assert.equal(code, 130, journeyd.output());
     assert.equal(logged(journeyd, 'second signal during shutdown; exiting at once')?.signal, 'SIGINT');
+  });
+
+  it('exits at once on a second signal after the reader of its stdout has gone', async () => {
+    database = await preparedDatabase('sqlite');
+    journeyd = await startJourneyd(database.url);
+    await deliveryInFlight(journeyd, sink, ['eve']);
+    const url = journeyd.url as string;
+
+    journeyd.child.stdout?.destroy();
+    const exit = exitOf(journeyd);
+    journeyd.child.kill('SIGTERM');
+    // With its log gone, the shutdown shows by the API refusing connections.
+    await waitUntil('the shutdown to begin', () =>
+      fetch(`${url}/healthz`).then(
+        () => false,
+        () => true,
+      ),
+    );
+    journeyd.child.kill('SIGTERM');
+    assert.deepEqual(await waitUntil('the process to exit after the second SIGTERM', exit, 30_000), { code: 143, signal: null });
   });
 });
