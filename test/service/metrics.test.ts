@@ -115,10 +115,15 @@ describeEachBackend('metrics of a running service', (dialect) => {
     const journey = await startedJourney(url, [apiPoint(), exitPoint()]);
     await startExternal(url, journey, ['ann', 'bob', 'cy']);
 
-    const after = await waitUntil('the runs to reach the exit', async () => {
-      const { text } = await scrape(all);
-      return moved(text, 'POINT_TYPE_EXIT') - moved(before, 'POINT_TYPE_EXIT') === 3 ? text : undefined;
-    });
+    // 30 s only names a hang: entering and one batch once took over 10 s on a loaded machine.
+    const after = await waitUntil(
+      'the runs to reach the exit',
+      async () => {
+        const { text } = await scrape(all);
+        return moved(text, 'POINT_TYPE_EXIT') - moved(before, 'POINT_TYPE_EXIT') === 3 ? text : undefined;
+      },
+      30_000,
+    );
     assert.equal(moved(after, 'POINT_TYPE_START_BY_API') - moved(before, 'POINT_TYPE_START_BY_API'), 3);
     assert.equal(claimed(after, 'POINT_TYPE_START_BY_API') - claimed(before, 'POINT_TYPE_START_BY_API'), 3);
     // The exit ran in the batch that claimed the runs at the entry point: not claimed a second time.
