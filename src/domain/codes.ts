@@ -13,7 +13,10 @@ export function randomApplicationCode(): string {
   return `${pick()}-${pick()}`;
 }
 
-/** 256 random bits; only its sha256 is stored. */
+/**
+ * 256 random bits; only its sha256 is stored. Hex, not base64url: one token
+ * in 64 began with "-", which the CLI (`tokens revoke TOKEN`) reads as an option.
+ */
 export function randomToken(): string {
-  return randomBytes(32).toString('base64url');
+  return randomBytes(32).toString('hex');
 }
