@@ -34,17 +34,24 @@ export function fixedWebhookUrl(template: string): Result<URL> {
 }
 
 /**
- * Why a URL rendered from `template` may not be called, if it may not: the
- * template has no fixed origin (a journey started before this rule), or the
- * rendered URL calls another origin than it.
+ * The check of every URL rendered from `template`, which parses the template
+ * once: why a rendered URL may not be called, if it may not — the template
+ * has no fixed origin (a journey started before this rule), or the rendered
+ * URL calls another origin than it.
  */
-export function renderedWebhookUrlProblem(template: string, rendered: string): string | undefined {
+export function renderedWebhookUrlCheck(template: string): (rendered: string) => string | undefined {
   const fixed = fixedWebhookUrl(template);
-  if (!fixed.ok) return `webhook.url ${fixed.error}`;
-  const origin = originOf(rendered);
-  return origin === fixed.value.origin
-    ? undefined
-    : `webhook.url rendered to ${origin ?? 'an invalid URL'}, not its fixed origin ${fixed.value.origin}`;
+  if (!fixed.ok) {
+    const problem = `webhook.url ${fixed.error}`;
+    return () => problem;
+  }
+  const { origin } = fixed.value;
+  return (rendered) => {
+    const renderedOrigin = originOf(rendered);
+    return renderedOrigin === origin
+      ? undefined
+      : `webhook.url rendered to ${renderedOrigin ?? 'an invalid URL'}, not its fixed origin ${origin}`;
+  };
 }
 
 function firstTagIndex(template: string): number {

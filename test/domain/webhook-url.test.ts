@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fixedWebhookUrl, renderedWebhookUrlProblem } from '../../src/domain/webhook-url.js';
+import { fixedWebhookUrl, renderedWebhookUrlCheck } from '../../src/domain/webhook-url.js';
 
 describe('webhook URL templates', () => {
   it('fix scheme, host and port in the text before the first tag, closed by a path, query or fragment', () => {
@@ -29,16 +29,16 @@ describe('webhook URL templates', () => {
 
   it('let a rendered URL be called within the fixed origin', () => {
     const template = 'https://hooks.example.com/{{ p }}?u={{ user_id }}';
-    assert.equal(renderedWebhookUrlProblem(template, 'https://hooks.example.com/@127.0.0.1:9999/x?u=ann'), undefined);
+    assert.equal(renderedWebhookUrlCheck(template)('https://hooks.example.com/@127.0.0.1:9999/x?u=ann'), undefined);
   });
 
   it('refuse a rendered URL whose host a value moved, as from a template saved before the rule', () => {
     assert.match(
-      renderedWebhookUrlProblem('http://hooks.example.invalid{{ p }}', 'http://hooks.example.invalid@127.0.0.1:9999/x') ?? '',
+      renderedWebhookUrlCheck('http://hooks.example.invalid{{ p }}')('http://hooks.example.invalid@127.0.0.1:9999/x') ?? '',
       /^webhook\.url must spell out its scheme, host and port before any template tag/,
     );
     assert.equal(
-      renderedWebhookUrlProblem('https://hooks.example.com/{{ p }}', 'https://other.example.com/x'),
+      renderedWebhookUrlCheck('https://hooks.example.com/{{ p }}')('https://other.example.com/x'),
       'webhook.url rendered to https://other.example.com, not its fixed origin https://hooks.example.com',
     );
   });

@@ -1,7 +1,7 @@
 import { DEFAULT_OUTPUT, type PointOf } from '../../domain/journey.js';
 import { WEBHOOK_BODY_LIMIT, WEBHOOK_HEADERS_LIMIT, WEBHOOK_URL_LIMIT, type MessageTemplates } from '../../domain/message-templates.js';
 import type { WebhookPayload } from '../../domain/messages.js';
-import { renderedWebhookUrlProblem } from '../../domain/webhook-url.js';
+import { renderedWebhookUrlCheck } from '../../domain/webhook-url.js';
 import type { BatchMessage, UnrenderedMessage } from '../../store/runs/index.js';
 import { BatchScopes } from './render.js';
 import { allLeave, type PointContext, type PreparedPoint } from './types.js';
@@ -25,6 +25,7 @@ export function prepareWebhook({ renderer }: PointContext, point: PointOf<'POINT
     headers: { template: headers ?? {}, limit: WEBHOOK_HEADERS_LIMIT },
     ...(method === 'POST' && body !== undefined ? { body: { template: body, limit: WEBHOOK_BODY_LIMIT } } : {}),
   };
+  const renderedUrlProblem = renderedWebhookUrlCheck(url);
   return {
     async execute(runs, { now, access }) {
       const scopes = await BatchScopes.load(runs, access, templates);
@@ -42,7 +43,7 @@ export function prepareWebhook({ renderer }: PointContext, point: PointOf<'POINT
           return;
         }
         const request = outcome.message;
-        const urlProblem = renderedWebhookUrlProblem(url, request.url);
+        const urlProblem = renderedUrlProblem(request.url);
         if (urlProblem) {
           unrendered.push({ runId: run.id, userId: run.userId, hwid: null, recipient: url, reason: urlProblem });
           return;
