@@ -77,6 +77,7 @@ export class TemplateTimeLimitError extends TemplateError {
  * variable counts when captured and again when printed.
  */
 export class RenderBudget {
+  private readonly maxLength: number;
   private lengthLeft: number;
   private readonly overflowReason: string;
   private readonly deadline: number;
@@ -88,9 +89,15 @@ export class RenderBudget {
     /** performance.now() to stop at; RENDER_TIME_LIMIT_MS from now by default. */
     readonly deadline?: number;
   }) {
+    this.maxLength = limits.maxLength;
     this.lengthLeft = limits.maxLength;
     this.overflowReason = limits.overflowReason;
     this.deadline = limits.deadline ?? performance.now() + RENDER_TIME_LIMIT_MS;
+  }
+
+  /** UTF-16 code units written so far: at least the length of what the render returns. */
+  get written(): number {
+    return this.maxLength - this.lengthLeft;
   }
 
   spend(text: string): void {
@@ -212,8 +219,8 @@ function mapStrings<T>(value: T, render: (text: string) => string | undefined): 
   }
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) {
-      const rendered = mapStrings<unknown>(item, render);
+    for (const key of Object.keys(value)) {
+      const rendered = mapStrings<unknown>((value as Record<string, unknown>)[key], render);
       if (rendered === undefined) return undefined;
       out[key] = rendered;
     }

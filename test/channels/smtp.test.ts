@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SmtpEmailProvider } from '../../src/channels/smtp.js';
-import { EMAIL_LIMIT, renderMessage } from '../../src/domain/message-templates.js';
+import { EMAIL_LIMIT, prepareMessage, renderMessage } from '../../src/domain/message-templates.js';
 import { templateScope } from '../../src/domain/templates.js';
 import { mailHeader, startSmtpSink, type SmtpSink } from '../support/smtp-sink.js';
 
@@ -30,7 +30,9 @@ describe('SMTP email provider', () => {
         channel: 'email',
         recipient: 'ann@example.com',
         payload: renderMessage(
-          { payload: { template: { subject: 'Hello {{ tags.Name }}', body: 'Your code is {{ promo_code }}.' }, limit: EMAIL_LIMIT } },
+          prepareMessage({
+            payload: { template: { subject: 'Hello {{ tags.Name }}', body: 'Your code is {{ promo_code }}.' }, limit: EMAIL_LIMIT },
+          }),
           scope,
         ).payload,
       },

@@ -2,20 +2,20 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   interpolateMessage,
+  prepareMessage,
   PUSH_PAYLOAD_LIMIT,
   renderMessage,
   SMS_BODY_LIMIT,
   WEBHOOK_BODY_LIMIT,
-  type MessageTemplates,
+  type PreparedMessage,
 } from '../../src/domain/message-templates.js';
 import { RENDER_TIME_LIMIT_REASON, TemplateError, TemplateTimeLimitError, templateScope } from '../../src/domain/templates.js';
 
 const scope = templateScope({ attributeValues: { promo_code: 'SUMMER25' }, tags: { Name: 'Ann' }, userId: 'user-1' });
 const PUSH_OVER = 'the push payload (title, body and data as JSON) renders to more than 4096 bytes';
 
-const push = (title: string, body: string, data?: Record<string, unknown>): MessageTemplates<{ payload: unknown }> => ({
-  payload: { template: { title, body, ...(data === undefined ? {} : { data }) }, limit: PUSH_PAYLOAD_LIMIT },
-});
+const push = (title: string, body: string, data?: Record<string, unknown>): PreparedMessage<{ payload: unknown }> =>
+  prepareMessage({ payload: { template: { title, body, ...(data === undefined ? {} : { data }) }, limit: PUSH_PAYLOAD_LIMIT } });
 
 /** 200 × 200 × 200 iterations: far past the time limit if the render were not stopped by its output first. */
 const EIGHT_MILLION_XS = '{% for a in (1..200) %}{% for b in (1..200) %}{% for c in (1..200) %}x{% endfor %}{% endfor %}{% endfor %}';
@@ -46,17 +46,19 @@ describe('renderMessage: the output cap is enforced while rendering', () => {
     // 2,100 quotes are 4,200 bytes of JSON.
     assert.throws(() => renderMessage(push('Hi', '"'.repeat(2100)), scope), { message: PUSH_OVER });
     assert.throws(() => renderMessage(push('Hi', 'short', { blob: 'y'.repeat(4090) }), scope), { message: PUSH_OVER });
+    // Only the strings render, yet the numbers around them count.
+    assert.throws(() => renderMessage(push('Hi', 'short', { ids: Array<number>(1000).fill(12345) }), scope), { message: PUSH_OVER });
   });
 
   it('counts SMS characters as code points', () => {
-    const sms = (body: string) => ({ payload: { template: { body }, limit: SMS_BODY_LIMIT } });
+    const sms = (body: string) => prepareMessage({ payload: { template: { body }, limit: SMS_BODY_LIMIT } });
     const emoji = '\u{1F600}';
     assert.equal(renderMessage(sms(emoji.repeat(1600)), scope).payload.body, emoji.repeat(1600));
     assert.throws(() => renderMessage(sms(emoji.repeat(1601)), scope), { message: 'the SMS body renders to more than 1600 characters' });
   });
 
   it('caps a webhook body at 256 KiB', () => {
-    const body = (template: string) => ({ body: { template, limit: WEBHOOK_BODY_LIMIT } });
+    const body = (template: string) => prepareMessage({ body: { template, limit: WEBHOOK_BODY_LIMIT } });
     assert.equal(renderMessage(body(`{% for i in (1..2621) %}${'x'.repeat(100)}{% endfor %}`), scope).body.length, 262_100);
     assert.throws(() => renderMessage(body(`{% for i in (1..20000) %}${'x'.repeat(100)}{% endfor %}`), scope), {
       message: 'the webhook body renders to more than 262144 bytes',

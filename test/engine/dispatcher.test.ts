@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import { EMAIL_LIMIT, renderMessage, WEBHOOK_BODY_LIMIT } from '../../src/domain/message-templates.js';
+import { EMAIL_LIMIT, prepareMessage, renderMessage, WEBHOOK_BODY_LIMIT } from '../../src/domain/message-templates.js';
 import { templateScope } from '../../src/domain/templates.js';
 import { Dispatcher, retryDelayMs, type DispatcherOptions } from '../../src/engine/dispatcher.js';
 import { createLogger } from '../../src/logger.js';
@@ -116,7 +116,9 @@ describeEachBackend('dispatcher', (dialect) => {
     const s = await sink();
     const scope = templateScope({ attributeValues: { promo_code: 'SUMMER25' }, tags: { City: 'London' }, userId: 'user-1' });
     const { body } = renderMessage(
-      { body: { template: '{"user":"{{ user_id }}","code":"{{ promo_code }}","city":"{{ tags.City }}"}', limit: WEBHOOK_BODY_LIMIT } },
+      prepareMessage({
+        body: { template: '{"user":"{{ user_id }}","code":"{{ promo_code }}","city":"{{ tags.City }}"}', limit: WEBHOOK_BODY_LIMIT },
+      }),
       scope,
     );
     await enqueueMessages(store, [webhook(1, `${s.url}/hook`, body)]);
@@ -209,7 +211,9 @@ describeEachBackend('dispatcher', (dialect) => {
             channel: 'email',
             recipient: 'ann@example.com',
             payload: renderMessage(
-              { payload: { template: { subject: '{{ tags.Name }}, a gift', body: 'Use {{ promo_code }} today' }, limit: EMAIL_LIMIT } },
+              prepareMessage({
+                payload: { template: { subject: '{{ tags.Name }}, a gift', body: 'Use {{ promo_code }} today' }, limit: EMAIL_LIMIT },
+              }),
               scope,
             ).payload,
           },

@@ -1,7 +1,7 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { interpolateMessage, type MessageTemplates } from '../../domain/message-templates.js';
+import { interpolateMessage, prepareMessage, type MessageTemplates } from '../../domain/message-templates.js';
 import { RENDER_TIME_LIMIT_MS, RENDER_TIME_LIMIT_REASON, TemplateError, type TemplateScope } from '../../domain/templates.js';
 import { failRest, type RenderOutcome, type RenderTask } from './render-worker.js';
 
@@ -52,9 +52,10 @@ export class MessageRenderer {
   async render<T>(templates: MessageTemplates<T>, scopes: readonly TemplateScope[]): Promise<RenderOutcome<T>[]> {
     const outcomes = new Array<RenderOutcome<T>>(scopes.length);
     const forLiquid: number[] = [];
+    const prepared = prepareMessage(templates);
     scopes.forEach((scope, index) => {
       try {
-        const message = interpolateMessage(templates, scope);
+        const message = interpolateMessage(prepared, scope);
         if (message === undefined) forLiquid.push(index);
         else outcomes[index] = { ok: true, message };
       } catch (error) {

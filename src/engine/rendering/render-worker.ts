@@ -1,4 +1,4 @@
-import { renderMessage, type MessageTemplates } from '../../domain/message-templates.js';
+import { prepareMessage, renderMessage, type MessageTemplates } from '../../domain/message-templates.js';
 import { TemplateError, TemplateTimeLimitError, type TemplateScope } from '../../domain/templates.js';
 
 /**
@@ -19,10 +19,11 @@ export interface RenderTask<T> {
 
 export default function renderTask<T>({ templates, scopes, progress }: RenderTask<T>): RenderOutcome<T>[] {
   const outcomes: RenderOutcome<T>[] = [];
+  const prepared = prepareMessage(templates);
   for (const scope of scopes) {
     Atomics.store(progress, 0, outcomes.length + 1);
     try {
-      outcomes.push({ ok: true, message: renderMessage(templates, scope) });
+      outcomes.push({ ok: true, message: renderMessage(prepared, scope) });
     } catch (error) {
       if (!(error instanceof TemplateError)) throw error;
       outcomes.push({ ok: false, reason: error.message });
