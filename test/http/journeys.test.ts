@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
+import { POINT_TYPES } from '../../src/domain/journey.js';
 import { describeEachBackend } from '../support/backends.js';
 import { startTestApp, TEST_APP_CODE, type TestContext } from '../support/app.js';
 import { authorization, countJourneys, createJourney, journeyBody, otherTenant, readJourney, transition } from '../support/journey-api.js';
@@ -181,7 +182,9 @@ describeEachBackend('journey definitions API', (dialect) => {
     {
       problem: 'unknown point_type',
       payload: journeyBody([{ ...minimalPoints()[0]!, point_type: 'POINT_TYPE_TELEPORT' } as never]),
-      message: /^body\/points\/0\/point_type must be equal to one of the allowed values$/,
+      message: new RegExp(
+        `^body/points/0/point_type must be equal to one of the allowed values: ${POINT_TYPES.map((type) => `"${type}"`).join(', ')}$`,
+      ),
     },
     {
       problem: 'point without uuid',

@@ -1,0 +1,19 @@
+import type { FastifySchemaValidationError } from 'fastify';
+
+/**
+ * The message of a request that fails its route's schema: fastify's own
+ * (`body/points/0/point_type must be …`, several joined by ", "), except that
+ * an enum names the values it allows, so a client can fix the request
+ * without the docs.
+ */
+export function formatSchemaErrors(errors: readonly FastifySchemaValidationError[], dataVar: string): Error {
+  return new Error(errors.map((error) => `${dataVar}${error.instancePath || ''} ${describe(error)}`).join(', '));
+}
+
+function describe(error: FastifySchemaValidationError): string {
+  const message = error.message ?? 'is invalid';
+  const allowed = error.params.allowedValues;
+  return error.keyword === 'enum' && Array.isArray(allowed)
+    ? `${message}: ${allowed.map((value) => JSON.stringify(value)).join(', ')}`
+    : message;
+}
