@@ -7,7 +7,7 @@ import { deviceApiRoutes } from './device-api/index.js';
 import { DeferredChildLogger } from './deferred-logger.js';
 import { describeError } from './errors.js';
 import { refuseUnstorableText } from './input-guard.js';
-import { formatSchemaErrors } from './schema-errors.js';
+import { formatApiSchemaErrors } from './schema-errors.js';
 import { jsonBodyParser } from './json-body.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -67,7 +67,7 @@ export function buildServer(deps: AppDeps, options: ServerOptions = { limits: DE
     http: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
     // Wrong types must be reported, never silently coerced ("123" for 123 or the reverse).
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
-    schemaErrorFormatter: formatSchemaErrors,
+    schemaErrorFormatter: formatApiSchemaErrors,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.server.maxConnections = limits.maxConnections;

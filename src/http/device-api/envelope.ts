@@ -2,6 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidatio
 import { APPLICATION_CODE_PATTERN } from '../../domain/codes.js';
 import { InvalidTagError } from '../../domain/tags.js';
 import { describeError, HttpError } from '../errors.js';
+import { allowedValuesText } from '../schema-errors.js';
 
 /** Pushwoosh's `status_code` for a request with a missing or invalid argument. */
 export const ARGUMENT_ERROR = 210;
@@ -63,7 +64,7 @@ function describeViolation(error: FastifySchemaValidationError): string {
     case 'type':
       return path === '' ? 'body must be a JSON object {"request": {...}}' : `${field} must be ${withArticle(String(params.type))}`;
     case 'enum':
-      return `${field} must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+      return `${field} must be one of ${allowedValuesText(params.allowedValues as unknown[])}`;
     case 'minimum':
     case 'maximum':
       return `${field} must be ${String(params.comparison)} ${String(params.limit)}`;
