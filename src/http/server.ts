@@ -9,6 +9,7 @@ import { describeError } from './errors.js';
 import { refuseUnstorableText } from './input-guard.js';
 import { formatApiSchemaErrors } from './schema-errors.js';
 import { jsonBodyParser } from './json-body.js';
+import { registerOpenApi } from './openapi.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { messageRoutes } from './routes/messages.js';
@@ -75,6 +76,8 @@ export function buildServer(deps: AppDeps, options: ServerOptions = { limits: DE
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBodyParser(app));
   app.addHook('preValidation', refuseUnstorableText);
+  // Before any route, so that the document has every one.
+  registerOpenApi(app);
 
   const { metrics } = deps;
   if (metrics) {

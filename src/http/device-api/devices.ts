@@ -7,6 +7,7 @@ import { deviceApiMethod } from './method.js';
 /** Creates or updates a device; fields left out keep their stored values. */
 export const registerDevice = deviceApiMethod({
   name: 'registerDevice',
+  summary: 'Register a device (or update it): type, push token, user, language, timezone',
   fields: {
     hwid: Hwid,
     device_type: DeviceType,
@@ -36,6 +37,7 @@ export const registerDevice = deviceApiMethod({
 /** Removes the device's push token: it receives no push, but keeps its user, tags and journeys. */
 export const unregisterDevice = deviceApiMethod({
   name: 'unregisterDevice',
+  summary: "Remove a device's push token: it no longer receives pushes",
   fields: { hwid: Hwid },
   async handle({ request, application, store }) {
     if (!(await store.devices.unregister(application.id, request.hwid))) throw unknownDevice(request.hwid);
@@ -51,6 +53,7 @@ export const unregisterDevice = deviceApiMethod({
  */
 export const registerUser = deviceApiMethod({
   name: 'registerUser',
+  summary: 'Associate a device with a user id',
   fields: {
     hwid: Hwid,
     userId: Type.Optional(UserId),

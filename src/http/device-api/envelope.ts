@@ -1,3 +1,4 @@
+import { Type } from '@sinclair/typebox';
 import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 import { APPLICATION_CODE_PATTERN } from '../../domain/codes.js';
 import { InvalidTagError } from '../../domain/tags.js';
@@ -26,6 +27,26 @@ export interface ErrorEnvelope {
   code: number;
   message: string;
 }
+
+/** The OpenAPI shapes of the two envelopes. */
+export const OkEnvelopeSchema = Type.Object(
+  {
+    status_code: Type.Literal(200),
+    status_message: Type.Literal('OK'),
+    response: Type.Unknown({ description: "the method's answer, null for most" }),
+  },
+  { title: 'DeviceApiOk' },
+);
+export const ErrorEnvelopeSchema = Type.Object(
+  {
+    status_code: Type.Integer({ description: '210 for an invalid argument, else the HTTP status' }),
+    status_message: Type.String(),
+    response: Type.Null(),
+    code: Type.Integer(),
+    message: Type.String(),
+  },
+  { title: 'DeviceApiError' },
+);
 
 export function okEnvelope<T>(response: T): OkEnvelope<T> {
   return { status_code: 200, status_message: 'OK', response };

@@ -18,6 +18,7 @@ const MAX_ATTRIBUTE_NAME_LENGTH = 128;
  */
 export const postEvent = deviceApiMethod({
   name: 'postEvent',
+  summary: 'Record an event of a user: it can enter the user into journeys and wake waiting runs',
   fields: {
     hwid: Type.Optional(Hwid),
     userId: Type.Optional(ExistingUserId),

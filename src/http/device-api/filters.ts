@@ -12,6 +12,7 @@ const FILTER_NAME_MAX_LENGTH = 255;
  */
 export const createFilter = deviceApiMethod({
   name: 'createFilter',
+  summary: 'Save a seglang filter under a name',
   fields: {
     name: Type.String({ minLength: 1, maxLength: FILTER_NAME_MAX_LENGTH }),
     // Its length is one of the seglang limits, which every filter is held to.
@@ -34,6 +35,7 @@ export const createFilter = deviceApiMethod({
 /** The application's named filters, oldest first: `{"filters": [{"name", "expression", "created_at"}]}`. */
 export const listFilters = deviceApiMethod({
   name: 'listFilters',
+  summary: 'List the saved filters',
   fields: {},
   async handle({ application, store }) {
     const filters = await store.filters.list(application.id);

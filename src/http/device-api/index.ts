@@ -3,9 +3,10 @@ import { HttpError } from '../errors.js';
 import { jsonBodyParser } from '../json-body.js';
 import type { App, AppDeps } from '../app.js';
 import { registerDevice, registerUser, unregisterDevice } from './devices.js';
-import { replyWithErrorEnvelope } from './envelope.js';
+import { ErrorEnvelopeSchema, replyWithErrorEnvelope } from './envelope.js';
 import { postEvent } from './events.js';
-import { DEVICE_API_PREFIX, type DeviceApiRoute } from './method.js';
+import { DEVICE_API_PREFIX, DEVICE_API_TAGS, type DeviceApiRoute } from './method.js';
+import { errorReplies } from '../openapi.js';
 import { addTag, getTags, listTags, setTags } from './tags.js';
 import { createFilter, listFilters } from './filters.js';
 
@@ -35,7 +36,15 @@ export async function deviceApiRoutes(app: App, deps: AppDeps): Promise<void> {
   // Static method routes win over this parametric one, whichever plugin registered them.
   app.post(
     `${DEVICE_API_PREFIX}/:method`,
-    { schema: { params: Type.Object({ method: Type.String() }) }, errorHandler: replyWithErrorEnvelope },
+    {
+      schema: {
+        tags: DEVICE_API_TAGS,
+        summary: 'Any other method name: 404 in the error envelope',
+        params: Type.Object({ method: Type.String() }),
+        response: errorReplies([404], ErrorEnvelopeSchema),
+      },
+      errorHandler: replyWithErrorEnvelope,
+    },
     async (request) => {
       throw new HttpError(404, `unknown Device API method "${request.params.method}"`);
     },

@@ -5,10 +5,14 @@ import type { Store } from '../../store/store.js';
 import { authenticate, grantOf } from '../auth.js';
 import { badRequest } from '../errors.js';
 import type { App, AppDeps } from '../app.js';
-import { formatSchemaErrors, okEnvelope, replyWithErrorEnvelope } from './envelope.js';
+import { SECURITY, errorReplies } from '../openapi.js';
+import { ErrorEnvelopeSchema, formatSchemaErrors, okEnvelope, OkEnvelopeSchema, replyWithErrorEnvelope } from './envelope.js';
 import { ApplicationCode } from './fields.js';
 
 export const DEVICE_API_PREFIX = '/json/1.3';
+export const DEVICE_API_TAGS = ['device API'];
+/** Apps call with their device API token, servers with their server API token. */
+export const DEVICE_API_SECURITY = [SECURITY.device, SECURITY.api];
 
 /** What a method's handler gets: its validated `request` object and the application it names. */
 export interface DeviceApiCall<Request> {
@@ -24,6 +28,8 @@ export type DeviceApiRequest<Fields extends TProperties> = Static<TObject<Fields
 export interface DeviceApiMethodDefinition<Fields extends TProperties> {
   /** The path segment after /json/1.3/, e.g. "registerDevice". */
   readonly name: string;
+  /** What the method does, in a line (the OpenAPI document's summary). */
+  readonly summary: string;
   /** The `request` object's fields besides `application`, which every method has. */
   readonly fields: Fields;
   /** Returns the envelope's `response`; throws HttpError (400 → status_code 210) to refuse. */
@@ -49,7 +55,13 @@ export function deviceApiMethod<Fields extends TProperties>(definition: DeviceAp
     app.post(
       `${DEVICE_API_PREFIX}/${definition.name}`,
       {
-        schema: { body: bodySchema },
+        schema: {
+          tags: DEVICE_API_TAGS,
+          summary: definition.summary,
+          security: DEVICE_API_SECURITY,
+          body: bodySchema,
+          response: { 200: OkEnvelopeSchema, ...errorReplies([400, 401, 413], ErrorEnvelopeSchema) },
+        },
         // onRequest, not preHandler: a caller without a valid token learns nothing about the body's validity.
         onRequest: authenticate(store, ['Token', 'Api']),
         errorHandler: replyWithErrorEnvelope,

@@ -29,6 +29,7 @@ function noSuchTarget(target: DeviceTarget) {
  */
 export const setTags = deviceApiMethod({
   name: 'setTags',
+  summary: "Set tag values on a device (or on all of a user's devices)",
   fields: { ...targetFields, tags: Tags },
   async handle({ request, application, store }) {
     const target = targetOf(request);
@@ -40,6 +41,7 @@ export const setTags = deviceApiMethod({
 /** The device's (or user's) tags decoded: `{"result": {"City": "London", "Interests": ["a", "b"]}}`. */
 export const getTags = deviceApiMethod({
   name: 'getTags',
+  summary: "Read a device's (or a user's) tag values",
   fields: targetFields,
   async handle({ request, application, store }) {
     const target = targetOf(request);
@@ -57,6 +59,7 @@ export const getTags = deviceApiMethod({
  */
 export const addTag = deviceApiMethod({
   name: 'addTag',
+  summary: 'Declare a tag and its type',
   fields: {
     tag: Type.Optional(Type.Object({ name: TagName, type: TagTypeCode })),
     name: Type.Optional(TagName),
@@ -83,6 +86,7 @@ function flatTag(request: { name?: string; type?: number }): { name: string; typ
 /** The application's declared tags: `{"tags": [{"name", "type"}]}`, by name. */
 export const listTags = deviceApiMethod({
   name: 'listTags',
+  summary: "List the application's tags and their types",
   fields: {},
   async handle({ application, store }) {
     const definitions = await store.tags.list(application.id);

@@ -6,6 +6,7 @@ import { authenticate, grantOf } from '../auth.js';
 import type { App, AppDeps } from '../app.js';
 import { badRequest } from '../errors.js';
 import { findVisibleJourney } from '../visible-journey.js';
+import { errorReplies, SECURITY } from '../openapi.js';
 
 // The body's gross shape only; its fields are checked by hand so that the first problem is named.
 const DropBody = Type.Object(
@@ -29,7 +30,18 @@ const Dropped = Type.Object({ dropped: Count, cancelled_messages: Count });
 export async function dropUsersRoutes(app: App, { store }: AppDeps): Promise<void> {
   app.post(
     '/api/journey/drop-users/external',
-    { onRequest: authenticate(store, ['Api']), schema: { body: DropBody, response: { 200: Dropped } } },
+    {
+      onRequest: authenticate(store, ['Api']),
+      schema: {
+        tags: ['journey data'],
+        summary: "End users' active runs in journeys and cancel their unsent messages",
+        description:
+          'The body is `{"user_ids": [...], "journey_uuids": [...]}` or `{"user_ids": [...], "all_journeys": true}` (docs/entry-and-events.md).',
+        security: [SECURITY.api],
+        body: DropBody,
+        response: { 200: Dropped, ...errorReplies([400, 401, 404, 413]) },
+      },
+    },
     async (request) => {
       const parsed = readDropRequest(request.body);
       if (!parsed.ok) throw badRequest(parsed.error);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { APPLICATION_CODE_PATTERN } from '../../domain/codes.js';
-import { POINT_TYPES, POINT_UUID_MAX_LENGTH, type PointDraft } from '../../domain/journey.js';
+import { JOURNEY_STATUSES, POINT_TYPES, POINT_UUID_MAX_LENGTH, type PointDraft } from '../../domain/journey.js';
 import { journeyParamsProblem, validateJourneyForStart } from '../../domain/journey-validation/index.js';
 import type { WebhookDestinationPolicy } from '../../domain/webhook-destination.js';
 import { editRefusal, EDITABLE_STATUSES, LIFECYCLE_ACTIONS, planTransition, type LifecycleAction } from '../../domain/lifecycle.js';
@@ -11,6 +11,7 @@ import type { Store } from '../../store/store.js';
 import { authenticate, grantOf } from '../auth.js';
 import type { App, AppDeps } from '../app.js';
 import { badRequest, HttpError } from '../errors.js';
+import { errorReplies, SECURITY, type ErrorStatus } from '../openapi.js';
 import { findVisibleJourney } from '../visible-journey.js';
 
 /** Journeys per page of `GET /api/journey`. */
@@ -51,32 +52,108 @@ type JourneyBody = Static<typeof JourneyBodySchema>;
 
 const JourneyUuidParams = Type.Object({ uuid: Type.String() });
 const JourneyUuidBody = Type.Object({ uuid: Type.String() });
-const ListQuery = Type.Object({ page: Type.Optional(Type.String()) });
+const ListQuery = Type.Object({
+  page: Type.Optional(Type.String({ description: 'a whole number from 1, default 1; 20 journeys a page' })),
+});
+
+const JourneyStatusSchema = Type.String({ enum: JOURNEY_STATUSES });
+
+// As stored: what a client sent beyond the fields below (a canvas position, say) comes back as sent.
+const AsSent = { additionalProperties: true } as const;
+const JourneyObject = Type.Object(
+  {
+    info: Type.Object({
+      uuid: Type.String(),
+      title: Type.String(),
+      status: JourneyStatusSchema,
+      created_at: Type.String({ description: 'ISO 8601, UTC' }),
+      updated_at: Type.String({ description: 'ISO 8601, UTC' }),
+      params: Type.Object(JourneyParamsSchema.properties, AsSent),
+    }),
+    points: Type.Array(
+      Type.Object({ ...PointSchema.properties, outputs: Type.Array(Type.Object(PointOutputSchema.properties, AsSent)) }, AsSent),
+    ),
+  },
+  { title: 'Journey' },
+);
+
+const JourneyList = Type.Object({
+  _metadata: Type.Object({ page: Type.Integer(), page_count: Type.Integer(), total_count: Type.Integer() }),
+  payload: Type.Object({
+    items: Type.Array(
+      Type.Object({
+        id: Type.String({ description: 'the journey uuid' }),
+        title: Type.String(),
+        status: JourneyStatusSchema,
+        createdAt: Type.String(),
+      }),
+    ),
+  }),
+});
+
+const TAGS = ['journeys'];
+const security = [SECURITY.api];
+const journeyReply = (...errors: ErrorStatus[]) => ({ 200: JourneyObject, ...errorReplies([401, ...errors]) });
+
+const LIFECYCLE_SUMMARIES: Record<LifecycleAction, string> = {
+  start: 'Start a journey (after the check of its points and wiring)',
+  pause: 'Pause a running journey',
+  finish: 'Finish a journey: its users leave it',
+  draft: 'Take a paused journey back to STATUS_DRAFT: its users leave it',
+  archive: 'Archive a draft or finished journey',
+};
 
 /** Journey definitions, the journey list, and lifecycle transitions (docs/journeys.md). */
 export async function journeyRoutes(app: App, { store, webhookDestinations }: AppDeps): Promise<void> {
   const onRequest = authenticate(store, ['Api']);
 
-  app.post('/api/v3/journeygateway', { onRequest, schema: { body: JourneyBodySchema } }, async (request) => {
-    const grant = grantOf(request);
-    const definition = definitionOf(request.body);
-    const code = definition.params.application_code;
-    const application = await store.applications.findByCode(code);
-    if (!application || !grant.applicationIds.has(application.id)) {
-      throw badRequest(`params.application_code: ${code} is not an application this token is granted`);
-    }
-    const created = await store.journeys.create(randomUUID(), application.id, definition);
-    return created.journey;
-  });
+  app.post(
+    '/api/v3/journeygateway',
+    {
+      onRequest,
+      schema: {
+        tags: TAGS,
+        summary: 'Create a journey (STATUS_DRAFT)',
+        security,
+        body: JourneyBodySchema,
+        response: journeyReply(400, 413),
+      },
+    },
+    async (request) => {
+      const grant = grantOf(request);
+      const definition = definitionOf(request.body);
+      const code = definition.params.application_code;
+      const application = await store.applications.findByCode(code);
+      if (!application || !grant.applicationIds.has(application.id)) {
+        throw badRequest(`params.application_code: ${code} is not an application this token is granted`);
+      }
+      const created = await store.journeys.create(randomUUID(), application.id, definition);
+      return created.journey;
+    },
+  );
 
-  app.get('/api/v3/journeygateway/:uuid', { onRequest, schema: { params: JourneyUuidParams } }, async (request) => {
-    const stored = await findVisibleJourney(store, grantOf(request), request.params.uuid);
-    return stored.journey;
-  });
+  app.get(
+    '/api/v3/journeygateway/:uuid',
+    { onRequest, schema: { tags: TAGS, summary: 'Read a journey', security, params: JourneyUuidParams, response: journeyReply(404) } },
+    async (request) => {
+      const stored = await findVisibleJourney(store, grantOf(request), request.params.uuid);
+      return stored.journey;
+    },
+  );
 
   app.put(
     '/api/v3/journeygateway/:uuid',
-    { onRequest, schema: { params: JourneyUuidParams, body: JourneyBodySchema } },
+    {
+      onRequest,
+      schema: {
+        tags: TAGS,
+        summary: 'Replace a journey in STATUS_DRAFT or STATUS_PAUSED',
+        security,
+        params: JourneyUuidParams,
+        body: JourneyBodySchema,
+        response: journeyReply(400, 404, 409, 413),
+      },
+    },
     async (request) => {
       const grant = grantOf(request);
       const current = await findVisibleJourney(store, grant, request.params.uuid);
@@ -96,30 +173,56 @@ export async function journeyRoutes(app: App, { store, webhookDestinations }: Ap
     },
   );
 
-  app.get('/api/journey', { onRequest, schema: { querystring: ListQuery } }, async (request) => {
-    const page = parsePage(request.query.page);
-    const { total, items } = await store.journeys.listForApplications([...grantOf(request).applicationIds], {
-      limit: JOURNEY_PAGE_SIZE,
-      offset: (page - 1) * JOURNEY_PAGE_SIZE,
-    });
-    return {
-      _metadata: { page, page_count: Math.ceil(total / JOURNEY_PAGE_SIZE), total_count: total },
-      payload: {
-        items: items.map((item) => ({
-          id: item.uuid,
-          title: item.title,
-          status: item.status,
-          createdAt: new Date(item.createdAt).toISOString(),
-        })),
+  app.get(
+    '/api/journey',
+    {
+      onRequest,
+      schema: {
+        tags: TAGS,
+        summary: "List the journeys of the token's applications, newest first",
+        security,
+        querystring: ListQuery,
+        response: { 200: JourneyList, ...errorReplies([400, 401]) },
       },
-    };
-  });
+    },
+    async (request) => {
+      const page = parsePage(request.query.page);
+      const { total, items } = await store.journeys.listForApplications([...grantOf(request).applicationIds], {
+        limit: JOURNEY_PAGE_SIZE,
+        offset: (page - 1) * JOURNEY_PAGE_SIZE,
+      });
+      return {
+        _metadata: { page, page_count: Math.ceil(total / JOURNEY_PAGE_SIZE), total_count: total },
+        payload: {
+          items: items.map((item) => ({
+            id: item.uuid,
+            title: item.title,
+            status: item.status,
+            createdAt: new Date(item.createdAt).toISOString(),
+          })),
+        },
+      };
+    },
+  );
 
   for (const action of LIFECYCLE_ACTIONS) {
-    app.post(`/api/v3/journeygateway/${action}`, { onRequest, schema: { body: JourneyUuidBody } }, async (request) => {
-      const moved = await applyLifecycleAction(store, grantOf(request), request.body.uuid, action, webhookDestinations);
-      return moved.journey;
-    });
+    app.post(
+      `/api/v3/journeygateway/${action}`,
+      {
+        onRequest,
+        schema: {
+          tags: TAGS,
+          summary: LIFECYCLE_SUMMARIES[action],
+          security,
+          body: JourneyUuidBody,
+          response: journeyReply(400, 404, 409),
+        },
+      },
+      async (request) => {
+        const moved = await applyLifecycleAction(store, grantOf(request), request.body.uuid, action, webhookDestinations);
+        return moved.journey;
+      },
+    );
   }
 }
 

@@ -3,6 +3,7 @@ import { authenticate, grantOf } from '../auth.js';
 import { badRequest } from '../errors.js';
 import type { App, AppDeps } from '../app.js';
 import { findVisibleJourney } from '../visible-journey.js';
+import { errorReplies, SECURITY } from '../openapi.js';
 
 export const MESSAGES_PAGE_SIZE = 100;
 /** The longest content string the log returns whole; a longer one is cut there and marked. */
@@ -45,7 +46,14 @@ export async function messageRoutes(app: App, { store }: AppDeps): Promise<void>
     '/api/journey/:id/messages',
     {
       onRequest: authenticate(store, ['Api']),
-      schema: { params: Params, querystring: Query, response: { 200: MessagesReply } },
+      schema: {
+        tags: ['journey data'],
+        summary: "A user's delivery log in a journey, newest first",
+        security: [SECURITY.api],
+        params: Params,
+        querystring: Query,
+        response: { 200: MessagesReply, ...errorReplies([400, 401, 404]) },
+      },
     },
     async (request) => {
       const { user_id: userId, page: rawPage } = request.query;

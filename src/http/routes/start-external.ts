@@ -19,6 +19,7 @@ import { authenticate, grantOf } from '../auth.js';
 import { badRequest, HttpError, notFound } from '../errors.js';
 import { jsonBodyParser } from '../json-body.js';
 import { findVisible, findVisibleJourney } from '../visible-journey.js';
+import { errorReplies, SECURITY } from '../openapi.js';
 
 const JourneyParams = Type.Object({ id: Type.String() });
 const RequestParams = Type.Object({ id: Type.String(), request_uuid: Type.String() });
@@ -54,7 +55,21 @@ export async function startExternalRoutes(app: App, { store }: AppDeps): Promise
 
   app.post(
     '/api/journey/:id/start/external',
-    { ...authenticated, schema: { params: JourneyParams, body: StartBody, response: { 200: Accepted } } },
+    {
+      ...authenticated,
+      schema: {
+        tags: ['start by API'],
+        summary: 'Enter users into a running journey at its START_BY_API point',
+        description:
+          'The body is `{"payload": {"users" | "hwids" | "filter": …, "attribute_values"?: {…}}}` (docs/start-by-api.md); ' +
+          'it is checked in the documented order and the first problem is the 400. One accepted request a minute per entry point; ' +
+          'a refused one is a 400 with Retry-After.',
+        security: [SECURITY.api],
+        params: JourneyParams,
+        body: StartBody,
+        response: { 200: Accepted, ...errorReplies([400, 401, 404, 413]) },
+      },
+    },
     async (request) => {
       const parsed = readStartRequest(request.body, rawJsonBodies.get(request));
       if (!parsed.ok) throw badRequest(parsed.error);
@@ -83,7 +98,16 @@ export async function startExternalRoutes(app: App, { store }: AppDeps): Promise
 
   app.get(
     '/api/journey/:id/start/external/:request_uuid',
-    { ...authenticated, schema: { params: RequestParams, response: { 200: RequestStatus } } },
+    {
+      ...authenticated,
+      schema: {
+        tags: ['start by API'],
+        summary: 'Follow a Start-by-API request',
+        security: [SECURITY.api],
+        params: RequestParams,
+        response: { 200: RequestStatus, ...errorReplies([401, 404]) },
+      },
+    },
     async (request) => {
       const stored = await findVisibleJourney(store, grantOf(request), request.params.id);
       const uuid = request.params.request_uuid;

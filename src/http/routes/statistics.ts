@@ -3,6 +3,7 @@ import type { SegmentEntryView } from '../../store/entry/segments.js';
 import { authenticate, grantOf } from '../auth.js';
 import type { App, AppDeps } from '../app.js';
 import { findVisibleJourney } from '../visible-journey.js';
+import { errorReplies, SECURITY } from '../openapi.js';
 
 const JourneyParams = Type.Object({ id: Type.String() });
 
@@ -49,7 +50,16 @@ const Statistics = Type.Object({
 export async function statisticsRoutes(app: App, { store }: AppDeps): Promise<void> {
   app.get(
     '/api/journey/:id/statistics/external',
-    { onRequest: authenticate(store, ['Api']), schema: { params: JourneyParams, response: { 200: Statistics } } },
+    {
+      onRequest: authenticate(store, ['Api']),
+      schema: {
+        tags: ['journey data'],
+        summary: "A journey's totals and per-point counters",
+        security: [SECURITY.api],
+        params: JourneyParams,
+        response: { 200: Statistics, ...errorReplies([401, 404]) },
+      },
+    },
     async (request) => {
       const stored = await findVisibleJourney(store, grantOf(request), request.params.id);
       const { totals, points: counts } = await store.statistics.ofJourney(stored.id);
