@@ -48,3 +48,12 @@ export function editRefusal(current: JourneyStatus): string | undefined {
   if (EDITABLE_STATUSES.includes(current)) return undefined;
   return `cannot edit a journey in ${current}: only a journey in ${EDITABLE_STATUSES.join(' or ')} can be edited`;
 }
+
+/** A journey may be deleted only in these statuses: nothing of it runs any more, or ever did. */
+export const DELETABLE_STATUSES: readonly JourneyStatus[] = ['STATUS_DRAFT', 'STATUS_ARCHIVED'];
+
+/** Why a journey in `current` cannot be deleted, or undefined when it can. */
+export function deleteRefusal(current: JourneyStatus): string | undefined {
+  if (DELETABLE_STATUSES.includes(current)) return undefined;
+  return `cannot delete a journey in ${current}: only a journey in ${DELETABLE_STATUSES.join(' or ')} can be deleted (finish and archive it first)`;
+}

@@ -4,17 +4,8 @@ import type { JourneyStatus, PointDraft } from '../../src/domain/journey.js';
 import type { LifecycleAction } from '../../src/domain/lifecycle.js';
 import { describeEachBackend } from '../support/backends.js';
 import { startTestApp, type TestContext } from '../support/app.js';
-import { createJourney, drive, journeyBody, readJourney, transition } from '../support/journey-api.js';
+import { drive, journeyBody, journeyInStatus, readJourney, transition } from '../support/journey-api.js';
 import { everyPointType, minimalPoints, point, withPoint } from '../support/journey-fixtures.js';
-
-/** The actions that bring a new draft into each status. */
-const PATH_TO: Record<JourneyStatus, LifecycleAction[]> = {
-  STATUS_DRAFT: [],
-  STATUS_RUNNING: ['start'],
-  STATUS_PAUSED: ['start', 'pause'],
-  STATUS_FINISHED: ['start', 'finish'],
-  STATUS_ARCHIVED: ['archive'],
-};
 
 describeEachBackend('journey lifecycle API', (dialect) => {
   let ctx: TestContext;
@@ -23,12 +14,7 @@ describeEachBackend('journey lifecycle API', (dialect) => {
   });
   after(() => ctx.close());
 
-  async function journeyIn(status: JourneyStatus, points: PointDraft[] = minimalPoints()): Promise<string> {
-    const { info } = await createJourney(ctx, journeyBody(points));
-    await drive(ctx, info.uuid, PATH_TO[status]);
-    assert.equal((await readJourney(ctx, info.uuid)).info.status, status);
-    return info.uuid;
-  }
+  const journeyIn = (status: JourneyStatus, points?: PointDraft[]) => journeyInStatus(ctx, status, points);
 
   const legal: [JourneyStatus, LifecycleAction, JourneyStatus][] = [
     ['STATUS_DRAFT', 'start', 'STATUS_RUNNING'],

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { Journey, PointDraft } from '../../src/domain/journey.js';
+import type { Journey, JourneyStatus, PointDraft } from '../../src/domain/journey.js';
 import type { LifecycleAction } from '../../src/domain/lifecycle.js';
 import type { TestContext } from './app.js';
 import { TEST_APP_CODE } from './app.js';
@@ -41,6 +41,23 @@ export async function drive(ctx: TestContext, uuid: string, actions: readonly Li
     const res = await transition(ctx, action, uuid);
     assert.equal(res.statusCode, 200, `${action}: ${res.body}`);
   }
+}
+
+/** The actions that bring a new draft into each status. */
+const PATH_TO: Record<JourneyStatus, LifecycleAction[]> = {
+  STATUS_DRAFT: [],
+  STATUS_RUNNING: ['start'],
+  STATUS_PAUSED: ['start', 'pause'],
+  STATUS_FINISHED: ['start', 'finish'],
+  STATUS_ARCHIVED: ['archive'],
+};
+
+/** A new journey of `points` brought into `status` through the API; returns its uuid. */
+export async function journeyInStatus(ctx: TestContext, status: JourneyStatus, points: PointDraft[] = minimalPoints()): Promise<string> {
+  const { info } = await createJourney(ctx, journeyBody(points));
+  await drive(ctx, info.uuid, PATH_TO[status]);
+  assert.equal((await readJourney(ctx, info.uuid)).info.status, status);
+  return info.uuid;
 }
 
 export async function countJourneys(ctx: TestContext): Promise<number> {

@@ -1,10 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { APPLICATION_CODE_PATTERN } from '../../domain/codes.js';
-import { JOURNEY_STATUSES, POINT_TYPES, POINT_UUID_MAX_LENGTH, type PointDraft } from '../../domain/journey.js';
+import { JOURNEY_STATUSES, POINT_TYPES, POINT_UUID_MAX_LENGTH, type JourneyStatus, type PointDraft } from '../../domain/journey.js';
 import { journeyParamsProblem, validateJourneyForStart } from '../../domain/journey-validation/index.js';
 import type { WebhookDestinationPolicy } from '../../domain/webhook-destination.js';
-import { editRefusal, EDITABLE_STATUSES, LIFECYCLE_ACTIONS, planTransition, type LifecycleAction } from '../../domain/lifecycle.js';
+import {
+  deleteRefusal,
+  DELETABLE_STATUSES,
+  editRefusal,
+  EDITABLE_STATUSES,
+  LIFECYCLE_ACTIONS,
+  planTransition,
+  type LifecycleAction,
+} from '../../domain/lifecycle.js';
 import type { TokenGrant } from '../../store/applications/index.js';
 import type { JourneyDefinition, StoredJourney } from '../../store/journeys/index.js';
 import type { Store } from '../../store/store.js';
@@ -21,6 +29,7 @@ const PAGE_NUMBER = /^\d{1,9}$/;
 const MAX_PAGE = 999_999_999;
 /** A transition re-reads and retries when another write lands between its read and its update. */
 const MAX_TRANSITION_ATTEMPTS = 3;
+const TITLE_MAX_LENGTH = 255;
 
 // Shapes only: what each point's point_data must hold is checked by `start`, so drafts may be incomplete.
 const PointOutputSchema = Type.Object({
@@ -44,7 +53,7 @@ const JourneyParamsSchema = Type.Object({
 });
 
 const JourneyBodySchema = Type.Object({
-  title: Type.String({ minLength: 1, maxLength: 255 }),
+  title: Type.String({ minLength: 1, maxLength: TITLE_MAX_LENGTH }),
   params: JourneyParamsSchema,
   points: Type.Array(PointSchema),
 });
@@ -54,6 +63,7 @@ const JourneyUuidParams = Type.Object({ uuid: Type.String() });
 const JourneyUuidBody = Type.Object({ uuid: Type.String() });
 const ListQuery = Type.Object({
   page: Type.Optional(Type.String({ description: 'a whole number from 1, default 1; 20 journeys a page' })),
+  status: Type.Optional(Type.String({ enum: JOURNEY_STATUSES, description: 'only journeys in this status' })),
 });
 
 const JourneyStatusSchema = Type.String({ enum: JOURNEY_STATUSES });
@@ -90,6 +100,15 @@ const JourneyList = Type.Object({
     ),
   }),
 });
+
+const Deleted = Type.Object({ uuid: Type.String(), deleted: Type.Literal(true) });
+
+const COPY_SUFFIX = ' (copy)';
+
+/** `<title> (copy)`, the title cut so that the whole stays within TITLE_MAX_LENGTH characters. */
+function copyTitle(title: string): string {
+  return [...title].slice(0, TITLE_MAX_LENGTH - COPY_SUFFIX.length).join('') + COPY_SUFFIX;
+}
 
 const TAGS = ['journeys'];
 const security = [SECURITY.api];
@@ -173,6 +192,53 @@ export async function journeyRoutes(app: App, { store, webhookDestinations }: Ap
     },
   );
 
+  app.delete(
+    '/api/v3/journeygateway/:uuid',
+    {
+      onRequest,
+      schema: {
+        tags: TAGS,
+        summary: 'Delete a draft or archived journey, with everything it left behind',
+        security,
+        params: JourneyUuidParams,
+        response: { 200: Deleted, ...errorReplies([400, 401, 404, 409]) },
+      },
+    },
+    async (request) => {
+      const grant = grantOf(request);
+      for (let attempt = 0; attempt < MAX_TRANSITION_ATTEMPTS; attempt++) {
+        const current = await findVisibleJourney(store, grant, request.params.uuid);
+        const refusal = deleteRefusal(current.journey.info.status);
+        if (refusal) throw badRequest(refusal);
+        if (await store.journeys.delete(current, DELETABLE_STATUSES)) return { uuid: current.journey.info.uuid, deleted: true as const };
+      }
+      throw new HttpError(409, `journey ${request.params.uuid} kept changing while trying to delete it; retry`);
+    },
+  );
+
+  app.post(
+    '/api/v3/journeygateway/:uuid/duplicate',
+    {
+      onRequest,
+      schema: {
+        tags: TAGS,
+        summary: 'Copy a journey, in any status, into a new draft',
+        security,
+        params: JourneyUuidParams,
+        response: journeyReply(404),
+      },
+    },
+    async (request) => {
+      const { applicationId, journey } = await findVisibleJourney(store, grantOf(request), request.params.uuid);
+      const copy = await store.journeys.create(randomUUID(), applicationId, {
+        title: copyTitle(journey.info.title),
+        params: journey.info.params,
+        points: journey.points,
+      });
+      return copy.journey;
+    },
+  );
+
   app.get(
     '/api/journey',
     {
@@ -187,10 +253,12 @@ export async function journeyRoutes(app: App, { store, webhookDestinations }: Ap
     },
     async (request) => {
       const page = parsePage(request.query.page);
-      const { total, items } = await store.journeys.listForApplications([...grantOf(request).applicationIds], {
-        limit: JOURNEY_PAGE_SIZE,
-        offset: (page - 1) * JOURNEY_PAGE_SIZE,
-      });
+      const { total, items } = await store.journeys.listForApplications(
+        [...grantOf(request).applicationIds],
+        { limit: JOURNEY_PAGE_SIZE, offset: (page - 1) * JOURNEY_PAGE_SIZE },
+        // The schema's enum has admitted only JOURNEY_STATUSES.
+        request.query.status as JourneyStatus | undefined,
+      );
       return {
         _metadata: { page, page_count: Math.ceil(total / JOURNEY_PAGE_SIZE), total_count: total },
         payload: {

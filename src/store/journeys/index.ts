@@ -3,6 +3,7 @@ import type { Backend } from '../backend.js';
 import type { Database, JourneysTable } from '../schema.js';
 import type { Kysely, Selectable } from 'kysely';
 import { PreparedRead } from '../sql/prepared-read.js';
+import { deleteJourneyHistory } from './history.js';
 
 /** A journey as stored, with the ids other tables refer to. */
 export interface StoredJourney {
@@ -149,13 +150,40 @@ export class JourneyStore {
     });
   }
 
-  /** Journeys of the given applications, newest first. */
+  /**
+   * Deletes the journey and everything it left behind (runs, entry requests,
+   * counters, messages and their deliveries, event triggers, segment entries
+   * and stages) in one transaction, if it is still exactly as read and in one
+   * of `deletable`; false when something else wrote first or it is not.
+   */
+  async delete(current: StoredJourney, deletable: readonly JourneyStatus[]): Promise<boolean> {
+    return this.backend.db.transaction().execute(async (trx) => {
+      // Taking the row first (revision + 1) holds off a concurrent start until the delete commits.
+      const taken = await trx
+        .updateTable('journeys')
+        .set((eb) => ({ revision: eb('revision', '+', 1) }))
+        .where('id', '=', current.id)
+        .where('revision', '=', current.revision)
+        .where('status', 'in', deletable)
+        .executeTakeFirst();
+      if (Number(taken.numUpdatedRows) === 0) return false;
+      await deleteJourneyHistory(trx, this.backend.dialect, current.id);
+      await trx.deleteFrom('journeys').where('id', '=', current.id).execute();
+      return true;
+    });
+  }
+
+  /** Journeys of the given applications, newest first; only those in `status` when it is given. */
   async listForApplications(
     applicationIds: readonly number[],
     page: { readonly limit: number; readonly offset: number },
+    status?: JourneyStatus,
   ): Promise<JourneyPage> {
     if (applicationIds.length === 0) return { total: 0, items: [] };
-    const inApplications = this.backend.db.selectFrom('journeys').where('application_id', 'in', applicationIds);
+    const inApplications = this.backend.db
+      .selectFrom('journeys')
+      .where('application_id', 'in', applicationIds)
+      .$if(status !== undefined, (query) => query.where('status', '=', status as JourneyStatus));
     const { total } = await inApplications.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow();
     const rows = await inApplications
       .select(['uuid', 'title', 'status', 'created_at'])
