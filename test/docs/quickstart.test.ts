@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { killJourneyd, startJourneyd, type JourneydProcess } from '../support/journeyd-process.js';
+import { waitUntil } from '../support/wait-until.js';
 
 /**
  * The README's quickstart, walked as a new user would: its shell blocks run
@@ -71,10 +72,12 @@ describe('README quickstart', () => {
   });
 
   it('runs as written against a fresh server and answers the replies it shows', async () => {
-    const printed = journeyd.output();
-    const token = /bootstrap server API token: (\S+)/.exec(printed)?.[1];
-    const application = /bootstrap application: (\S+)/.exec(printed)?.[1];
-    assert.ok(token && application, `npm start printed no application and token:\n${printed}`);
+    // Printed just after the line startJourneyd waits for.
+    const [, application, token] = await waitUntil(
+      'npm start to print the application and token it bootstrapped',
+      () => /bootstrap application: (\S+)\nbootstrap server API token: (\S+)\n/.exec(journeyd.output()) ?? undefined,
+    );
+    assert.ok(application && token);
     const { setup, steps } = quickstartSteps();
     assert.match(setup, new RegExp(`APP=${application}\\b`), 'the quickstart names the application a fresh server bootstraps');
     const prologue = setup.replace(DEFAULT_URL, journeyd.url ?? '').replace(TOKEN_PLACEHOLDER, token);
