@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_PROVIDER, defaultChannelSetting, parseChannelSetting, redactedConfig } from '../channels/settings.js';
 import { readConfig } from '../config.js';
 import { CHANNELS, isChannel, type Channel } from '../domain/messages.js';
-import { Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import { openCommandStore } from './command.js';
 
 export const CHANNELS_USAGE = `usage: journeyd channels list --app CODE
        journeyd channels set --app CODE --channel push|email|sms|webhook [--provider NAME] [--config JSON]
@@ -39,9 +40,8 @@ export async function runChannelsCommand(
     });
     if (!values.app) throw new ChannelsUsageError('--app CODE is required');
     const appCode = values.app;
-    const store = Store.open(io.databaseUrl);
+    const { store } = await openCommandStore(io.databaseUrl, 'existing', io.stderr);
     try {
-      await store.migrate();
       const application = await store.applications.findByCode(appCode);
       if (!application) throw new ChannelsUsageError(`no application ${appCode}`);
       switch (sub) {

@@ -3,7 +3,8 @@ import { basename, extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readConfig } from '../config.js';
 import { isApplicationCode } from '../domain/codes.js';
-import { Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import { openCommandStore } from './command.js';
 import { DEFAULT_BATCH_SIZE, DeviceImporter, type ImportTotals } from './import-pipeline.js';
 import { createImportProgress, formatCount, type ImportProgress } from './import-progress.js';
 import { CsvRowReader, ImportFileError, parseNdjsonRow } from './import-rows.js';
@@ -64,9 +65,8 @@ export async function runDevicesImport(
     return IMPORT_EXIT.invalidInput;
   }
 
-  const store = Store.open(readConfig().databaseUrl);
+  const { store } = await openCommandStore(readConfig().databaseUrl, 'existing', io.stderr);
   try {
-    await store.migrate();
     const app = await store.applications.findByCode(request.appCode);
     if (!app) {
       io.stderr.write(`journeyd: no application ${request.appCode}\n`);

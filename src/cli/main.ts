@@ -2,36 +2,20 @@ import { parseArgs } from 'node:util';
 import { readConfig } from '../config.js';
 import { isApplicationCode, randomApplicationCode } from '../domain/codes.js';
 import type { Role } from '../service/serve.js';
-import { UsageError, withStore } from './command.js';
+import { openCommandStore, UsageError, withStore } from './command.js';
 import { runDevicesImport } from './import.js';
 import { runChannelsCommand } from './channels.js';
 import { runTokensCommand } from './tokens.js';
+import { usage } from './usage.js';
 
-const USAGE = `usage: journeyd <command>
-
-  serve [--role all|api|worker]       run the API and/or the workers (default: all)
-  migrate                             apply pending database migrations
-  apps create [--code CODE] [--name NAME]
-                                      create an application
-  tokens create|list|revoke|rotate    issue, show and withdraw tokens (docs/operations.md):
-    tokens create --app CODE [--app CODE ...] [--kind api|device] [--name NAME]
-                                      print a new token granted to the applications
-    tokens list                       every token's id, kind, name and applications
-    tokens revoke TOKEN | --id ID     withdraw a token; every process refuses it within 5 s
-    tokens rotate CODE [--kind api|device] [--name NAME]
-                                      print a new token for the application; its other
-                                      tokens of that kind stop acting on it within 5 s
-  devices import FILE --app CODE [--format csv|ndjson] [--batch-size N]
-                                      import devices from CSV or NDJSON (docs/import.md)
-  channels list|set|reset --app CODE [--channel C] [--provider P] [--config JSON]
-                                      show or set the providers that deliver messages (docs/messages.md)
-
-Settings come from the environment: JOURNEYD_DATABASE_URL, HOST, PORT, LOG_LEVEL,
-METRICS_PORT, METRICS_HOST, JOURNEYD_METRICS_TOKEN, JOURNEYD_HTTP_* (timeouts and
-connection cap), JOURNEYD_SHUTDOWN_TIMEOUT_MS (docs/deployment.md).`;
+const HELP_FLAGS = new Set(['--help', '-h']);
 
 async function main(argv: string[]): Promise<void> {
   const [command = '', sub, ...rest] = argv;
+  if (command === 'help' || argv.some((arg) => HELP_FLAGS.has(arg))) {
+    console.log(usage(command === 'help' ? sub : command));
+    return;
+  }
   switch (command) {
     case 'serve': {
       // Loaded on demand so the other commands (import above all) do not carry the HTTP server in memory.
@@ -47,13 +31,15 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'migrate': {
-      const applied = await withStore((store) => store.migrate());
+      const { store, applied } = await openCommandStore(readConfig().databaseUrl, 'create');
+      await store.close();
       console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
       return;
     }
     case 'apps':
-      if (sub !== 'create') break;
-      return createApp(rest);
+      if (sub === 'create') return createApp(rest);
+      if (sub === 'list') return listApps(rest);
+      break;
     case 'tokens':
       return runTokensCommand(sub, rest);
     case 'devices':
@@ -71,16 +57,21 @@ async function createApp(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { code: { type: 'string' }, name: { type: 'string' } } });
   const code = values.code ?? randomApplicationCode();
   if (!isApplicationCode(code)) throw new UsageError(`--code must look like XXXXX-XXXXX, got "${code}"`);
-  const app = await withStore(async (store) => {
+  const app = await withStore('existing', async (store) => {
     if (await store.applications.findByCode(code)) throw new UsageError(`application ${code} already exists`);
     return store.applications.create(code, values.name ?? code);
   });
   console.log(app.code);
 }
 
+async function listApps(args: string[]): Promise<void> {
+  parseArgs({ args, options: {} });
+  for (const app of await withStore('existing', (store) => store.applications.list())) console.log(`${app.code}  ${app.name}`);
+}
+
 main(process.argv.slice(2)).catch((error: unknown) => {
   if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-    console.error(`journeyd: ${(error as Error).message}\n\n${USAGE}`);
+    console.error(`journeyd: ${(error as Error).message}\n\n${usage(process.argv[2])}`);
     process.exit(2);
   }
   console.error(`journeyd: ${(error as Error).message}`);

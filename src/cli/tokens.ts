@@ -33,7 +33,7 @@ async function createToken(args: string[]): Promise<void> {
   if (!values.app?.length) throw new UsageError('tokens create needs --app CODE');
   const kind = kindOption(values.kind);
   const token = randomToken();
-  await withStore(async (store) => {
+  await withStore('existing', async (store) => {
     const ids: number[] = [];
     for (const code of values.app ?? []) ids.push(await applicationId(store, code));
     await store.applications.createToken(token, kind, values.name, ids);
@@ -44,7 +44,7 @@ async function createToken(args: string[]): Promise<void> {
 /** One line per token: id, kind, name, applications, creation time; never the token, which is stored hashed. */
 async function listTokens(args: string[]): Promise<void> {
   parseArgs({ args, options: {} });
-  for (const token of await withStore((store) => store.applications.listTokens())) {
+  for (const token of await withStore('existing', (store) => store.applications.listTokens())) {
     const applications = token.applicationCodes.join(',') || '-';
     console.log([token.id, token.kind, token.name, applications, new Date(token.createdAt).toISOString()].join('\t'));
   }
@@ -53,7 +53,7 @@ async function listTokens(args: string[]): Promise<void> {
 async function revokeToken(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args, options: { id: { type: 'string' } }, allowPositionals: true });
   const ref = tokenRef(values.id, positionals);
-  const id = await withStore((store) => store.applications.revokeToken(ref));
+  const id = await withStore('existing', (store) => store.applications.revokeToken(ref));
   if (id === undefined) throw new Error('no such token');
   console.log(`revoked token ${id}`);
 }
@@ -69,7 +69,7 @@ async function rotateToken(args: string[]): Promise<void> {
   if (code === undefined || extra.length > 0) throw new UsageError('tokens rotate needs exactly one application code');
   const kind = kindOption(values.kind);
   const token = randomToken();
-  const { revoked } = await withStore(async (store) =>
+  const { revoked } = await withStore('existing', async (store) =>
     store.applications.rotateToken(await applicationId(store, code), kind, token, values.name),
   );
   console.log(token);

@@ -10,6 +10,7 @@ import { createLogger, type Logger } from '../logger.js';
 import { Store } from '../store/store.js';
 import { bootstrapIfEmpty } from './bootstrap.js';
 import { listenForMetrics, ServiceMetrics } from './metrics.js';
+import { describeDatabase } from '../store/database-url.js';
 
 export type Role = 'all' | 'api' | 'worker';
 export const ROLES: readonly Role[] = ['all', 'api', 'worker'];
@@ -94,9 +95,4 @@ export async function serve(config: Config, role: Role): Promise<RunningService>
       if (failures.length > 0) throw new AggregateError(failures, 'journeyd did not stop cleanly');
     },
   };
-}
-
-/** The database URL without any password, for logs. */
-function describeDatabase(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
 }

@@ -16,7 +16,7 @@ import { SegmentEntryStore } from './entry/segments.js';
 import { DropUsersStore } from './drop-users/index.js';
 import { RUNS_DUE_CHANNEL, Wake } from './wake.js';
 import type { Backend } from './backend.js';
-import { migrateToLatest, migrationsAreCurrent } from './migrator/index.js';
+import { hasAppliedMigrations, migrateToLatest, migrationsAreCurrent } from './migrator/index.js';
 import { connectPostgres } from './postgres/connect.js';
 import { connectSqlite } from './sqlite/connect.js';
 
@@ -88,6 +88,11 @@ export class Store {
 
   migrationsAreCurrent(): Promise<boolean> {
     return migrationsAreCurrent(this.backend);
+  }
+
+  /** Whether journeyd has set this database up: at least one migration is applied (reading changes nothing). */
+  hasSchema(): Promise<boolean> {
+    return hasAppliedMigrations(this.backend);
   }
 
   async close(): Promise<void> {

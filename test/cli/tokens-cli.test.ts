@@ -3,6 +3,7 @@ import { after, before, it } from 'node:test';
 import { randomToken } from '../../src/domain/codes.js';
 import { bootstrapIfEmpty } from '../../src/service/bootstrap.js';
 import { GRANT_CACHE_TTL_MS } from '../../src/store/applications/index.js';
+import { describeDatabase } from '../../src/store/database-url.js';
 import { Store } from '../../src/store/store.js';
 import { TEST_API_TOKEN, TEST_APP_CODE } from '../support/app.js';
 import { createTestDatabase, describeEachBackend, type TestDatabase } from '../support/backends.js';
@@ -58,7 +59,7 @@ describeEachBackend('journeyd tokens revoke and rotate, two API processes on one
     t.diagnostic(`refused by both ${await refusedByBoth(revocable)} ms after the CLI exited`);
 
     const again = await runJourneydCli(database.url, ['tokens', 'revoke', revocable]);
-    assert.deepEqual([again.code, again.stderr], [1, 'journeyd: no such token\n']);
+    assert.deepEqual([again.code, again.stderr], [1, `journeyd: database ${describeDatabase(database.url)}\njourneyd: no such token\n`]);
   });
 
   it('rotate: prints a new token both processes take at once; the old one is refused within the bound', async (t) => {

@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { COMMAND_USAGE } from '../../src/cli/usage.js';
 
 /**
  * The docs stand alone: everything they cite is in the repository, and the
@@ -128,12 +129,13 @@ function brokenLinks(lines: readonly Line[]): string[] {
 
 /** The commands of `journeyd`, read from its usage text: `tokens create`, `channels list|set|reset`, … */
 function cliCommands(): Map<string, Set<string>> {
-  const main = readFileSync(join(ROOT, 'src/cli/main.ts'), 'utf8');
-  const usage = /const USAGE = `([\s\S]*?)`;/.exec(main);
-  assert.ok(usage, 'src/cli/main.ts has no USAGE text to read the commands from');
   const commands = new Map<string, Set<string>>();
-  for (const [, command, subcommands] of (usage[1] as string).matchAll(/^ {2}([a-z-]+)(?: ([a-z|-]+))?/gm)) {
-    commands.set(command as string, new Set(subcommands?.split('|')));
+  for (const [, command, subcommands] of Object.values(COMMAND_USAGE)
+    .join('\n')
+    .matchAll(/^ {2}([a-z-]+)(?: ([a-z|-]+))?/gm)) {
+    const known = commands.get(command as string) ?? new Set<string>();
+    for (const sub of subcommands?.split('|') ?? []) known.add(sub);
+    commands.set(command as string, known);
   }
   return commands;
 }
@@ -156,7 +158,7 @@ function npmProblems(snippet: string, scripts: object, suites: readonly string[]
 
 /** What is wrong with each `journeyd <command> [<subcommand>]` in a snippet. */
 function cliProblems(snippet: string, cli: ReadonlyMap<string, ReadonlySet<string>>): string[] {
-  const uses = snippet.matchAll(/(?:^|[\s=])journeyd ([a-z-]+)(?: ([a-z-]+))?/g);
+  const uses = snippet.matchAll(/(?:^|[\s=])journeyd ([a-z][a-z-]*)(?: ([a-z-]+))?/g);
   return [...uses].flatMap(([, command = '', sub = '']) => {
     const subcommands = cli.get(command);
     if (!subcommands) return [`journeyd ${command}: no such command`];

@@ -32,3 +32,9 @@ export async function migrationsAreCurrent(backend: Backend): Promise<boolean> {
   const known = await (await migratorFor(backend)).getMigrations();
   return known.every((m) => m.executedAt !== undefined);
 }
+
+/** True when any migration has been applied: the database is journeyd's, perhaps behind. */
+export async function hasAppliedMigrations(backend: Backend): Promise<boolean> {
+  const known = await (await migratorFor(backend)).getMigrations();
+  return known.some((m) => m.executedAt !== undefined);
+}
