@@ -20,13 +20,11 @@ import { authenticate, grantOf } from '../auth.js';
 import type { App, AppDeps } from '../app.js';
 import { badRequest, HttpError } from '../errors.js';
 import { errorReplies, SECURITY, type ErrorStatus } from '../openapi.js';
+import { pagedReply, pageWindow, parsePage } from '../paging.js';
 import { findVisibleJourney } from '../visible-journey.js';
 
 /** Journeys per page of `GET /api/journey`. */
 export const JOURNEY_PAGE_SIZE = 20;
-/** Up to nine digits, so that the offset stays an exact integer. */
-const PAGE_NUMBER = /^\d{1,9}$/;
-const MAX_PAGE = 999_999_999;
 /** A transition re-reads and retries when another write lands between its read and its update. */
 const MAX_TRANSITION_ATTEMPTS = 3;
 const TITLE_MAX_LENGTH = 255;
@@ -255,21 +253,16 @@ export async function journeyRoutes(app: App, { store, webhookDestinations }: Ap
       const page = parsePage(request.query.page);
       const { total, items } = await store.journeys.listForApplications(
         [...grantOf(request).applicationIds],
-        { limit: JOURNEY_PAGE_SIZE, offset: (page - 1) * JOURNEY_PAGE_SIZE },
+        pageWindow(page, JOURNEY_PAGE_SIZE),
         // The schema's enum has admitted only JOURNEY_STATUSES.
         request.query.status as JourneyStatus | undefined,
       );
-      return {
-        _metadata: { page, page_count: Math.ceil(total / JOURNEY_PAGE_SIZE), total_count: total },
-        payload: {
-          items: items.map((item) => ({
-            id: item.uuid,
-            title: item.title,
-            status: item.status,
-            createdAt: new Date(item.createdAt).toISOString(),
-          })),
-        },
-      };
+      return pagedReply(
+        page,
+        JOURNEY_PAGE_SIZE,
+        total,
+        items.map((item) => ({ id: item.uuid, title: item.title, status: item.status, createdAt: new Date(item.createdAt).toISOString() })),
+      );
     },
   );
 
@@ -325,12 +318,4 @@ function definitionOf(body: JourneyBody): JourneyDefinition {
   if (problem) throw badRequest(problem);
   // The schema's enum has admitted only POINT_TYPES as point_type.
   return { title, params, points: points as PointDraft[] };
-}
-
-/** `?page=N`: absent means 1. Query values arrive as strings (no coercion), so the number is parsed here. */
-function parsePage(raw: string | undefined): number {
-  if (raw === undefined) return 1;
-  const page = PAGE_NUMBER.test(raw) ? Number(raw) : 0;
-  if (page < 1) throw badRequest(`page must be a whole number from 1 to ${MAX_PAGE}, got ${JSON.stringify(raw)}`);
-  return page;
 }

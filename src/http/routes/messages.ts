@@ -2,13 +2,13 @@ import { Type } from '@sinclair/typebox';
 import { authenticate, grantOf } from '../auth.js';
 import { badRequest } from '../errors.js';
 import type { App, AppDeps } from '../app.js';
+import { pagedReply, pageWindow, parsePage } from '../paging.js';
 import { findVisibleJourney } from '../visible-journey.js';
 import { errorReplies, SECURITY } from '../openapi.js';
 
 export const MESSAGES_PAGE_SIZE = 100;
 /** The longest content string the log returns whole; a longer one is cut there and marked. */
 export const CONTENT_EXCERPT_LENGTH = 1024;
-const PAGE_NUMBER = /^\d{1,9}$/;
 
 const Params = Type.Object({ id: Type.String() });
 const Query = Type.Object({ user_id: Type.Optional(Type.String()), page: Type.Optional(Type.String()) });
@@ -60,39 +60,29 @@ export async function messageRoutes(app: App, { store }: AppDeps): Promise<void>
       if (userId === undefined || userId === '') throw badRequest('user_id is required: the user whose messages to list');
       const page = parsePage(rawPage);
       const stored = await findVisibleJourney(store, grantOf(request), request.params.id);
-      const { total, items } = await store.outbox.listDeliveries(stored.id, userId, {
-        offset: (page - 1) * MESSAGES_PAGE_SIZE,
-        limit: MESSAGES_PAGE_SIZE,
-      });
-      return {
-        _metadata: { page, page_count: Math.ceil(total / MESSAGES_PAGE_SIZE), total_count: total },
-        payload: {
-          items: items.map((d) => ({
-            message_id: d.messageId,
-            point_uuid: d.pointUuid,
-            channel: d.channel,
-            provider: d.provider,
-            recipient: d.recipient,
-            hwid: d.hwid,
-            status: d.outcome,
-            reason: d.reason,
-            response_code: d.responseCode,
-            attempts: d.attempts,
-            content: excerptStrings(d.content) as Record<string, unknown>,
-            created_at: new Date(d.createdAt).toISOString(),
-            delivered_at: new Date(d.deliveredAt).toISOString(),
-          })),
-        },
-      };
+      const { total, items } = await store.outbox.listDeliveries(stored.id, userId, pageWindow(page, MESSAGES_PAGE_SIZE));
+      return pagedReply(
+        page,
+        MESSAGES_PAGE_SIZE,
+        total,
+        items.map((d) => ({
+          message_id: d.messageId,
+          point_uuid: d.pointUuid,
+          channel: d.channel,
+          provider: d.provider,
+          recipient: d.recipient,
+          hwid: d.hwid,
+          status: d.outcome,
+          reason: d.reason,
+          response_code: d.responseCode,
+          attempts: d.attempts,
+          content: excerptStrings(d.content) as Record<string, unknown>,
+          created_at: new Date(d.createdAt).toISOString(),
+          delivered_at: new Date(d.deliveredAt).toISOString(),
+        })),
+      );
     },
   );
-}
-
-function parsePage(raw: string | undefined): number {
-  if (raw === undefined) return 1;
-  const page = PAGE_NUMBER.test(raw) ? Number(raw) : 0;
-  if (page < 1) throw badRequest(`page must be a whole number from 1, got ${JSON.stringify(raw)}`);
-  return page;
 }
 
 /** `value` with every string longer than CONTENT_EXCERPT_LENGTH cut there, marked with its full length. */
