@@ -108,8 +108,8 @@ describeEachBackend('client errors have the {code, message} shape', (dialect) =>
   });
 
   it('a method no route serves is a 404 {code, message}', async () => {
-    const reply = await rawRequest(port, 'DELETE /api/v3/journeygateway/x HTTP/1.1\r\nHost: x\r\n\r\n');
+    const reply = await rawRequest(port, 'PATCH /api/v3/journeygateway/x HTTP/1.1\r\nHost: x\r\n\r\n');
     assert.equal(reply.status, 404);
-    assert.deepEqual(reply.body, { code: 404, message: 'no route for DELETE /api/v3/journeygateway/x' });
+    assert.deepEqual(reply.body, { code: 404, message: 'no route for PATCH /api/v3/journeygateway/x' });
   });
 });

@@ -81,3 +81,21 @@ export function journeyParamsProblem(params: JourneyParams): string | undefined 
   const silentHours = compileSilentHours(params.silent_hours ?? null);
   return silentHours.ok ? undefined : `params.${silentHours.error}`;
 }
+
+/** A point's seglang filter, named by its path under `point_data`. */
+export interface FilterField {
+  readonly path: string;
+  readonly filter: string;
+}
+
+/** The seglang filters of a point: a boolean splitter's and a segment entry's. */
+export function filterFieldsOf(point: Point): FilterField[] {
+  switch (point.point_type) {
+    case 'POINT_TYPE_BOOLEAN_SPLITTER':
+      return [{ path: 'boolean_splitter.filter', filter: point.point_data.boolean_splitter.filter }];
+    case 'POINT_TYPE_START_BY_SEGMENT':
+      return [{ path: 'start_by_segment.filter', filter: point.point_data.start_by_segment.filter }];
+    default:
+      return [];
+  }
+}

@@ -1,8 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { APPLICATION_CODE_PATTERN } from '../../domain/codes.js';
-import { JOURNEY_STATUSES, POINT_TYPES, POINT_UUID_MAX_LENGTH, type JourneyStatus, type PointDraft } from '../../domain/journey.js';
-import { journeyParamsProblem, validateJourneyForStart } from '../../domain/journey-validation/index.js';
+import {
+  JOURNEY_STATUSES,
+  POINT_TYPES,
+  POINT_UUID_MAX_LENGTH,
+  type JourneyStatus,
+  type Point,
+  type PointDraft,
+} from '../../domain/journey.js';
+import { describePoint, filterFieldsOf, journeyParamsProblem, validateJourneyForStart } from '../../domain/journey-validation/index.js';
+import { parseSeglang, SeglangError } from '../../domain/seglang/index.js';
 import type { WebhookDestinationPolicy } from '../../domain/webhook-destination.js';
 import {
   deleteRefusal,
@@ -305,11 +313,33 @@ async function applyLifecycleAction(
     if (plan.value.to === 'STATUS_RUNNING') {
       const validation = validateJourneyForStart(current.journey.info.uuid, current.journey.points, webhookDestinations);
       if (!validation.ok) throw badRequest(validation.error);
+      const filterProblem = await filterTypeProblem(store, current.applicationId, validation.value);
+      if (filterProblem) throw badRequest(filterProblem);
     }
     const moved = await store.journeys.transition(current, plan.value.to);
     if (moved) return moved;
   }
   throw new HttpError(409, `journey ${uuid} kept changing while trying to ${action} it; retry`);
+}
+
+/**
+ * The first filter whose values cannot match the types the application
+ * declared for its tags (`T("Plan", eq, true)` on a String tag, which would
+ * send every run to `default`), as `point "…" (uuid): boolean_splitter.filter: why`.
+ * A tag not declared yet is not a problem: it is set on no device until it is.
+ */
+async function filterTypeProblem(store: Store, applicationId: number, points: readonly Point[]): Promise<string | undefined> {
+  for (const point of points) {
+    for (const { path, filter } of filterFieldsOf(point)) {
+      try {
+        await store.audience.compile(applicationId, parseSeglang(filter));
+      } catch (error) {
+        if (error instanceof SeglangError) return `${describePoint(point)}: ${path}: ${error.message}`;
+        throw error;
+      }
+    }
+  }
+  return undefined;
 }
 
 function definitionOf(body: JourneyBody): JourneyDefinition {
